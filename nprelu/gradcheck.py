@@ -1,0 +1,178 @@
+r"""Check every hand-written gradient against central finite differences in float64.
+
+For a scalar function f and a point x, each coordinate's derivative is estimated by::
+
+    df/dx_i ~ (f(x + h e_i) - f(x - h e_i)) / (2 h)
+
+and compared with the analytic gradient g by the relative error (cs231n's convention)::
+
+    rel(g, g_num) = max_i |g_i - g_num_i| / max(tiny, max_i |g_i| + |g_num_i|)
+
+A capped ReLU has kinks at 0 and beta where the derivative jumps; a difference that straddles one
+is meaningless. :func:`kink_free_network` therefore draws points and shifts biases until every
+hidden pre-activation lies at least ``margin`` away from 0 and from its cap, with
+``margin >> h * |dz/dx|``.
+
+Run ``python -m nprelu.gradcheck`` for a table of worst relative errors; it exits 1 when any
+exceeds its tolerance.
+"""
+from __future__ import annotations
+
+import sys
+
+from .activations import capped_relu, capped_relu_mask, log_softmax, softmax
+from .backend import get_backend, to_host
+from .losses import cross_entropy, cross_entropy_per_sample
+from .network import MLP
+
+TOLERANCE = 1e-6
+
+
+def rel_error(a, b, tiny=1e-12) -> float:
+    """max |a - b| / max(tiny, max(|a| + |b|)), on the host in float64."""
+    a, b = to_host(a).astype("float64"), to_host(b).astype("float64")
+    denom = max(tiny, float((abs(a) + abs(b)).max()))
+    return float(abs(a - b).max()) / denom
+
+
+def numerical_grad(f, x, h=1e-6):
+    """Central-difference gradient of the scalar function ``f`` at the float64 array ``x``.
+
+    ``x`` is nudged in place, one entry at a time, and restored; ``f(x)`` is called each time, so
+    ``x`` may also be a parameter that ``f`` reads from elsewhere (a network weight).
+    """
+    flat = x.reshape(-1)
+    g = flat.copy()
+    for i in range(flat.size):
+        old = float(flat[i])
+        flat[i] = old + h
+        fp = float(f(x))
+        flat[i] = old - h
+        fm = float(f(x))
+        flat[i] = old
+        g[i] = (fp - fm) / (2 * h)
+    return g.reshape(x.shape)
+
+
+def min_kink_distance(net, x) -> float:
+    """Smallest distance of any hidden pre-activation to a kink (0, or its layer's cap)."""
+    xp = net.backend.xp
+    a, worst = x, float("inf")
+    for i in range(net.n_layers - 1):
+        z = a @ net.W[i] + net.b[i]
+        d = xp.abs(z)
+        if net.caps[i] is not None:
+            d = xp.minimum(d, xp.abs(z - net.caps[i]))
+        worst = min(worst, float(d.min()))
+        a = capped_relu(z, net.caps[i])
+    return worst
+
+
+def kink_free_network(sizes, caps, n, seed, margin=1e-3, tries=200):
+    """A float64 network and a batch ``x`` (n rows) with every hidden unit ``margin`` off a kink.
+
+    Redraws the point (and the network's seed) until the condition holds, as Chainer's
+    ``dodge_nondifferentiable`` does; raises RuntimeError if it never does.
+    """
+    be = get_backend("numpy", "float64")
+    for k in range(tries):
+        net = MLP(sizes, caps, seed=seed + 7919 * k, backend=be)
+        rng = be.rng(seed + 104729 * k)
+        for b in net.b:
+            b[...] = rng.uniform(-0.1, 0.1, size=b.shape)
+        x = rng.uniform(0.0, 1.0, size=(n, sizes[0]))
+        if min_kink_distance(net, x) > margin:
+            return net, x
+    raise RuntimeError(f"no kink-free point found for sizes {sizes}, caps {caps}")
+
+
+def check_network(sizes, caps, n, seed, h=1e-6):
+    """Worst relative error of each network gradient (params, input, single logit, full JVP)."""
+    net, x = kink_free_network(sizes, caps, n, seed)
+    rng = net.backend.rng(seed + 1)
+    y = rng.integers(0, sizes[-1], size=n)
+    out = {}
+
+    def loss_of_params(_):
+        return cross_entropy(net.logits(x), y)[0]
+
+    _, grads, _ = net.loss_and_grads(x, y)
+    out["params (dJ/dW, dJ/db)"] = max(
+        rel_error(g, numerical_grad(loss_of_params, p, h))
+        for p, g in zip(net.params, grads))
+
+    _, dx = net.input_grad(x, y)
+    out["input (d loss_n / d x_n)"] = rel_error(
+        dx, numerical_grad(lambda xx: cross_entropy_per_sample(net.logits(xx), y)[0].sum(), x, h))
+
+    k = int(rng.integers(0, sizes[-1]))
+    onehot = net.backend.xp.zeros((n, sizes[-1]))
+    onehot[:, k] = 1.0
+    _, dz = net.logit_input_grad(x, onehot)
+    out["single logit (dZ_k / dx)"] = rel_error(
+        dz, numerical_grad(lambda xx: net.logits(xx)[:, k].sum(), x, h))
+
+    upstream = rng.normal(size=(n, sizes[-1]))
+    logits, caches = net.forward(x)
+    grads, dx = net.backward(upstream, caches, params=True, inputs=True)
+    jvp_err = rel_error(dx, numerical_grad(lambda xx: (net.logits(xx) * upstream).sum(), x, h))
+    for p, g in zip(net.params, grads):
+        jvp_err = max(jvp_err, rel_error(g, numerical_grad(lambda _: (net.logits(x) * upstream).sum(), p, h)))
+    out["backward(random upstream)"] = jvp_err
+    return out
+
+
+def check_activations(seed=0, h=1e-6):
+    """Worst relative errors of the activation masks and of the loss gradient."""
+    be = get_backend("numpy", "float64")
+    rng = be.rng(seed)
+    beta = 0.7
+    z = rng.uniform(-1.0, 1.5, size=(4, 6))
+    z[abs(z) < 1e-3] += 0.01
+    z[abs(z - beta) < 1e-3] += 0.01
+    up = rng.normal(size=z.shape)
+    out = {}
+    for name, cap in (("relu mask", None), ("capped relu mask", beta)):
+        num = numerical_grad(lambda zz: (capped_relu(zz, cap) * up).sum(), z, h)
+        out[name] = rel_error(up * capped_relu_mask(z, cap), num)
+    y = rng.integers(0, 6, size=4)
+    _, g = cross_entropy(z, y)
+    out["softmax cross-entropy"] = rel_error(g, numerical_grad(lambda zz: cross_entropy(zz, y)[0], z, h))
+    p = softmax(z)
+    jac_vec = p * (up - (p * up).sum(axis=1, keepdims=True))  # J_softmax^T up
+    out["softmax"] = rel_error(jac_vec, numerical_grad(lambda zz: (softmax(zz) * up).sum(), z, h))
+    out["log_softmax"] = rel_error(
+        up - softmax(z) * up.sum(axis=1, keepdims=True),
+        numerical_grad(lambda zz: (log_softmax(zz) * up).sum(), z, h))
+    return out
+
+
+CASES = (
+    ([5, 4, 3], [None]),
+    ([5, 4, 3], [0.5]),
+    ([6, 5, 4, 3], [None, 0.3]),
+    ([6, 5, 4, 3], [0.4, None]),
+    ([7, 6, 5, 4, 3], [0.5, 0.4, 0.3]),
+)
+
+
+def run(stream=None) -> int:
+    """Print the table of worst errors; 0 when all are within :data:`TOLERANCE`, else 1."""
+    stream = stream or sys.stdout
+    worst = dict(check_activations())
+    for seed, (sizes, caps) in enumerate(CASES):
+        for name, err in check_network(sizes, caps, n=3, seed=seed).items():
+            worst[name] = max(worst.get(name, 0.0), err)
+    width = max(len(k) for k in worst)
+    stream.write(f"{'gradient':<{width}}  worst rel. error  (tolerance {TOLERANCE:g})\n")
+    failed = False
+    for name, err in worst.items():
+        ok = err <= TOLERANCE
+        failed |= not ok
+        stream.write(f"{name:<{width}}  {err:16.3e}  {'ok' if ok else 'FAIL'}\n")
+    stream.write("all gradients match\n" if not failed else "some gradients do NOT match\n")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(run())

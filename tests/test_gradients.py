@@ -1,0 +1,131 @@
+"""Every hand-written gradient against central finite differences in float64.
+
+Hypothesis draws network shapes, caps, batch sizes and points; ``kink_free_network`` keeps every
+hidden pre-activation at least 1e-3 from the kinks at 0 and beta, so a difference with h = 1e-6
+never straddles one.
+"""
+import numpy as np
+from hypothesis import given, strategies as st
+
+from nprelu.activations import capped_relu, capped_relu_mask, softmax
+from nprelu.gradcheck import kink_free_network, numerical_grad, rel_error, run
+from nprelu.losses import cross_entropy, cross_entropy_per_sample
+
+TOL = 1e-6
+
+cap_st = st.one_of(st.none(), st.floats(0.2, 3.0))
+
+
+@st.composite
+def networks(draw):
+    n_hidden = draw(st.integers(1, 3))
+    sizes = [draw(st.integers(2, 6)) for _ in range(n_hidden + 1)] + [draw(st.integers(2, 5))]
+    caps = [draw(cap_st) for _ in range(n_hidden)]
+    n = draw(st.integers(1, 4))
+    seed = draw(st.integers(0, 10_000))
+    net, x = kink_free_network(sizes, caps, n, seed)
+    y = np.random.default_rng(seed).integers(0, sizes[-1], size=n)
+    return net, x, y
+
+
+@given(networks())
+def test_parameter_gradients_match_finite_differences(case):
+    net, x, y = case
+    _, grads, _ = net.loss_and_grads(x, y)
+    for p, g in zip(net.params, grads):
+        num = numerical_grad(lambda _: cross_entropy(net.logits(x), y)[0], p)
+        assert rel_error(g, num) < TOL
+
+
+@given(networks())
+def test_input_gradient_is_each_samples_own_loss_gradient(case):
+    net, x, y = case
+    _, dx = net.input_grad(x, y)
+    num = numerical_grad(lambda xx: cross_entropy_per_sample(net.logits(xx), y)[0].sum(), x)
+    assert rel_error(dx, num) < TOL
+
+
+@given(networks(), st.data())
+def test_single_logit_input_gradient(case, data):
+    net, x, _ = case
+    k = data.draw(st.integers(0, net.sizes[-1] - 1))
+    onehot = np.zeros((len(x), net.sizes[-1]))
+    onehot[:, k] = 1.0
+    _, dz = net.logit_input_grad(x, onehot)
+    num = numerical_grad(lambda xx: net.logits(xx)[:, k].sum(), x)
+    assert rel_error(dz, num) < TOL
+
+
+@given(networks(), st.integers(0, 1000))
+def test_full_backward_against_random_upstream_gradient(case, seed):
+    """One vector-Jacobian product covers the whole Jacobian of logits w.r.t. params and input."""
+    net, x, _ = case
+    up = np.random.default_rng(seed).normal(size=(len(x), net.sizes[-1]))
+    _, caches = net.forward(x)
+    grads, dx = net.backward(up, caches, params=True, inputs=True)
+    f = lambda _: (net.logits(x) * up).sum()
+    assert rel_error(dx, numerical_grad(lambda xx: (net.logits(xx) * up).sum(), x)) < TOL
+    for p, g in zip(net.params, grads):
+        assert rel_error(g, numerical_grad(f, p)) < TOL
+
+
+@given(st.floats(0.05, 5.0), st.integers(0, 1000))
+def test_capped_relu_derivative_is_the_strict_mask(beta, seed):
+    rng = np.random.default_rng(seed)
+    z = rng.uniform(-2 * beta, 2 * beta, size=(3, 7))
+    z = z[(np.abs(z) > 1e-3) & (np.abs(z - beta) > 1e-3)].reshape(1, -1)
+    up = rng.normal(size=z.shape)
+    num = numerical_grad(lambda zz: (capped_relu(zz, beta) * up).sum(), z.copy())
+    assert rel_error(up * capped_relu_mask(z, beta), num) < TOL
+
+
+def test_mask_is_zero_at_both_kinks():
+    z = np.array([-1.0, 0.0, 0.05, 0.1, 0.2])
+    assert capped_relu_mask(z, 0.1).tolist() == [False, False, True, False, False]
+    assert capped_relu(z, 0.1).tolist() == [0.0, 0.0, 0.05, 0.1, 0.1]
+
+
+@given(st.integers(1, 5), st.integers(2, 6), st.integers(0, 1000))
+def test_cross_entropy_gradient_is_softmax_minus_onehot(n, k, seed):
+    rng = np.random.default_rng(seed)
+    z = rng.normal(scale=3.0, size=(n, k))
+    y = rng.integers(0, k, size=n)
+    loss, g = cross_entropy(z, y)
+    expected = softmax(z)
+    expected[np.arange(n), y] -= 1.0
+    np.testing.assert_allclose(g, expected / n, rtol=1e-12, atol=1e-15)
+    assert rel_error(g, numerical_grad(lambda zz: cross_entropy(zz, y)[0], z)) < TOL
+    np.testing.assert_allclose(loss, np.mean(np.log(np.exp(z).sum(1)) - z[np.arange(n), y]), rtol=1e-12)
+
+
+def test_cross_entropy_is_stable_for_huge_logits():
+    z = np.array([[1000.0, 0.0, -1000.0]], dtype=np.float32)
+    loss, g = cross_entropy(z, np.array([1]))
+    assert np.isfinite(loss) and abs(loss - 1000.0) < 1e-3
+    assert np.isfinite(g).all() and g.dtype == np.float32
+
+
+def test_gradcheck_command_passes_and_prints_table():
+    import io
+    buf = io.StringIO()
+    assert run(buf) == 0
+    out = buf.getvalue()
+    for name in ("params", "input", "single logit", "backward", "capped relu mask", "cross-entropy"):
+        assert name in out
+
+
+def test_gradcheck_command_fails_when_a_tolerance_is_exceeded(monkeypatch):
+    import io
+    import nprelu.gradcheck as gc
+    monkeypatch.setattr(gc, "TOLERANCE", 0.0)  # every real error is > 0
+    buf = io.StringIO()
+    assert gc.run(buf) == 1
+    assert "FAIL" in buf.getvalue()
+
+
+def test_gradcheck_module_runs_as_a_program():
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-m", "nprelu.gradcheck"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "all gradients match" in out.stdout
