@@ -38,6 +38,7 @@ class Adam:
         self.t = 0
         self.m = [array_module(p).zeros_like(p) for p in self.params]
         self.v = [array_module(p).zeros_like(p) for p in self.params]
+        self._tmp = [array_module(p).empty_like(p) for p in self.params]  # scratch, no allocations per step
 
     def step(self, grads) -> None:
         """One update of every parameter, in place, from ``grads`` (same order as ``params``)."""
@@ -46,12 +47,17 @@ class Adam:
         c2 = math.sqrt(1.0 - b2 ** self.t)
         lr_t = self.lr * c2 / (1.0 - b1 ** self.t)
         eps_t = self.eps * c2
-        for p, g, m, v in zip(self.params, grads, self.m, self.v):
+        for p, g, m, v, tmp in zip(self.params, grads, self.m, self.v, self._tmp):
             xp = array_module(p)
+            xp.multiply(g, 1.0 - b1, out=tmp)      # m <- beta1 m + (1 - beta1) g
             m *= b1
-            m += (1.0 - b1) * g
+            m += tmp
+            xp.multiply(g, g, out=tmp)             # v <- beta2 v + (1 - beta2) g^2
+            tmp *= 1.0 - b2
             v *= b2
-            v += (1.0 - b2) * (g * g)
-            denom = xp.sqrt(v)
-            denom += eps_t
-            p -= lr_t * (m / denom)
+            v += tmp
+            xp.sqrt(v, out=tmp)                    # p <- p - lr_t m / (sqrt(v) + eps_t)
+            tmp += eps_t
+            xp.divide(m, tmp, out=tmp)
+            tmp *= lr_t
+            p -= tmp
