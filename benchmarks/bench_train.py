@@ -18,7 +18,8 @@ import platform
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # runs from a clone without installing
 
 from matmul import matmul_gflops  # noqa: E402
 

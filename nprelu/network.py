@@ -44,14 +44,18 @@ def layer_forward(a, W, b, cap, *, last=False, keep=True):
     return out, ((a, mask) if keep else None)
 
 
-def layer_backward(delta, cache, W, *, params=True, inputs=True):
+def layer_backward(delta, cache, W, *, params=True, inputs=True, out=None):
     """Backward through one dense layer: ``(dW, db, da_in)`` for ``delta`` = dJ/dz_out.
 
     ``da_in`` is dJ/da_in before the previous layer's activation mask; it is None when not asked.
+    ``out`` = (dW, db) arrays to write the parameter gradients into, if given.
     """
     a_in, _ = cache
-    dW = a_in.T @ delta if params else None
-    db = delta.sum(axis=0) if params else None
+    dW = db = None
+    if params:
+        xp = array_module(delta)
+        dW = xp.matmul(a_in.T, delta, out=None if out is None else out[0])
+        db = delta.sum(axis=0, out=None if out is None else out[1])
     da_in = delta @ W.T if inputs else None
     return dW, db, da_in
 
@@ -66,12 +70,30 @@ class MLP:
         self.backend = backend or get_backend()
         self.sizes = sizes
         self.caps = [None] * (len(sizes) - 2) if caps is None else caps
+        self._allocate()
         rng = self.backend.rng(seed)
-        self.W, self.b = [], []
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        for W, (fan_in, fan_out) in zip(self.W, zip(sizes[:-1], sizes[1:])):
             limit = math.sqrt(6.0 / (fan_in + fan_out))
-            self.W.append(self.backend.asarray(rng.uniform(-limit, limit, size=(fan_in, fan_out))))
-            self.b.append(self.backend.xp.zeros(fan_out, dtype=self.backend.dtype))
+            W[...] = self.backend.asarray(rng.uniform(-limit, limit, size=(fan_in, fan_out)))
+
+    def _allocate(self) -> None:
+        """One flat vector ``theta`` holds every parameter, and ``grad`` every gradient.
+
+        ``W[i]``, ``b[i]`` (and the gradients of :meth:`backward`) are views into them, so an
+        optimizer updates the whole network with a handful of array operations.
+        """
+        xp, dtype = self.backend.xp, self.backend.dtype
+        shapes = [s for a, b in zip(self.sizes[:-1], self.sizes[1:]) for s in ((a, b), (b,))]
+        total = sum(math.prod(s) for s in shapes)
+        self.theta = xp.zeros(total, dtype=dtype)
+        self.grad = xp.zeros(total, dtype=dtype)
+        self._param_views, self._grad_views, start = [], [], 0
+        for shape in shapes:
+            stop = start + math.prod(shape)
+            self._param_views.append(self.theta[start:stop].reshape(shape))
+            self._grad_views.append(self.grad[start:stop].reshape(shape))
+            start = stop
+        self.W, self.b = self._param_views[0::2], self._param_views[1::2]
 
     # ---- caps -------------------------------------------------------------------------------
     @property
@@ -98,14 +120,14 @@ class MLP:
     def with_caps(self, caps) -> "MLP":
         """The same weights (shared, not copied) evaluated with other caps."""
         twin = object.__new__(MLP)
-        twin.backend, twin.sizes, twin.W, twin.b = self.backend, self.sizes, self.W, self.b
+        twin.__dict__.update(self.__dict__)  # the same theta, grad and views
         twin.caps = caps
         return twin
 
     @property
     def params(self):
-        """[W_0, b_0, W_1, b_1, ...]: the arrays an optimizer updates in place."""
-        return [p for pair in zip(self.W, self.b) for p in pair]
+        """[W_0, b_0, W_1, b_1, ...]: views into ``theta``, updated in place by an optimizer."""
+        return list(self._param_views)
 
     @property
     def n_layers(self) -> int:
@@ -145,19 +167,20 @@ class MLP:
     def backward(self, dlogits, caches, *, params=True, inputs=False):
         """Backpropagate ``dlogits`` = dJ/dZ. Returns ``(grads, dx)``.
 
-        ``grads`` = [dW_0, db_0, dW_1, db_1, ...] (None when ``params=False``); ``dx`` = dJ/dx
-        when ``inputs=True``, else None.
+        ``grads`` = [dW_0, db_0, dW_1, db_1, ...] (None when ``params=False``): views into the
+        flat vector ``self.grad``, which the next backward pass overwrites. ``dx`` = dJ/dx when
+        ``inputs=True``, else None.
         """
-        grads = [None] * (2 * self.n_layers)
+        grads = self._grad_views if params else None
         delta = dlogits
         for i in reversed(range(self.n_layers)):
             need_down = i > 0 or inputs
-            dW, db, da = layer_backward(delta, caches[i], self.W[i], params=params, inputs=need_down)
-            grads[2 * i], grads[2 * i + 1] = dW, db
+            out = (grads[2 * i], grads[2 * i + 1]) if params else None
+            _, _, da = layer_backward(delta, caches[i], self.W[i], params=params, inputs=need_down, out=out)
             if i > 0:
                 da *= caches[i - 1][1]  # delta_i = dJ/da_i * 1[0 < z_i < beta]
             delta = da
-        return (grads if params else None), (delta if inputs else None)
+        return grads, (delta if inputs else None)
 
     def loss_and_grads(self, x, y):
         """Mean softmax cross-entropy, its parameter gradients, and the logits of the batch."""
@@ -200,7 +223,8 @@ class MLP:
             net.caps = meta["caps"]
         except ValueError as exc:
             raise CheckpointError(f"{path}: bad caps in 'meta': {exc}") from None
-        net.W = [net.backend.asarray(w) for w in weights]
-        net.b = [net.backend.asarray(b) for b in biases]
+        net._allocate()
+        for dst, src in zip(net.params, [a for pair in zip(weights, biases) for a in pair]):
+            dst[...] = net.backend.asarray(src)
         net.meta = meta
         return net

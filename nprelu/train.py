@@ -20,6 +20,9 @@ from .optim import Adam
 from .progress import Progress
 
 
+CHECK_EVERY = 20  # batches between reads of the running loss (each read waits for a GPU)
+
+
 class TrainingError(RuntimeError):
     """Training cannot go on (the loss became NaN or infinite)."""
 
@@ -42,7 +45,7 @@ def accuracy(net, x, y, batch_size=8192) -> float:
 
 
 def train(net, x, y, *, epochs=20, batch_size=128, lr=1e-3, seed=0, x_test=None, y_test=None,
-          batch_hook=None, optimizer=None, label="train") -> History:
+          batch_hook=None, label="train") -> History:
     """Train ``net`` in place on (``x``, ``y``); returns the per-epoch :class:`History`.
 
     ``x`` and ``y`` may be host or device arrays; they are moved to the network's device once.
@@ -54,7 +57,7 @@ def train(net, x, y, *, epochs=20, batch_size=128, lr=1e-3, seed=0, x_test=None,
         x_test, y_test = be.asarray(x_test), be.asarray(y_test)
     if epochs < 0 or batch_size < 1:
         raise ValueError(f"need epochs >= 0 and batch_size >= 1, got {epochs}, {batch_size}")
-    opt = optimizer or Adam(net.params, lr=lr)
+    opt = Adam([net.theta], lr=lr)  # one flat vector: the whole network in a few array operations
     rng = be.rng(seed)
     n = len(y)
     n_batches = math.ceil(n / batch_size)
@@ -62,23 +65,26 @@ def train(net, x, y, *, epochs=20, batch_size=128, lr=1e-3, seed=0, x_test=None,
     progress = Progress(label, epochs * n_batches)
     for epoch in range(epochs):
         order = be.asarray(rng.permutation(n))
-        loss_sum, correct = 0.0, 0
+        loss_sum, correct = 0.0, 0  # device scalars after the first batch
         for k in range(n_batches):
             idx = order[k * batch_size:(k + 1) * batch_size]
             xb, yb = x[idx], y[idx]
             if batch_hook is not None:
                 xb = batch_hook(net, xb, yb)
-            loss, grads, logits = net.loss_and_grads(xb, yb)
-            if not math.isfinite(loss):
-                raise TrainingError(
-                    f"{label}: loss became {loss} at epoch {epoch + 1}, batch {k + 1}; lower the "
-                    "learning rate or check the inputs for NaN")
-            opt.step(grads)
-            loss_sum += loss * len(yb)
-            correct += int((logits.argmax(axis=1) == yb).sum())
-            progress.update(info=f"epoch {epoch + 1} loss {loss:.4f}")
-        history.loss.append(loss_sum / n)
-        history.train_acc.append(correct / n)
+            loss, _, logits = net.loss_and_grads(xb, yb)
+            opt.step([net.grad])  # the gradients just written into the flat vector
+            loss_sum = loss_sum + loss * float(len(yb))
+            correct = correct + (logits.argmax(axis=1) == yb).sum()
+            if (k + 1) % CHECK_EVERY == 0 or k + 1 == n_batches:
+                running = float(loss_sum)
+                if not math.isfinite(running):
+                    raise TrainingError(
+                        f"{label}: loss became {running} in epoch {epoch + 1} (by batch {k + 1}); "
+                        "lower the learning rate or check the inputs for NaN")
+                progress.update(CHECK_EVERY if (k + 1) % CHECK_EVERY == 0 else n_batches % CHECK_EVERY,
+                                info=f"epoch {epoch + 1} loss {float(loss):.4f}")
+        history.loss.append(float(loss_sum) / n)
+        history.train_acc.append(int(correct) / n)
         if x_test is not None:
             history.test_acc.append(accuracy(net, x_test, y_test))
     progress.close()

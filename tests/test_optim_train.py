@@ -96,7 +96,7 @@ def test_batch_hook_replaces_each_batch_before_the_step():
 def test_nan_loss_fails_early_and_clearly():
     x, y = _toy(n=64)
     x[5, 0] = np.nan
-    with pytest.raises(TrainingError, match=r"loss became nan at epoch 1, batch 1"):
+    with pytest.raises(TrainingError, match=r"loss became nan in epoch 1 \(by batch 1\)"):
         train(MLP([12, 4, 2]), x, y, epochs=2, batch_size=64)
 
 
