@@ -1,29 +1,35 @@
-"""MNIST from its four IDX files, parsed here, checked against known SHA-256 sums.
+"""MNIST from its four IDX files, parsed here and checked against known SHA-256 sums.
 
-The files (``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``,
-``t10k-labels-idx1-ubyte``, each ``.gz`` or raw) are looked for in, in order:
+MNIST (LeCun, Cortes, Burges) is 70,000 greyscale 28x28 handwritten digits: 60,000 for
+training and 10,000 for testing, each with a label 0-9. It ships as four IDX files,
+``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte`` and
+``t10k-labels-idx1-ubyte``, each of which may be present gzip-compressed (``NAME.gz``) or raw.
+
+They are looked for in, in order:
 
 1. the ``data_dir`` argument (all four must be there: no fallback),
 2. ``$NPRELU_DATA`` (likewise),
-3. the per-user cache ``$XDG_CACHE_HOME/nprelu/mnist`` (default ``~/.cache/nprelu/mnist``), where
-   missing files are downloaded from public mirrors, written atomically and kept only when
-   their checksum is right.
+3. the per-user cache ``$XDG_CACHE_HOME/nprelu/mnist`` (default ``~/.cache/nprelu/mnist``),
+   where missing files are downloaded from public mirrors (:data:`MIRRORS`), written to a
+   temporary file, checked, and only then renamed into place.
 
 IDX format: two zero bytes, a type code (0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32,
 0x0D float32, 0x0E float64), the number of dimensions, each dimension as a big-endian uint32,
-then the data, big-endian. The SHA-256 is of the decompressed IDX bytes, so it holds for the
-distributed ``.gz`` files and for recompressed copies alike.
+then the data, big-endian. :data:`MNIST_FILES` holds the SHA-256 of the *decompressed* IDX
+bytes, so it holds for the distributed ``.gz`` files and for recompressed copies alike.
 
-Host-side I/O: this module uses NumPy directly. Images come back as float32 in [0, 1] with
-shape (N, 784), labels as int64.
+Host-side I/O: this module uses NumPy directly. Images come back as read-only float32 arrays in
+[0, 1] with shape (N, 784), labels as read-only int64 arrays of shape (N,).
 """
 from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
+import math
 import os
+import shutil
 import tempfile
-import urllib.error
 import urllib.request
 import zlib
 from pathlib import Path
@@ -42,9 +48,11 @@ MIRRORS = (
 )
 IDX_TYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
              0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
-FIX = ("delete it and run again to download a fresh copy, or set NPRELU_DATA to a directory "
-       "holding the four MNIST files")
+FIX = ("delete it and run again, or set NPRELU_DATA to a directory holding the four MNIST files")
+SET_DATA = ("set NPRELU_DATA to a directory holding the four MNIST files "
+            "(.gz or raw), or pass data_dir")
 
+_CACHE_SIZE = 2          # parsed datasets kept in memory (one MNIST is ~220 MB)
 _cache: dict = {}
 
 
@@ -53,30 +61,33 @@ class DataError(Exception):
 
 
 def cache_dir() -> Path:
-    """The per-user download cache."""
+    """The per-user download cache: ``$XDG_CACHE_HOME/nprelu/mnist``, else ``~/.cache/...``."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "nprelu" / "mnist"
 
 
 def parse_idx(raw: bytes, name: str) -> np.ndarray:
-    """The array stored in the IDX bytes ``raw`` (native byte order); ``name`` is for errors."""
+    """The array stored in the IDX bytes ``raw``, in native byte order; ``name`` is for errors."""
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise DataError(f"{name}: not an IDX file (bad magic number {raw[:4].hex()}); {FIX}")
+        raise DataError(f"{name}: not an IDX file (bad magic number 0x{bytes(raw[:4]).hex()}, "
+                        f"expected 0x0000 then type and rank); {FIX}")
     code, ndim = raw[2], raw[3]
     if code not in IDX_TYPES:
         raise DataError(f"{name}: unknown IDX type code 0x{code:02x}; {FIX}")
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise DataError(f"{name}: truncated IDX header; {FIX}")
+        raise DataError(f"{name}: truncated: header of {ndim} dimensions needs {header} bytes, "
+                        f"file has {len(raw)}; {FIX}")
     dims = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
     dtype = IDX_TYPES[code]
-    need = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    have = len(raw) - header
+    need, have = math.prod(dims) * dtype.itemsize, len(raw) - header
     if have != need:
         what = "truncated" if have < need else "trailing bytes"
-        raise DataError(f"{name}: {what}: header says {'x'.join(map(str, dims))} = {need} bytes "
-                        f"of data, file has {have}; {FIX}")
-    return np.frombuffer(raw, dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+        shape = "x".join(map(str, dims)) or "scalar"
+        raise DataError(f"{name}: {what}: header says {shape} = {need} bytes of data, "
+                        f"file has {have}; {FIX}")
+    array = np.frombuffer(raw, dtype, offset=header).reshape(dims)
+    return array.astype(dtype.newbyteorder("="))
 
 
 def read_idx_file(path) -> bytes:
@@ -85,12 +96,14 @@ def read_idx_file(path) -> bytes:
     try:
         data = path.read_bytes()
         return gzip.decompress(data) if path.suffix == ".gz" else data
-    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise DataError(f"{path}: cannot be read as {'gzip' if path.suffix == '.gz' else 'IDX'} "
-                        f"({exc}); {FIX}") from None
+    except (OSError, EOFError, zlib.error) as exc:   # gzip.BadGzipFile is an OSError
+        kind = "a gzip file" if path.suffix == ".gz" else "a file"
+        raise DataError(f"{path}: cannot be read as {kind} ({type(exc).__name__}: {exc}); "
+                        f"{FIX}") from None
 
 
 def _locate(directory: Path, name: str) -> Path | None:
+    """``directory/NAME.gz`` or ``directory/NAME``, whichever exists first, else None."""
     for candidate in (directory / f"{name}.gz", directory / name):
         if candidate.is_file():
             return candidate
@@ -101,10 +114,33 @@ def _sha256(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def download_mnist(dest, mirrors=MIRRORS, timeout=30.0) -> None:
-    """Fetch each missing file into ``dest``; only files whose checksum is right are kept."""
+def _fetch(url: str, dest: Path, name: str, sha: str, timeout: float) -> None:
+    """Download ``url`` into a temp file in ``dest``, check it, and rename it to ``NAME.gz``."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=dest)
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+            shutil.copyfileobj(resp, out)
+        actual = _sha256(gzip.decompress(Path(tmp).read_bytes()))
+        if actual != sha:
+            raise ValueError(f"checksum of the decompressed file is {actual}, expected {sha}")
+        os.replace(tmp, dest / f"{name}.gz")
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def download_mnist(dest, mirrors=MIRRORS, timeout=30) -> Path:
+    """Fetch each file missing from ``dest``, trying ``mirrors`` in turn; returns ``dest``.
+
+    Only files whose decompressed SHA-256 matches :data:`MNIST_FILES` are kept. If every mirror
+    fails for a file, :class:`DataError` lists the URLs tried and why.
+    """
     dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"{dest}: cannot create the download directory ({exc}); "
+                        f"{SET_DATA}") from None
     for name, sha in MNIST_FILES.items():
         if _locate(dest, name):
             continue
@@ -112,75 +148,89 @@ def download_mnist(dest, mirrors=MIRRORS, timeout=30.0) -> None:
         for base in mirrors:
             url = f"{base}{name}.gz"
             try:
-                with urllib.request.urlopen(url, timeout=timeout) as response:
-                    payload = response.read()
-                actual = _sha256(gzip.decompress(payload))
-            except (urllib.error.URLError, OSError, EOFError, zlib.error, ValueError) as exc:
-                failures.append(f"{url}: {exc}")
-                continue
-            if actual != sha:
-                failures.append(f"{url}: checksum {actual} != expected {sha}")
-                continue
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=dest)
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(payload)
-                os.replace(tmp, dest / f"{name}.gz")
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-            break
+                _fetch(url, dest, name, sha, timeout)
+                break
+            except (OSError, EOFError, zlib.error, ValueError, http.client.HTTPException) as exc:
+                failures.append(f"{url}: {type(exc).__name__}: {exc}")
         else:
-            raise DataError(f"{name}.gz: could not be downloaded into {dest}; tried:\n  "
-                            + "\n  ".join(failures)
-                            + "\nFix: set NPRELU_DATA to a directory holding the four MNIST files "
-                              "(or pass data_dir), or check the network connection.")
+            tried = "\n  ".join(failures) or "(no mirrors given)"
+            raise DataError(f"{dest / (name + '.gz')}: could not be downloaded; tried:\n  {tried}\n"
+                            f"Fix: check the network connection, or {SET_DATA}.")
+    return dest
 
 
-def find_data_dir(data_dir=None, download=True) -> Path:
-    """The directory the four files will be read from (downloading into the cache if allowed)."""
+def find_data_dir(data_dir=None) -> Path | None:
+    """The directory to read MNIST from: ``data_dir``, else ``$NPRELU_DATA``, else the cache.
+
+    An explicit directory (argument or environment) missing a file raises :class:`DataError`.
+    Returns None when the cache is the place to use but does not hold all four files yet.
+    """
     for where, source in ((data_dir, "data_dir"), (os.environ.get("NPRELU_DATA"), "NPRELU_DATA")):
         if where:
-            where = Path(where)
+            where = Path(where).expanduser()
             missing = [n for n in MNIST_FILES if not _locate(where, n)]
             if missing:
-                raise DataError(f"{where} (from {source}) lacks {', '.join(missing)} (.gz or raw); "
-                                "put the four MNIST files there or point it elsewhere")
+                raise DataError(f"{where} (from {source}) lacks "
+                                + ", ".join(str(where / n) + "[.gz]" for n in missing)
+                                + f"; put the four MNIST files there, or {SET_DATA}")
             return where
     cache = cache_dir()
-    if any(not _locate(cache, n) for n in MNIST_FILES):
-        if not download:
-            raise DataError(f"MNIST is not in {cache} and download=False; set NPRELU_DATA")
-        download_mnist(cache)
-    return cache
+    return cache if all(_locate(cache, n) for n in MNIST_FILES) else None
+
+
+def load_idx_pair(images_path, labels_path, expected_sha=None):
+    """``(x, y)`` from one images/labels pair: float32 (N, 784) in [0, 1] and int64 (N,).
+
+    ``expected_sha`` is None or the pair of SHA-256 sums of the decompressed files.
+    """
+    arrays = []
+    for path, sha in zip((images_path, labels_path), expected_sha or (None, None)):
+        raw = read_idx_file(path)
+        if sha is not None and _sha256(raw) != sha:
+            raise DataError(f"{path}: SHA-256 of its decompressed contents is {_sha256(raw)}, "
+                            f"expected {sha}; {FIX}")
+        arrays.append(parse_idx(raw, str(path)))
+    images, labels = arrays
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise DataError(f"{images_path}: images should be N x 28 x 28 uint8, got "
+                        f"{'x'.join(map(str, images.shape))} {images.dtype}; {FIX}")
+    if labels.ndim != 1 or labels.dtype.kind not in "iu" or len(labels) != len(images):
+        raise DataError(f"{labels_path}: {'x'.join(map(str, labels.shape))} {labels.dtype} labels "
+                        f"for {len(images)} images in {images_path}; {FIX}")
+    if len(labels) and (labels.min() < 0 or labels.max() > 9):
+        raise DataError(f"{labels_path}: labels outside 0..9 (min {labels.min()}, "
+                        f"max {labels.max()}); {FIX}")
+    x = images.reshape(len(images), 28 * 28).astype(np.float32) / np.float32(255.0)
+    return x, labels.astype(np.int64)
 
 
 def load_mnist(data_dir=None, download=True, verify=True):
     """``(x_train, y_train, x_test, y_test)``: float32 images (N, 784) in [0, 1], int64 labels.
 
-    The arrays are read-only and cached per directory, so later calls in a process are free.
+    Files are found as the module docstring says; with ``verify`` each decompressed file's
+    SHA-256 is checked against :data:`MNIST_FILES`. The arrays are read-only and kept in memory
+    per directory (and file size/mtime), so later calls in a process are cheap.
     """
-    directory = find_data_dir(data_dir, download).resolve()
-    key = (str(directory), verify)
+    directory = find_data_dir(data_dir)
+    if directory is None:
+        cache = cache_dir()
+        if not download:
+            raise DataError(f"{cache}: MNIST is not in the download cache and download=False; "
+                            f"{SET_DATA}, or allow the download")
+        directory = download_mnist(cache, MIRRORS)
+    directory = directory.resolve()
+    paths = {name: _locate(directory, name) for name in MNIST_FILES}
+    stamps = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths.values())
+    key = (str(directory), bool(verify), stamps)
     if key not in _cache:
-        arrays = {}
-        for name, sha in MNIST_FILES.items():
-            path = _locate(directory, name)
-            raw = read_idx_file(path)
-            if verify and _sha256(raw) != sha:
-                raise DataError(f"{path}: SHA-256 of its contents is {_sha256(raw)}, expected {sha}; {FIX}")
-            arrays[name] = (path, parse_idx(raw, str(path)))
         out = []
         for split in ("train", "t10k"):
-            (ipath, images), (lpath, labels) = arrays[f"{split}-images-idx3-ubyte"], arrays[f"{split}-labels-idx1-ubyte"]
-            if images.ndim != 3 or images.shape[1:] != (28, 28):
-                raise DataError(f"{ipath}: images should be N x 28 x 28, got {images.shape}; {FIX}")
-            if labels.ndim != 1 or len(labels) != len(images):
-                raise DataError(f"{lpath}: {labels.shape} labels for {len(images)} images in {ipath}; {FIX}")
-            x = images.reshape(len(images), 784).astype(np.float32) / np.float32(255.0)
-            y = labels.astype(np.int64)
-            for a in (x, y):
-                a.flags.writeable = False
-            out += [x, y]
+            names = (f"{split}-images-idx3-ubyte", f"{split}-labels-idx1-ubyte")
+            shas = tuple(MNIST_FILES[n] for n in names) if verify else None
+            for array in load_idx_pair(paths[names[0]], paths[names[1]], shas):
+                array.flags.writeable = False
+                out.append(array)
+        while len(_cache) >= _CACHE_SIZE:
+            _cache.pop(next(iter(_cache)))
         _cache[key] = tuple(out)
     return _cache[key]

@@ -87,8 +87,11 @@ def test_mask_is_zero_at_both_kinks():
 
 @given(st.integers(1, 5), st.integers(2, 6), st.integers(0, 1000))
 def test_cross_entropy_gradient_is_softmax_minus_onehot(n, k, seed):
+    # Logits in [-2, 2] keep every softmax probability above e^-4 / k: with saturated logits the
+    # gradient falls to ~1e-6 and the finite difference's round-off (~1e-10) alone exceeds the
+    # tolerance. Large logits are covered by the closed form below and by the stability test.
     rng = np.random.default_rng(seed)
-    z = rng.normal(scale=3.0, size=(n, k))
+    z = rng.uniform(-2.0, 2.0, size=(n, k))
     y = rng.integers(0, k, size=n)
     loss, g = cross_entropy(z, y)
     expected = softmax(z)

@@ -1,0 +1,33 @@
+r"""Fast Gradient Sign Method (Goodfellow, Shlens & Szegedy 2014, "Explaining and harnessing
+adversarial examples"), untargeted, L-infinity::
+
+    x_adv = clip(x + eps * sign(d loss(x, y) / dx), 0, 1)
+
+with the softmax cross-entropy of the true label ``y`` as the loss. One gradient, one step.
+"""
+from __future__ import annotations
+
+from ._common import prepare
+
+
+def fgsm(net, x, y, eps, batch_size=10000):
+    """FGSM examples for the batch ``x`` (N, d) in [0, 1] with labels ``y`` (N,).
+
+    ``eps``: the L-infinity step, in pixel units of the [0, 1] scale (the paper uses 0.1).
+    ``batch_size``: rows per gradient pass (memory only; the result does not depend on it).
+
+    Returns ``x_adv`` (N, d), on ``net``'s device and in its dtype, with ``||x_adv - x||_inf <=
+    eps``. FGSM has no notion of failure: where the gradient is zero (a saturated capped layer)
+    ``sign`` is 0 and the clean pixel is returned unchanged.
+    """
+    x, y, xp = prepare(net, x, y)
+    eps = float(eps)
+    out = xp.empty_like(x)
+    for i in range(0, len(x), batch_size):
+        xb = x[i:i + batch_size]
+        _, dx = net.input_grad(xb, y[i:i + batch_size])
+        step = xp.sign(dx)
+        step *= eps
+        step += xb
+        xp.clip(step, 0.0, 1.0, out=out[i:i + batch_size])
+    return out

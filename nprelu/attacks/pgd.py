@@ -1,0 +1,63 @@
+r"""Projected Gradient Descent, L-infinity, untargeted (Madry et al. 2017, "Towards deep learning
+models resistant to adversarial attacks"; step order as torchattacks ``attacks/pgd.py``).
+
+Starting from x_0 = x, or with ``random_start`` from x_0 = clip(x + U(-eps, eps)^d, 0, 1)::
+
+    x_{k+1} = clip( proj_eps( x_k + step * sign(g(x_k)) ), 0, 1 )
+    proj_eps(v) = min(max(v, x - eps), x + eps)          (elementwise, around the clean x)
+
+where g is the gradient of the attack loss with respect to the input; by default the softmax
+cross-entropy of the true label (``net.input_grad``). Every iterate stays in the eps-ball and in
+[0, 1].
+"""
+from __future__ import annotations
+
+from ._common import cross_entropy_grad, prepare
+
+
+def pgd(net, x, y, eps, step, steps, random_start=False, seed=0, early_stop=False,
+        batch_size=10000, grad_fn=cross_entropy_grad):
+    """PGD examples for the batch ``x`` (N, d) in [0, 1] with labels ``y`` (N,).
+
+    ``eps``: L-infinity radius of the ball around ``x``, in pixel units of [0, 1] (paper: 0.1, or
+    20/256 for Figure 1). ``step``: size of each signed step, same units (paper: 0.01, or 2/256).
+    ``steps``: number of steps (paper: 10, or 20).
+    ``random_start``: start at a uniform point of the eps-ball (clipped to [0, 1]) drawn on the
+    host from ``seed``; the draws are made chunk after chunk from one generator, so the result
+    does not depend on ``batch_size``. Off: start at ``x``.
+    ``early_stop``: a sample stops moving as soon as it is misclassified (checked before each
+    step, one extra forward pass per step). Off by default: all ``steps`` steps are taken, as
+    Madry et al. do.
+    ``batch_size``: rows per pass (memory only).
+    ``grad_fn(net, x, y) -> dx``: the gradient of the attack loss, row n of dx being
+    d loss_n / d x_n; the default is the cross-entropy. A margin loss can be plugged in here.
+
+    Returns ``x_adv`` (N, d) on ``net``'s device, in its dtype. There is no failure value: a
+    sample the attack does not flip is returned wherever the steps left it (inside the ball);
+    compare predictions to know which were broken.
+    """
+    x, y, xp = prepare(net, x, y)
+    eps, step = float(eps), float(step)
+    rng = net.backend.rng(seed) if random_start else None
+    out = xp.empty_like(x)
+    for i in range(0, len(x), batch_size):
+        x0, yb = x[i:i + batch_size], y[i:i + batch_size]
+        lo = xp.clip(x0 - eps, 0.0, 1.0)   # proj_eps then clip to [0, 1] = clip to [lo, hi]
+        hi = xp.clip(x0 + eps, 0.0, 1.0)
+        if random_start:  # U(-eps, eps) = eps * (2 U(0, 1) - 1), drawn in the backend's dtype
+            xa = net.backend.asarray(rng.random(x0.shape, dtype=net.backend.dtype))
+            xa *= 2.0 * eps
+            xa -= eps
+            xa += x0
+            xp.clip(xa, 0.0, 1.0, out=xa)
+        else:
+            xa = x0.copy()
+        for _ in range(int(steps)):
+            g = xp.sign(grad_fn(net, xa, yb))
+            g *= step
+            if early_stop:
+                g *= (net.predict(xa) == yb)[:, None]
+            xa += g
+            xp.clip(xa, lo, hi, out=xa)
+        out[i:i + batch_size] = xa
+    return out

@@ -1,0 +1,41 @@
+"""Section 7, Figure 11: the sensitivity map of a digit five for beta = 1, 0.1 and 0.01.
+
+    smap(x) = max(0, dZ_t/dx * sum_{c != t} dZ_c/dx)      (elementwise; Sooksatra & Rivas 2022)
+
+The paper does not say which layer its Figure 11 networks cap; we use the general 392-196
+network capped at HL2, the layer Section 8 chooses, so these are the same networks as Table 1's
+and Figure 4's HL2 row. The digit is the first five of the test set. Besides the maps, we report
+the mean map sum over the test images, which does not depend on the choice of digit.
+"""
+from __future__ import annotations
+
+from ..measures import sensitivity_map
+from .context import GENERAL, ModelSpec
+
+BETAS = (1.0, 0.1, 0.01)
+
+
+def models(seed):
+    for beta in BETAS:
+        yield ModelSpec(GENERAL, (None, beta), seed=seed)
+
+
+def run(ctx):
+    x_all, y_all = ctx.test(None)
+    be = ctx.backend
+    labels = be.to_host(y_all)
+    index = int((labels == 5).nonzero()[0][0])
+    x5, y5 = x_all[index:index + 1], y_all[index:index + 1]
+    xs, ys = ctx.test(ctx.profile.n_sensitivity)
+    maps, sums, means = [], [], []
+    for spec in models(ctx.seed):
+        net = ctx.model(spec)
+        m, s = sensitivity_map(net, x5, y5)
+        maps.append(be.to_host(m)[0].tolist())
+        sums.append(float(be.to_host(s)[0]))
+        _, s_all = sensitivity_map(net, xs, ys)
+        means.append(float(be.to_host(s_all).mean()))
+    result = {"betas": list(BETAS), "sample_index": index, "label": 5,
+              "image": be.to_host(x5)[0].tolist(), "maps": maps, "sums": sums,
+              "mean_sum_test": means, "n_test": int(len(ys))}
+    return {"fig11": result}, {"network": list(GENERAL), "capped_layer": "HL2", "digit_index": index}

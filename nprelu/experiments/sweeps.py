@@ -1,0 +1,64 @@
+"""Sections 4-5, Figures 4-6: which layer to cap, by its size and its depth, under PGD.
+
+Three two-hidden-layer networks: general (392-196), reversed (196-392) and equal (784-784). Each
+is trained with a cap on HL1, on HL2 or on both, at an initial beta of 0.01, 0.1 or 1; each
+trained network is then evaluated with beta = 0.01, 0.02, ..., 0.15 at the same layer(s):
+standard accuracy, robust accuracy and PGD success rate.
+
+The paper does not give the PGD settings of these sections; we use those it gives for Table 1
+(eps 0.1, step 0.01, 10 steps) with a random start, the common PGD of Madry et al.
+"""
+from __future__ import annotations
+
+from ..attacks import pgd
+from ..measures import attack_success_rate, robust_accuracy, standard_accuracy
+from .context import EQUAL, EVAL_BETAS, GENERAL, REVERSED, ModelSpec, beta_key
+
+NETWORKS = {"fig04": ("general", GENERAL), "fig05": ("reversed", REVERSED), "fig06": ("equal", EQUAL)}
+INITIAL_BETAS = (0.01, 0.1, 1.0)
+CAPPED = {"HL1": (0,), "HL2": (1,), "HL12": (0, 1)}
+PGD = {"eps": 0.1, "step": 0.01, "steps": 10, "random_start": True}
+
+
+def caps_for(layers, beta):
+    return tuple(beta if i in layers else None for i in range(2))
+
+
+def specs(sizes, seed):
+    for name, layers in CAPPED.items():
+        for beta0 in INITIAL_BETAS:
+            yield name, beta0, ModelSpec(sizes, caps_for(layers, beta0), seed=seed)
+
+
+def models(seed):
+    for _, sizes in NETWORKS.values():
+        for _, _, spec in specs(sizes, seed):
+            yield spec
+
+
+def sweep(ctx, figure) -> dict:
+    network, sizes = NETWORKS[figure]
+    x, y = ctx.test(ctx.profile.n_sweep)
+    curves = {}
+    for name, beta0, spec in specs(sizes, ctx.seed):
+        net = ctx.model(spec)
+        layers = CAPPED[name]
+        out = {"standard": [], "robust": [], "success": []}
+        for k, beta in enumerate(EVAL_BETAS):
+            capped = net.with_caps(caps_for(layers, beta))
+            x_adv = pgd(capped, x, y, seed=ctx.seed * 1000 + k, **PGD)
+            out["standard"].append(standard_accuracy(capped, x, y))
+            out["robust"].append(robust_accuracy(capped, x_adv, y))
+            out["success"].append(attack_success_rate(capped, x, x_adv, y))
+        curves.setdefault(name, {})[beta_key(beta0)] = out
+    return {"network": network, "sizes": list(sizes), "betas_eval": list(EVAL_BETAS),
+            "initial_betas": list(INITIAL_BETAS), "capped_layers": list(CAPPED), "curves": curves,
+            "n_test": int(len(y))}
+
+
+def runner(figure):
+    def run(ctx):
+        return {figure: sweep(ctx, figure)}, {"pgd": PGD, "network": NETWORKS[figure][0],
+                                               "initial_betas": list(INITIAL_BETAS),
+                                               "eval_betas": "0.01 to 0.15 in steps of 0.01"}
+    return run

@@ -1,0 +1,94 @@
+r"""What the paper measures on a network and a batch: accuracies, attack success, perturbation
+growth through the hidden layers (Figure 1), the sensitivity map (Section 7), zero gradients.
+
+Inputs are batches ``x`` (N, d) with integer labels ``y`` (N,), on the network's device or the
+host. Scalar results are Python floats; per-sample results stay on the device.
+"""
+from __future__ import annotations
+
+import math
+
+from .attacks._common import prepare
+
+
+def _correct(net, x, y, batch_size):
+    x, y, xp = prepare(net, x, y)
+    return net.predict(x, batch_size) == y
+
+
+def standard_accuracy(net, x, y, batch_size=8192) -> float:
+    """Fraction of the clean samples ``x`` classified as ``y`` (all N samples)."""
+    return float(_correct(net, x, y, batch_size).mean())
+
+
+def robust_accuracy(net, x_adv, y, batch_size=8192) -> float:
+    """Fraction of ALL adversarial samples still classified as their true label ``y``.
+
+    Samples the network got wrong before the attack count as wrong here too, so robust accuracy
+    is at most the standard accuracy when ``x_adv`` comes from an attack that never repairs one.
+    """
+    return float(_correct(net, x_adv, y, batch_size).mean())
+
+
+def attack_success_rate(net, x, x_adv, y, batch_size=8192) -> float:
+    """Among the samples correctly classified before the attack, the fraction it misclassifies.
+
+    nan when no sample was correct before the attack (the rate is undefined).
+    """
+    before = _correct(net, x, y, batch_size)
+    n = int(before.sum())
+    if n == 0:
+        return math.nan
+    after = _correct(net, x_adv, y, batch_size)
+    return float((before & ~after).sum()) / n
+
+
+def perturbation_growth(net, x, x_adv, batch_size=8192) -> dict:
+    """Figure 1: per hidden layer, the mean over samples of ||a_l(x) - a_l(x_adv)||.
+
+    Returns ``{'linf': [...], 'l2': [...]}``, one float per hidden layer (HL1 first): the
+    L-infinity and the L2 norm of the difference between clean and adversarial activations.
+    """
+    be = net.backend
+    x, x_adv = be.asarray(x), be.asarray(x_adv)
+    n_hidden = net.n_layers - 1
+    linf, l2 = [0.0] * n_hidden, [0.0] * n_hidden
+    for i in range(0, len(x), batch_size):
+        clean, adv = net.hidden(x[i:i + batch_size]), net.hidden(x_adv[i:i + batch_size])
+        for layer, (a, b) in enumerate(zip(clean, adv)):
+            d = a - b
+            linf[layer] += float(abs(d).max(axis=1).sum())
+            l2[layer] += float(be.xp.sqrt((d * d).sum(axis=1)).sum())
+    n = max(len(x), 1)
+    return {"linf": [v / n for v in linf], "l2": [v / n for v in l2]}
+
+
+def sensitivity_map(net, x, t, batch_size=8192):
+    """Sensitivity map of Sooksatra & Rivas (2022), the paper's Equation (2), per sample::
+
+        smap(x) = max(0, dZ_t/dx * sum_{c != t} dZ_c/dx)        (elementwise over pixels)
+
+    with Z the logits and t the true class of each row. Returns ``(maps, sums)``: ``maps`` (N, d)
+    and ``sums`` (N,), each map summed over its pixels.
+    """
+    x, t, xp = prepare(net, x, t)
+    k = net.sizes[-1]
+    maps = xp.empty_like(x)
+    for i in range(0, len(x), batch_size):
+        xb, tb = x[i:i + batch_size], t[i:i + batch_size]
+        onehot = (xp.arange(k)[None, :] == tb[:, None]).astype(x.dtype)
+        _, g_t = net.logit_input_grad(xb, onehot)
+        _, g_rest = net.logit_input_grad(xb, 1.0 - onehot)
+        g_t *= g_rest
+        xp.maximum(g_t, 0.0, out=maps[i:i + batch_size])
+    return maps, maps.sum(axis=1)
+
+
+def zero_gradient_fraction(net, x, y, batch_size=8192) -> float:
+    """Fraction of samples whose cross-entropy gradient with respect to the input is exactly 0."""
+    x, y, xp = prepare(net, x, y)
+    zero = 0
+    for i in range(0, len(x), batch_size):
+        _, dx = net.input_grad(x[i:i + batch_size], y[i:i + batch_size])
+        zero += int((~(dx != 0).any(axis=1)).sum())
+    return zero / max(len(x), 1)
