@@ -107,11 +107,8 @@ def main(argv=None) -> int:
             settings = {"seeds": list(range(args.seed, args.seed + args.seeds))}
         else:
             numbers, settings = EXPERIMENTS[name][0](ctx)
-        summary.update(numbers)
-        meta["settings"][name] = settings
-        meta["wall_seconds"][name] = round(time.perf_counter() - t, 1)
-        meta["done"].append(name)
-        ctx.save_summary()
+        ctx.record(name, numbers, settings, time.perf_counter() - t)
+    ctx.refresh()  # with what a concurrent run (another --only list) has added meanwhile
     write_outputs(summary, args.out)
     log(f"done in {(time.perf_counter() - start) / 60:.1f} min; report: {args.out / 'REPORT.md'}")
     return 0

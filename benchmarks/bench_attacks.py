@@ -1,19 +1,32 @@
-"""Attack speed on MNIST: PGD (10 steps) on 10,000 test images and CW-L2 at the paper's settings.
+"""Attack speed on MNIST: PGD (10 steps) on 10,000 test images, a CW-L2 iteration, a zero-gradient
+PGD step, and CW-L2 at the paper's settings.
 
 The 784-392-196-10 network is trained for one epoch first (``--train-epochs``; 0 keeps the Glorot
-initialization), so that the attack meets a realistic network: CW's early abort depends on it.
+initialization), so that the attacks meet a realistic network: CW's early abort and the
+zero-gradient search depend on it.
 
-Useful FLOPs of one PGD step on N images, counting a multiply-add as 2 (the loss, sign, clip and
-projection are the overhead measured against)::
+Useful FLOPs of one gradient evaluation on one image, counting a multiply-add as 2 (biases,
+activations, the loss and the attack's own elementwise work are the overhead measured against)::
 
-    forward          2 N sum_i fan_in_i * fan_out_i
-    input backward   2 N sum_i fan_in_i * fan_out_i      (every layer, down to dJ/dx)
+    forward          2 sum_i fan_in_i * fan_out_i
+    input backward   2 sum_i fan_in_i * fan_out_i      (every layer, down to dJ/dx)
 
-and are compared with the float32 matrix-multiply rate measured in the same run. CW-L2 is
-reported as samples per second at the paper's settings (9 search steps, 10000 iterations,
-lr 0.01, c_init 0.001, abort early) on ``--cw-samples`` test images.
+PGD takes one per step and image. A CW-L2 iteration takes one per active image (the logits of
+the forward pass feed the hinge, the backward pass its gradient); it is timed on ``--cw-batch``
+images for ``--cw-iter`` iterations of one search step without early abort, so every image stays
+active. Zero-gradient PGD evaluates the gradient of each image ``steps_n + 1`` times (at x_0 ..
+x_{steps_n}; ``steps_n`` = ``max_steps`` where no zero gradient was found), and the FLOPs are
+summed over those evaluations, since images that reach a zero gradient leave the batch.
 
-Run: ``python benchmarks/bench_attacks.py [--backend numpy|cupy] [--cw-samples N]``.
+Every rate is compared with the float32 matrix-multiply rate measured in the same run. Each path
+runs ``--repeats`` times; its rate is that of the best run (the matrix-multiply rate is a best
+too), and the median time is printed beside it. CW-L2 at the paper's settings (9 search steps,
+10000 iterations, lr 0.01, c_init 0.001, abort early) is reported as images per second on
+``--cw-samples`` test images (0 skips it).
+
+Run: ``python benchmarks/bench_attacks.py [--backend numpy|cupy] [--cw-samples N]``. NumPy's BLAS
+uses every core unless ``OPENBLAS_NUM_THREADS`` (or ``OMP_NUM_THREADS``) says otherwise; the
+elementwise work runs on one core either way.
 """
 from __future__ import annotations
 
@@ -26,9 +39,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # runs from a clone without installing
 
-from matmul import best_seconds, matmul_gflops  # noqa: E402
+from matmul import blas_threads, matmul_gflops, median_seconds  # noqa: E402
 
-from nprelu.attacks import cw_l2, pgd  # noqa: E402
+from nprelu.attacks import cw_l2, pgd, zero_gradient_pgd  # noqa: E402
 from nprelu.backend import get_backend  # noqa: E402
 from nprelu.data import load_mnist  # noqa: E402
 from nprelu.network import MLP  # noqa: E402
@@ -39,9 +52,30 @@ PGD = {"eps": 0.1, "step": 0.01, "steps": 10, "random_start": True}
 CW = {"c_init": 1e-3, "search_steps": 9, "max_iter": 10000, "lr": 1e-2, "abort_early": True}
 
 
-def pgd_flops_per_sample(sizes, steps) -> float:
+def gradient_flops(sizes) -> float:
+    """Useful FLOPs of one input-gradient evaluation (forward + backward to dJ/dx), one image."""
     macs = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
-    return steps * 2.0 * (2 * macs)
+    return 2.0 * (2 * macs)
+
+
+def pgd_flops_per_sample(sizes, steps) -> float:
+    return steps * gradient_flops(sizes)
+
+
+def cw_iteration_flops(sizes, n) -> float:
+    """One CW-L2 iteration on ``n`` active images: a forward and an input backward each."""
+    return n * gradient_flops(sizes)
+
+
+def zero_gradient_flops(sizes, steps_taken) -> float:
+    """Zero-gradient PGD: image n's gradient is evaluated ``steps_n + 1`` times."""
+    return float((steps_taken + 1).sum()) * gradient_flops(sizes)
+
+
+def row(name, median, best, flops, rate) -> str:
+    """One table line: seconds (median and best), and the useful rate of the best run."""
+    gflops = flops / best / 1e9
+    return (f"{name:<50} {median:9.3f} {best:9.3f} {gflops:9.1f} {100 * gflops / rate:8.0f}%")
 
 
 def main(argv=None) -> None:
@@ -49,13 +83,17 @@ def main(argv=None) -> None:
     ap.add_argument("--backend", default=None, help="numpy or cupy (default $NPRELU_BACKEND)")
     ap.add_argument("--train-epochs", type=int, default=1)
     ap.add_argument("--pgd-samples", type=int, default=10000)
+    ap.add_argument("--repeats", type=int, default=5, help="timed runs per measurement")
+    ap.add_argument("--cw-iter", type=int, default=50, help="iterations in the CW-iteration timing")
+    ap.add_argument("--zg-steps", type=int, default=20, help="max_steps in the zero-gradient timing")
     ap.add_argument("--cw-samples", type=int, default=None,
-                    help="images for CW (default 1000 on cupy, 100 on numpy)")
+                    help="images for CW at the paper's settings (default 1000 on cupy, 100 on "
+                         "numpy; 0 skips it)")
     ap.add_argument("--cw-max-iter", type=int, default=CW["max_iter"])
     ap.add_argument("--cw-batch", type=int, default=1000, help="CW batch_size (rows attacked together)")
     args = ap.parse_args(argv)
     be = get_backend(args.backend)
-    cw_n = args.cw_samples or (1000 if be.name == "cupy" else 100)
+    cw_n = (1000 if be.name == "cupy" else 100) if args.cw_samples is None else args.cw_samples
 
     x_train, y_train, x_test, y_test = load_mnist()
     x_test, y_test = be.asarray(x_test[:args.pgd_samples]), be.asarray(y_test[:args.pgd_samples])
@@ -64,41 +102,56 @@ def main(argv=None) -> None:
     if args.train_epochs:
         train(net, x_train, y_train, epochs=args.train_epochs, seed=0)
     clean = accuracy(net, x_test, y_test)
+    n, reps = len(y_test), args.repeats
 
-    n = len(y_test)
-    pgd_s = best_seconds(lambda: pgd(net, x_test, y_test, seed=0, **PGD), be, repeats=3, min_time=0.0)
-    pgd_gflops = pgd_flops_per_sample(SIZES, PGD["steps"]) * n / pgd_s / 1e9
+    pgd_t = median_seconds(lambda: pgd(net, x_test, y_test, seed=0, **PGD), be, reps)
     pgd_acc = accuracy(net, pgd(net, x_test, y_test, seed=0, **PGD), y_test)
     fixed = {**PGD, "random_start": False}  # the same without the host-drawn random start
-    pgd0_s = best_seconds(lambda: pgd(net, x_test, y_test, **fixed), be, repeats=3, min_time=0.0)
-    pgd0_gflops = pgd_flops_per_sample(SIZES, PGD["steps"]) * n / pgd0_s / 1e9
+    pgd0_t = median_seconds(lambda: pgd(net, x_test, y_test, **fixed), be, reps)
 
-    cw_kw = {**CW, "max_iter": args.cw_max_iter}
-    xc, yc = x_test[:cw_n], y_test[:cw_n]
-    be.synchronize()
-    t = time.perf_counter()
-    res = cw_l2(net, xc, yc, batch_size=args.cw_batch, **cw_kw)
-    be.synchronize()
-    cw_s = time.perf_counter() - t
-    success = be.to_host(res.success)
-    l2 = be.to_host(res.l2)[success]
+    nc = min(args.cw_batch, n)  # one search step, no early abort: every image stays active
+    cw_it = {"search_steps": 1, "max_iter": args.cw_iter, "abort_early": False, "batch_size": nc}
+    cw_t = median_seconds(lambda: cw_l2(net, x_test[:nc], y_test[:nc], **cw_it), be, reps)
+    cw_t = tuple(t / args.cw_iter for t in cw_t)
+
+    zg = {"step": 0.01, "max_steps": args.zg_steps}
+    zg_t = median_seconds(lambda: zero_gradient_pgd(net, x_test, y_test, **zg), be, reps)
+    zg_res = zero_gradient_pgd(net, x_test, y_test, **zg)
+    zg_steps = be.to_host(zg_res.steps)
+    zg_found = float(be.to_host(zg_res.found).mean())
+    zg_evals = float((zg_steps + 1).sum())
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"backend {be.name}")
+          f"backend {be.name}, {blas_threads()}")
     print(f"network {SIZES}, trained {args.train_epochs} epoch(s), clean test accuracy "
           f"{100 * clean:.2f}% on {n}")
     print(f"float32 matmul rate (4096^3): {rate:.1f} GFLOP/s")
     print()
-    print(f"{'attack':<52} {'seconds':>9} {'throughput':>18} {'GFLOP/s':>9} {'of matmul':>9}")
-    print(f"{'PGD eps 0.1, step 0.01, 10 steps, N=' + str(n):<52} {pgd_s:9.3f} "
-          f"{n / pgd_s:12.0f} img/s {pgd_gflops:9.1f} {100 * pgd_gflops / rate:8.0f}%")
-    print(f"{'  same, no random start':<52} {pgd0_s:9.3f} "
-          f"{n / pgd0_s:12.0f} img/s {pgd0_gflops:9.1f} {100 * pgd0_gflops / rate:8.0f}%")
-    print(f"{'CW-L2 9x' + str(cw_kw['max_iter']) + ' it, abort early, N=' + str(cw_n) + ', batch ' + str(args.cw_batch):<52} "
-          f"{cw_s:9.2f} {cw_n / cw_s:12.2f} img/s {'-':>9} {'-':>9}")
+    print(f"{'hot path (useful GFLOP/s of the best run)':<50} {'median s':>9} {'best s':>9} "
+          f"{'GFLOP/s':>9} {'of matmul':>9}")
+    pgd_flops = pgd_flops_per_sample(SIZES, PGD["steps"]) * n
+    print(row(f"PGD eps 0.1, step 0.01, 10 steps, N={n}", *pgd_t, pgd_flops, rate))
+    print(row("  same, no random start", *pgd0_t, pgd_flops, rate))
+    print(row(f"CW-L2 one iteration, N={nc}", *cw_t, cw_iteration_flops(SIZES, nc), rate))
+    print(row(f"zero-gradient PGD, max {args.zg_steps} steps, N={n}", *zg_t,
+              zero_gradient_flops(SIZES, zg_steps), rate))
     print()
-    print(f"PGD robust accuracy {100 * pgd_acc:.2f}%; CW success {100 * success.mean():.1f}% "
-          f"(mean L2 of successes {l2.mean() if len(l2) else float('nan'):.3f})")
+    print(f"PGD robust accuracy {100 * pgd_acc:.2f}%; zero gradient found for {100 * zg_found:.1f}% "
+          f"within {args.zg_steps} steps ({zg_evals / n:.1f} gradient evaluations per image)")
+
+    if cw_n:
+        cw_kw = {**CW, "max_iter": args.cw_max_iter}
+        xc, yc = x_test[:cw_n], y_test[:cw_n]
+        be.synchronize()
+        t = time.perf_counter()
+        res = cw_l2(net, xc, yc, batch_size=args.cw_batch, **cw_kw)
+        be.synchronize()
+        cw_s = time.perf_counter() - t
+        success = be.to_host(res.success)
+        l2 = be.to_host(res.l2)[success]
+        print(f"CW-L2 9x{cw_kw['max_iter']} it, abort early, N={cw_n}, batch {args.cw_batch}: "
+              f"{cw_s:.2f} s, {cw_n / cw_s:.2f} img/s; success {100 * success.mean():.1f}% "
+              f"(mean L2 of successes {l2.mean() if len(l2) else float('nan'):.3f})")
 
 
 if __name__ == "__main__":

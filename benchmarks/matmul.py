@@ -5,6 +5,8 @@ shared machine compares against itself.
 """
 from __future__ import annotations
 
+import os
+import statistics
 import time
 
 
@@ -24,6 +26,31 @@ def best_seconds(fn, backend, repeats=5, min_time=0.2):
                 break
         best = min(best, elapsed / n)
     return best
+
+
+def median_seconds(fn, backend, repeats=5):
+    """``(median, best)`` seconds of single calls of ``fn()`` after one warm-up call.
+
+    The median says what a run on a shared machine costs; the best approaches a quiet machine,
+    which is what :func:`matmul_gflops` measures too.
+    """
+    fn()
+    backend.synchronize()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        backend.synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), min(times)
+
+
+def blas_threads() -> str:
+    """The BLAS thread setting this process started with, as the environment states it."""
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        if os.environ.get(var):
+            return f"{var}={os.environ[var]}"
+    return f"BLAS default (up to {os.cpu_count()} threads)"
 
 
 def matmul_gflops(backend, m=4096, k=4096, n=4096) -> float:

@@ -30,6 +30,33 @@ def robust_accuracy(net, x_adv, y, batch_size=8192) -> float:
     return float(_correct(net, x_adv, y, batch_size).mean())
 
 
+def worst_case_correct(net, x_advs, y, batch_size=8192):
+    """Per sample, True where EVERY adversarial example in ``x_advs`` is classified as ``y``.
+
+    ``x_advs``: one adversarial batch (N, d) or a sequence of them, one per attack, row n of each
+    crafted from the same clean sample n. A sample is robust in the worst case only if no attack
+    broke it: correct_n = AND_a [argmax Z(x_adv^a_n) = y_n]. Stays on the device.
+    """
+    batches = [x_advs] if getattr(x_advs, "ndim", None) == 2 else list(x_advs)
+    if not batches:
+        raise ValueError("x_advs must hold at least one adversarial batch")
+    correct = None
+    for x_adv in batches:
+        c = _correct(net, x_adv, y, batch_size)
+        correct = c if correct is None else correct & c
+    return correct
+
+
+def worst_case_robust_accuracy(net, x_advs, y, batch_size=8192) -> float:
+    """Fraction of ALL samples that every attack in ``x_advs`` leaves correctly classified.
+
+    (1/N) sum_n AND_a [argmax Z(x_adv^a_n) = y_n]: never above any single attack's
+    :func:`robust_accuracy`. Include the clean batch ``x`` in ``x_advs`` as well to make sure a
+    sample misclassified before the attacks never counts as robust, whatever they did to it.
+    """
+    return float(worst_case_correct(net, x_advs, y, batch_size).mean())
+
+
 def attack_success_rate(net, x, x_adv, y, batch_size=8192) -> float:
     """Among the samples correctly classified before the attack, the fraction it misclassifies.
 

@@ -108,3 +108,29 @@ def test_unknown_experiment_is_refused(capsys):
     with pytest.raises(SystemExit):
         run_all.parse_args(["--only", "fig99"])
     assert "unknown experiment(s) fig99" in capsys.readouterr().err
+
+
+def test_two_runs_sharing_an_output_directory_merge_their_summaries(tmp_path):
+    """Disjoint --only runs in one directory (one per core) each keep the other's results."""
+    profile = PROFILES["quick"]
+    meta = {"profile": "quick", "seed": 0, "profile_settings": {"x": 1}}
+
+    def fresh():
+        return {"meta": {**meta, "settings": {}, "wall_seconds": {}, "done": []}}
+
+    a = Context(tmp_path, profile, get_backend("numpy"), 0, None, fresh())
+    b = Context(tmp_path, profile, get_backend("numpy"), 0, None, fresh())
+    a.record("fig03", {"fig03": {"c": [1]}}, {"s": "a"}, 1.0)
+    b.record("table1", {"table1": [{"beta": None}]}, {"s": "b"}, 2.0)
+    a.record("fig11", {"fig11": {"m": 2}}, {"s": "a2"}, 3.0)
+    disk = json.loads((tmp_path / "summary.json").read_text())
+    assert disk["meta"]["done"] == ["fig03", "table1", "fig11"]
+    assert disk["fig03"] == {"c": [1]} and disk["table1"] == [{"beta": None}]
+    assert disk["meta"]["settings"] == {"fig03": {"s": "a"}, "table1": {"s": "b"}, "fig11": {"s": "a2"}}
+    b.refresh()
+    assert b.summary["fig11"] == {"m": 2}
+    # A summary made with other settings is never merged in.
+    c = Context(tmp_path, profile, get_backend("numpy"), 1, None,
+                {"meta": {**meta, "seed": 1, "settings": {}, "wall_seconds": {}, "done": []}})
+    c.record("fig03", {"fig03": {"c": [9]}}, {}, 1.0)
+    assert json.loads((tmp_path / "summary.json").read_text())["meta"]["done"] == ["fig03"]

@@ -52,12 +52,16 @@ def pgd(net, x, y, eps, step, steps, random_start=False, seed=0, early_stop=Fals
             xp.clip(xa, 0.0, 1.0, out=xa)
         else:
             xa = x0.copy()
+        g = xp.empty_like(xa)               # step * sign(grad), reused by every step
         for _ in range(int(steps)):
-            g = xp.sign(grad_fn(net, xa, yb))
+            xp.sign(grad_fn(net, xa, yb), out=g)
             g *= step
             if early_stop:
                 g *= (net.predict(xa) == yb)[:, None]
             xa += g
-            xp.clip(xa, lo, hi, out=xa)
+            # clip(xa, lo, hi) = min(max(xa, lo), hi); NumPy's clip with array bounds is about
+            # twice as slow as the two calls
+            xp.maximum(xa, lo, out=xa)
+            xp.minimum(xa, hi, out=xa)
         out[i:i + batch_size] = xa
     return out

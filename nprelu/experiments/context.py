@@ -11,8 +11,10 @@ each one, so an interrupted run resumes at the first unfinished experiment.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -163,6 +165,18 @@ class Context:
     def save_summary(self) -> None:
         text = json.dumps(self.summary, indent=1, sort_keys=True, allow_nan=False, default=_json_default)
         atomic_write_bytes(self.out / "summary.json", text.encode())
+
+
+@contextmanager
+def _lock(path: Path):
+    """An exclusive advisory lock on ``path`` (created if missing), held for the block."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
 def _json_default(o):

@@ -1,0 +1,94 @@
+r"""The CW margin loss on logits, its input gradient, and margin PGD with random restarts.
+
+For logits Z (N x K) and true labels y, the untargeted margin loss of Carlini & Wagner (2017),
+written so that the attacker maximizes it::
+
+    m_n(x) = max_{i != y_n} Z_i(x_n) - Z_{y_n}(x_n)        (> 0: the sample is misclassified)
+    o_n    = argmax_{i != y_n} Z_i(x_n)                     (ties: the first index)
+    d m_n / d Z[n, k] = 1[k = o_n] - 1[k = y_n]
+    d m_n / d x_n     = dZ_{o_n}/dx_n - dZ_{y_n}/dx_n       (one backward pass)
+
+The other-class maximum is taken with the true class masked to -inf, never by zeroing it, so
+the loss is right when every logit is negative. Unlike the cross-entropy, the margin does not
+saturate when the softmax does (p_y -> 1 sends the cross-entropy gradient to 0 in float32 long
+before the logits stop moving), which is why Croce & Hein (2020) and Carlini et al. (2019)
+recommend it for telling real robustness from an attack that gave up.
+
+Margin PGD (Madry et al. 2017 with this loss) runs ``restarts`` times from independent uniform
+random starts in the eps-ball and keeps, per sample, the worst case over the restarts: a restart
+that misclassifies the sample beats one that does not, and among equals the larger margin wins.
+"""
+from __future__ import annotations
+
+from ..backend import array_module
+from ._common import prepare
+from .pgd import pgd
+
+
+def margin_loss(logits, y):
+    """``(m, dm/dZ)``: the margin max_{i != y} Z_i - Z_y of each row and its logit gradient."""
+    m, o, rows = _margin(logits, y)
+    grad = array_module(logits).zeros_like(logits)
+    grad[rows, o] = 1.0
+    grad[rows, y] -= 1.0
+    return m, grad
+
+
+def logit_margin(logits, y):
+    """The margin max_{i != y} Z_i - Z_y of each row (no gradient)."""
+    return _margin(logits, y)[0]
+
+
+def _margin(logits, y):
+    """``(m, o, rows)``: the margin, the best other class o (first on ties), arange(N)."""
+    xp = array_module(logits)
+    rows = xp.arange(logits.shape[0])
+    true = xp.arange(logits.shape[1])[None, :] == y[:, None]
+    others = xp.where(true, -xp.inf, logits)
+    o = others.argmax(axis=1)
+    return others[rows, o] - logits[rows, y], o, rows
+
+
+def margin_grad(net, x, y):
+    """d m_n / d x_n for each row: the margin loss's input gradient, usable as a PGD ``grad_fn``."""
+    logits, caches = net.forward(x)
+    _, dlogits = margin_loss(logits, y)
+    _, dx = net.backward(dlogits, caches, params=False, inputs=True)
+    return dx
+
+
+def margin_pgd(net, x, y, eps, step, steps, restarts=1, seed=0, batch_size=10000):
+    """Margin-loss PGD with ``restarts`` random starts; the worst case per sample.
+
+    ``eps``, ``step``, ``steps``: as :func:`~nprelu.attacks.pgd.pgd` (pixel units of [0, 1]).
+    ``restarts``: independent runs, each from a uniform random point of the eps-ball (clipped to
+    [0, 1]); restart r is seeded with the r-th integer drawn from ``net.backend.rng(seed)``, so
+    the runs of one call never share a start and one ``seed`` fixes them all.
+    ``batch_size``: rows per pass (memory only).
+
+    Cost per sample: ``restarts * steps`` forward and backward passes, plus ``restarts`` forward
+    passes to score the results.
+
+    Returns ``x_adv`` (N, d), on ``net``'s device, inside the eps-ball and [0, 1]: per sample
+    the restart that misclassifies it if one does (the largest margin among those), else the
+    restart with the largest margin m = max_{i != y} Z_i - Z_y.
+    """
+    x, y, xp = prepare(net, x, y)
+    restarts = int(restarts)
+    if restarts < 1:
+        raise ValueError(f"restarts must be >= 1, got {restarts}")
+    seeds = [int(s) for s in net.backend.rng(seed).integers(0, 2 ** 31 - 1, size=restarts)]
+    best = best_m = best_wrong = None
+    for r_seed in seeds:
+        xr = pgd(net, x, y, eps, step, steps, random_start=True, seed=r_seed,
+                 batch_size=batch_size, grad_fn=margin_grad)
+        logits = net.logits(xr, batch_size)
+        m, wrong = logit_margin(logits, y), logits.argmax(axis=1) != y
+        if best is None:
+            best, best_m, best_wrong = xr, m, wrong
+            continue
+        better = (wrong & ~best_wrong) | ((wrong == best_wrong) & (m > best_m))
+        best[better] = xr[better]
+        best_m = xp.where(better, m, best_m)
+        best_wrong |= wrong
+    return best
