@@ -4,7 +4,7 @@
 shared through :class:`~nprelu.experiments.context.Context`: Figures 4, 8 and 11 and Table 1 all
 reuse the general network capped at HL2, for example.
 """
-from . import growth, sensitivity, sigmoid, sweeps, table1, zero_gradient
+from . import adaptive, growth, sensitivity, sigmoid, sweeps, table1, zero_gradient
 from .context import PROFILES, Context, ModelSpec, Profile
 
 EXPERIMENTS = {
@@ -18,6 +18,7 @@ EXPERIMENTS = {
     "fig10": (zero_gradient.runner("fig10"), zero_gradient.models),
     "fig11": (sensitivity.run, sensitivity.models),
     "table1": (table1.run, table1.models),
+    "adaptive": (adaptive.run, adaptive.models),   # beyond the paper: gradient masking
 }
 
 __all__ = ["EXPERIMENTS", "PROFILES", "Context", "ModelSpec", "Profile", "table1"]

@@ -162,6 +162,43 @@ class Context:
         return net
 
     # ---- summary ----------------------------------------------------------------------------
+    def record(self, name: str, numbers: dict, settings, wall_seconds: float) -> None:
+        """Add the finished experiment ``name`` to ``summary.json``, merged with what is on disk.
+
+        Two runs with disjoint ``--only`` lists may share one output directory (one per core):
+        each re-reads ``summary.json`` under a lock and adds its own experiment to it, so neither
+        overwrites the other's. A summary on disk from other settings is not merged.
+        """
+        with _lock(self.out / ".summary.lock"):
+            self._merge_from_disk()
+            meta = self.summary["meta"]
+            self.summary.update(numbers)
+            meta["settings"][name] = settings
+            meta["wall_seconds"][name] = round(wall_seconds, 1)
+            if name not in meta["done"]:
+                meta["done"].append(name)
+            self.save_summary()
+
+    def refresh(self) -> None:
+        """Merge into this run's summary what other runs have added to ``summary.json``."""
+        with _lock(self.out / ".summary.lock"):
+            self._merge_from_disk()
+
+    def _merge_from_disk(self) -> None:
+        path = self.out / "summary.json"
+        if not path.exists():
+            return
+        disk = json.loads(path.read_text())
+        mine, theirs = self.summary["meta"], disk.get("meta", {})
+        if any(theirs.get(k) != mine.get(k) for k in ("profile", "seed", "profile_settings")):
+            return
+        for key, value in disk.items():
+            if key != "meta":
+                self.summary.setdefault(key, value)   # numbers this run computed itself win
+        for part in ("settings", "wall_seconds"):
+            mine[part] = {**theirs.get(part, {}), **mine[part]}
+        mine["done"] = list(dict.fromkeys(theirs.get("done", []) + mine["done"]))
+
     def save_summary(self) -> None:
         text = json.dumps(self.summary, indent=1, sort_keys=True, allow_nan=False, default=_json_default)
         atomic_write_bytes(self.out / "summary.json", text.encode())
