@@ -40,6 +40,7 @@ FIGURE_FILES = {
     "fig09": "fig09_reversed_zero_gradient.png",
     "fig10": "fig10_equal_zero_gradient.png",
     "fig11": "fig11_sensitivity_map.png",
+    "fig12": "fig12_adaptive_robustness.png",   # beyond the paper
 }
 
 NETWORK_TITLES = {
@@ -434,6 +435,38 @@ def plot_fig11(block: dict, path) -> Path:
     return save_figure(fig, path)
 
 
+# --------------------------------------------------------------------------- figure 12
+
+def plot_fig12(block: dict, path) -> Path:
+    """Beyond the paper: robust accuracy vs evaluation beta, plain PGD against the worst case.
+
+    One panel per training cap of the general network's HL2; solid = plain PGD (what Figure 4
+    plots), dashed = the per-sample worst case over every attack of the adaptive experiment,
+    dotted = clean accuracy. The gap between solid and dashed is robustness PGD only appears to
+    find.
+    """
+    curves = block.get("curves") or {}
+    inits = list(curves)
+    x_eval = _floats(block.get("betas_eval"))
+    fig = _new_figure((3.6 * max(len(inits), 1) + 0.6, 3.4))
+    axes = fig.subplots(1, max(len(inits), 1), squeeze=False, sharey=True)[0]
+    for ax, b0 in zip(axes, inits):
+        c = curves[b0]
+        ax.plot(x_eval, _pct(c["standard"]), ls=":", color="gray", label="clean")
+        ax.plot(x_eval, _pct(c["pgd"]), marker="o", ms=3, color="tab:orange", label="PGD")
+        ax.plot(x_eval, _pct(c["worst_case"]), marker="s", ms=3, ls="--", color="tab:red",
+                label="worst case (adaptive)")
+        ax.set_title(f"trained with β={b0}", fontsize=10)
+        ax.set_xlabel("max value β at evaluation")
+        ax.grid(True, alpha=0.3)
+    axes[0].set_ylabel("accuracy (%)")
+    axes[0].legend(fontsize=8)
+    n_test = block.get("n_test")
+    fig.suptitle(f"Fig. 12 (ours): general network capped at HL2, eps {block.get('eps', 0.1)}, "
+                 f"{n_test} test samples: PGD vs the adaptive worst case", fontsize=10)
+    return save_figure(fig, path)
+
+
 # --------------------------------------------------------------------------- all figures
 
 PLOTTERS = {
@@ -447,6 +480,7 @@ PLOTTERS = {
     "fig09": lambda block, path: plot_zero_gradient(block, path, 9),
     "fig10": lambda block, path: plot_zero_gradient(block, path, 10),
     "fig11": lambda block, path: plot_fig11(block, path),
+    "fig12": lambda block, path: plot_fig12(block, path),
 }
 
 

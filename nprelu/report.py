@@ -21,6 +21,7 @@ import numpy as np
 
 from .checkpoint import atomic_write_bytes
 from .plots import FIGURE_FILES, beta_key, plot_all
+from .report_adaptive import TITLE as ADAPTIVE_TITLE, adaptive_section, findings_adaptive
 
 # --------------------------------------------------------------------------- the paper's numbers
 
@@ -94,6 +95,7 @@ TITLES = {
     "fig10": "Figure 10 — distance to zero gradients, equal network",
     "fig11": "Figure 11 — sensitivity map",
     "table1": "Table 1 — capped ReLU with adversarial training",
+    "adaptive": ADAPTIVE_TITLE,
 }
 EXPERIMENTS = list(TITLES)
 
@@ -897,7 +899,7 @@ def _figure_line(name: str, out_dir: Path) -> list[str]:
     if not fn:
         return []
     if (out_dir / fn).exists():
-        return [f"![{TITLES[name]}]({fn})", ""]
+        return [f"![{TITLES.get(name, 'Figure 12 — PGD against the adaptive worst case')}]({fn})", ""]
     return [f"_Figure `{fn}` was not drawn (run `nprelu.plots.plot_all` first)._", ""]
 
 
@@ -919,10 +921,14 @@ def _findings(name: str, summary: dict) -> list[str]:
         return findings_zero_gradient(name, block, summary.get(PGD_PARTNER[name]))
     if name == "fig11":
         return findings_fig11(block)
+    if name == "adaptive":
+        return findings_adaptive(summary)
     return []
 
 
 def _section(name: str, summary: dict, out_dir: Path) -> list[str]:
+    if name == "adaptive":
+        return adaptive_section(summary, lambda fig: _figure_line(fig, out_dir))
     block = summary.get(name)
     meta = summary.get("meta") or {}
     lines = [f"## {TITLES[name]}", ""]

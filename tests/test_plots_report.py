@@ -101,6 +101,16 @@ def make_summary(seed: int = 0) -> dict:
                   "sums": [300.0, 100.0, 20.0], "mean_sum_test": [250.0, 90.0, 25.0],
                   "n_test": 100},
         "table1": _table1_rows(rng),
+        "adaptive": {"eps": 0.1, "rows": [
+            {**r, "n": 100, "fgsm": r["fgsm"], "bpda": r["pgd"] * 0.8, "transfer": r["pgd"],
+             "square": r["pgd"] * 0.9, "margin_pgd": r["pgd"] * 0.95,
+             "worst_case": r["pgd"] * 0.7, "zero_gradient_fraction": 0.1}
+            for r in _table1_rows(rng)], "checklist": [
+            {"beta": 0.1, "adv_training": "none", "n": 50, "lines": ["PASS x"],
+             "checks": [{"name": "x", "passed": True, "warning": None, "numbers": {}}]}]},
+        "fig12": {"betas_eval": EVAL_BETAS, "n_test": 100, "eps": 0.1, "curves": {
+            b: {"pgd": rng.random(15).tolist(), "worst_case": rng.random(15).tolist(),
+                "standard": rng.random(15).tolist()} for b in ("0.01", "0.1", "1")}},
         "notes": ["CW ran on 50 samples only.", "Line two *verbatim*."],
     }
     return json.loads(json.dumps(summary))  # exactly what a summary.json round trip gives
@@ -186,7 +196,7 @@ def test_report_mentions_every_experiment(full_output, summary):
     text = (out / "REPORT.md").read_text()
     for name, fn in FIGURE_FILES.items():
         assert f"]({fn})" in text, name
-        assert report.TITLES[name] in text
+        assert report.TITLES.get(name, report.TITLES["adaptive"]) in text  # fig12: adaptive
     assert report.TITLES["table1"] in text
     assert "## Where we agree and where we differ" in text
     assert "## Notes from the run" in text
@@ -277,3 +287,34 @@ def test_bad_block_is_skipped_with_warning(tmp_path):
         written = plots.plot_all({"fig02": {"betas": [1, 2], "accuracy": {"HL1": {"1": "x"}}}},
                                  tmp_path)
     assert written == []
+
+
+def _adaptive_row(beta, adv, pgd, worst, strongest_key="bpda"):
+    row = {"beta": beta, "adv_training": adv, "n": 100, "clean": 0.9, "pgd": pgd, "fgsm": pgd,
+           "bpda": pgd, "transfer": pgd, "square": pgd, "margin_pgd": pgd, "worst_case": worst,
+           "zero_gradient_fraction": 0.25}
+    row[strongest_key] = worst
+    return row
+
+
+def test_adaptive_verdicts_are_computed_from_the_rows(tmp_path):
+    from nprelu.report_adaptive import answer, row_evidence
+    twin = _adaptive_row(None, "none", 0.10, 0.08, "margin_pgd")
+    hidden = _adaptive_row(0.01, "none", 0.60, 0.09)            # PGD gain gone in the worst case
+    real = _adaptive_row(0.1, "none", 0.50, 0.40, "square")      # gain survives
+    lines = answer([twin, hidden, real])
+    assert lines[0].startswith("In 2 of 2 capped networks PGD overstates")
+    assert "β = 0.01" in lines[2] and "does not survive" in lines[2]
+    assert "β = 0.1 " in lines[1] and "even under the worst case" in lines[1]
+    assert "masked gradient" in row_evidence(hidden)
+    assert "holds up" in row_evidence(twin)
+    weak = _adaptive_row(None, "pgd", 0.5, 0.3, "margin_pgd")
+    assert "weak attack" in row_evidence(weak)
+    summary = {"meta": {}, "adaptive": {"eps": 0.1, "rows": [twin, hidden, real], "checklist": []},
+               "fig12": {"betas_eval": [0.01, 0.02], "curves": {"0.1": {
+                   "pgd": [0.5, 0.4], "worst_case": [0.3, 0.3], "standard": [0.9, 0.9]}},
+                   "n_test": 100, "eps": 0.1}}
+    write_all(summary, tmp_path, strict=True)
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "fig12_adaptive_robustness.png" in report and "Worst case %" in report
+    assert (tmp_path / "fig12_adaptive_robustness.png").read_bytes()[:4] == b"\x89PNG"

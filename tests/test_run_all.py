@@ -13,7 +13,8 @@ from nprelu.experiments import EXPERIMENTS, PROFILES, Context, ModelSpec
 FIGURES = ["fig01_perturbation_growth.png", "fig02_accuracy.png", "fig03_sigmoid.png",
            "fig04_general_pgd.png", "fig05_reversed_pgd.png", "fig06_equal_pgd.png",
            "fig08_general_zero_gradient.png", "fig09_reversed_zero_gradient.png",
-           "fig10_equal_zero_gradient.png", "fig11_sensitivity_map.png"]
+           "fig10_equal_zero_gradient.png", "fig11_sensitivity_map.png",
+           "fig12_adaptive_robustness.png"]
 
 
 def _comparable(summary):
