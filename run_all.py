@@ -33,7 +33,7 @@ ESTIMATE_MINUTES = {
     "quick": {"fig01-02": 0.3, "fig03": 0.0, "fig04": 0.3, "fig05": 0.2, "fig06": 0.4,
               "fig08": 0.2, "fig09": 0.2, "fig10": 0.2, "fig11": 0.05, "table1": 0.5, "adaptive": 0.5},
     "paper": {"fig01-02": 10, "fig03": 0, "fig04": 6, "fig05": 4, "fig06": 16, "fig08": 6,
-              "fig09": 4, "fig10": 10, "fig11": 0.5, "table1": 40, "adaptive": 12},
+              "fig09": 4, "fig10": 10, "fig11": 0.5, "table1": 40, "adaptive": 10},
 }
 
 
