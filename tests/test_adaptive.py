@@ -14,7 +14,6 @@ import nprelu.attacks.margin as margin_module
 from nprelu.attacks import (bpda_caches, bpda_grad, bpda_grad_fn, bpda_pgd, margin_grad,
                             margin_loss, margin_pgd, pgd, square_linf, transfer)
 from nprelu.attacks.square import image_side, square_fraction, square_side
-from nprelu.backend import get_backend
 from nprelu.checklist import (Check, check_eps_growth, check_not_stronger, check_steps,
                               check_zero_gradients, format_checklist, run_checklist)
 from nprelu.gradcheck import kink_free_network, numerical_grad, rel_error
@@ -22,27 +21,12 @@ from nprelu.losses import cross_entropy_per_sample
 from nprelu.measures import robust_accuracy, worst_case_correct, worst_case_robust_accuracy
 from nprelu.network import MLP
 
-F64 = get_backend("numpy", "float64")
+from attack_helpers import F64, host, random_batch, saturated_net
+
 FIXTURE_OK = settings(deadline=None, max_examples=15,
                       suppress_health_check=[HealthCheck.function_scoped_fixture,
                                              HealthCheck.too_slow])
 
-
-def host(a):
-    return get_backend("numpy").to_host(a)
-
-
-def random_batch(be, n, d, seed, k=3, lo=0.0, hi=1.0):
-    rng = np.random.default_rng(seed)
-    return be.asarray(rng.uniform(lo, hi, size=(n, d))), be.xp.asarray(rng.integers(0, k, size=n))
-
-
-def saturated_net(be=F64):
-    """One hidden layer capped at 0.1 with bias 100: every unit is above its cap on [0, 1]^4,
-    so the true input gradient is exactly zero everywhere and the output is constant."""
-    net = MLP([4, 4, 3], [0.1], seed=1, backend=be)
-    net.b[0][...] = 100.0
-    return net
 
 
 def masked_net(be=F64):
@@ -86,7 +70,7 @@ def test_bpda_gradient_without_caps_is_exactly_the_input_gradient(surrogate):
 
 
 def test_bpda_gradient_flows_where_the_saturated_cap_stops_the_true_one():
-    net = saturated_net()
+    net = saturated_net(d=4)
     x, y = random_batch(F64, 6, 4, 4)
     assert not net.input_grad(x, y)[1].any()                 # true gradient: exactly zero
     logits, _ = net.forward(x)
@@ -261,7 +245,7 @@ def test_worst_case_is_never_above_any_single_attack(seed, n_attacks):
 
 
 def test_transfer_crafts_on_the_uncapped_twin_and_returns_a_batch_for_the_target():
-    net = saturated_net()
+    net = saturated_net(d=4)
     twin = net.with_caps([None])
     x, y = random_batch(F64, 5, 4, 8)
     attack = lambda n, xb, yb: pgd(n, xb, yb, eps=0.1, step=0.05, steps=3)  # noqa: E731
@@ -312,7 +296,7 @@ def test_checklist_flags_the_network_that_masks_its_gradient():
 
 
 def test_checklist_flags_a_network_whose_gradient_is_zero_everywhere():
-    net = saturated_net()
+    net = saturated_net(d=4)
     x, _ = random_batch(F64, 20, 4, 9)
     y = net.predict(x)
     flagged = {r.name for r in run_checklist(net, x, y, eps=0.1, **CHEAP) if not r.passed}

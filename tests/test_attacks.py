@@ -1,6 +1,5 @@
 """Attacks: FGSM and CW against closed-form answers on linear models, PGD's constraints, the CW
 gradient against finite differences, zero-gradient PGD on hand-built networks, seeds, dtypes."""
-import math
 import pathlib
 import re
 
@@ -14,25 +13,11 @@ from nprelu.backend import get_backend
 from nprelu.gradcheck import kink_free_network, numerical_grad, rel_error
 from nprelu.network import MLP
 
-F64 = get_backend("numpy", "float64")
+from attack_helpers import F64, host, random_batch, saturated_net
+
 FIXTURE_OK = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                             HealthCheck.too_slow])
 
-
-def host(a):
-    return get_backend("numpy").to_host(a)
-
-
-def random_batch(be, n, d, seed, lo=0.0, hi=1.0, k=3):
-    rng = np.random.default_rng(seed)
-    return be.asarray(rng.uniform(lo, hi, size=(n, d))), be.xp.asarray(rng.integers(0, k, size=n))
-
-
-def saturated_net(be=F64):
-    """One hidden layer capped at 0.1 whose bias (100) puts every unit above the cap for x in [0, 1]."""
-    net = MLP([5, 4, 3], [0.1], seed=1, backend=be)
-    net.b[0][...] = 100.0
-    return net
 
 
 # ---- FGSM ------------------------------------------------------------------------------------
