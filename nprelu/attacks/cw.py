@@ -42,7 +42,7 @@ import math
 from dataclasses import dataclass
 
 from ..optim import Adam
-from ._common import prepare
+from ._common import best_other_class, prepare
 
 SHRINK = 1.0 - 1e-6
 NO_UPPER = 1e10
@@ -111,13 +111,9 @@ def _hinge(logits, xa, x, y, c, kappa, xp, rows=None, onehot=None):
     """Loss per row, upstream logit weights of its gradient, the margin Z_y - Z_o, x' - x, and
     whether the row is adversarial: argmax(Z + kappa onehot_y) != y, ties to the first index (the
     authors' ``compare``). ``rows`` and ``onehot`` may be passed in to save work."""
-    n, k = logits.shape
-    if rows is None:
-        rows = xp.arange(n)
-        onehot = xp.arange(k)[None, :] == y[:, None]
-    masked = xp.where(onehot, -xp.inf, logits)
-    o = masked.argmax(axis=1)
-    real, other = logits[rows, y], masked[rows, o]
+    rows = xp.arange(logits.shape[0]) if rows is None else rows
+    other, o = best_other_class(logits, y, rows, onehot)
+    real = logits[rows, y]
     margin = real - other
     diff = xa - x
     l2sq = (diff * diff).sum(axis=1)

@@ -21,7 +21,7 @@ that misclassifies the sample beats one that does not, and among equals the larg
 from __future__ import annotations
 
 from ..backend import array_module
-from ._common import prepare
+from ._common import best_other_class, prepare
 from .pgd import pgd
 
 
@@ -41,12 +41,9 @@ def logit_margin(logits, y):
 
 def _margin(logits, y):
     """``(m, o, rows)``: the margin, the best other class o (first on ties), arange(N)."""
-    xp = array_module(logits)
-    rows = xp.arange(logits.shape[0])
-    true = xp.arange(logits.shape[1])[None, :] == y[:, None]
-    others = xp.where(true, -xp.inf, logits)
-    o = others.argmax(axis=1)
-    return others[rows, o] - logits[rows, y], o, rows
+    rows = array_module(logits).arange(logits.shape[0])
+    other, o = best_other_class(logits, y)
+    return other - logits[rows, y], o, rows
 
 
 def margin_grad(net, x, y):
