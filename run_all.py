@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 from nprelu.backend import get_backend
 from nprelu.data import load_mnist
 from nprelu.experiments import EXPERIMENTS, PROFILES, Context, table1
-from nprelu.experiments.context import json
+from nprelu.experiments.context import same_run
 from nprelu.progress import log
 
 # Rough wall-clock minutes of each experiment per profile on a 2-core CPU (measured; see
@@ -64,8 +65,7 @@ def load_summary(path: Path, run_meta: dict) -> dict:
     if path.exists():
         try:
             summary = json.loads(path.read_text())
-            old = summary.get("meta", {})
-            if all(old.get(k) == run_meta[k] for k in ("profile", "seed", "profile_settings")):
+            if same_run(summary.get("meta", {}), run_meta):
                 return summary
             log(f"{path}: made with other settings; starting a fresh summary")
         except (json.JSONDecodeError, OSError) as exc:

@@ -190,7 +190,7 @@ class Context:
             return
         disk = json.loads(path.read_text())
         mine, theirs = self.summary["meta"], disk.get("meta", {})
-        if any(theirs.get(k) != mine.get(k) for k in ("profile", "seed", "profile_settings")):
+        if not same_run(theirs, mine):
             return
         for key, value in disk.items():
             if key != "meta":
@@ -202,6 +202,15 @@ class Context:
     def save_summary(self) -> None:
         text = json.dumps(self.summary, indent=1, sort_keys=True, allow_nan=False, default=_json_default)
         atomic_write_bytes(self.out / "summary.json", text.encode())
+
+
+RUN_KEYS = ("profile", "seed", "profile_settings")
+
+
+def same_run(meta_a: dict, meta_b: dict) -> bool:
+    """Whether two summaries' ``meta`` describe the same run (profile, seed and its settings),
+    so that their numbers may be combined."""
+    return all(meta_a.get(k) == meta_b.get(k) for k in RUN_KEYS)
 
 
 @contextmanager
