@@ -1,4 +1,4 @@
-r"""Activations and their derivatives, side by side.
+r"""The capped ReLU and its derivative, side by side, and the softmax.
 
 ReLU and the paper's capped ReLU (Eq. 1)::
 
@@ -10,7 +10,19 @@ strict masks above, so the derivative is 0 *at* a kink, as Chainer's ``clipped_r
 PyTorch's ``clamp`` do. A unit whose pre-activation sits at or beyond the cap therefore passes
 no gradient back: this is the "zero gradient" region of Section 6 of the paper.
 
-``cap=None`` means plain ReLU throughout the package; a cap must be a finite number > 0.
+``beta=None`` (a "cap" of None) means plain ReLU throughout the package, a(z, None) =
+max(0, z); a cap must be a finite number > 0.
+
+The output a = a(z, beta) determines the mask as well as z does: 0 < z < beta iff
+0 < a < beta, and z > 0 iff a > 0. The backward pass therefore reads the mask from the cached
+output and needs no copy of z.
+
+Backward Pass Differentiable Approximation (BPDA, :mod:`nprelu.attacks.bpda`) replaces the
+derivative of a CAPPED unit by a surrogate that does not vanish above the cap (uncapped units
+keep 1[z > 0])::
+
+    "relu"     s(z) = 1[z > 0] = 1[a > 0]         the derivative with the cap removed
+    "identity" s(z) = 1                           every unit passes its gradient
 
 Softmax, computed stably by subtracting the row maximum::
 
@@ -22,6 +34,8 @@ from __future__ import annotations
 import math
 
 from .backend import array_module
+
+SURROGATES = ("relu", "identity")
 
 
 def check_cap(cap):
@@ -37,28 +51,58 @@ def check_cap(cap):
     return beta
 
 
-def relu(z):
-    """max(0, z)."""
-    return array_module(z).maximum(z, 0)
+def check_surrogate(surrogate):
+    """``surrogate`` unchanged when it is None (the true derivative) or one of :data:`SURROGATES`."""
+    if surrogate is not None and surrogate not in SURROGATES:
+        raise ValueError(f"unknown surrogate {surrogate!r}: choose None or one of "
+                         f"{', '.join(SURROGATES)}")
+    return surrogate
 
 
-def relu_mask(z):
-    """relu'(z) = 1[z > 0], as a boolean array (0 at the kink z = 0)."""
-    return z > 0
+def capped_relu(z, beta, out=None):
+    """a(z, beta) = max(0, min(z, beta)) = clip(z, 0, beta) (Eq. 1); ``beta=None``: max(0, z).
 
-
-def capped_relu(z, beta):
-    """a(z, beta) = max(0, min(z, beta)) (Eq. 1 of the paper); ``beta=None`` gives plain ReLU."""
-    if beta is None:
-        return relu(z)
-    return array_module(z).clip(z, 0, beta)
+    ReLU is computed as clip(z, 0, inf): NumPy's clip with scalar bounds runs about twice as
+    fast as maximum(z, 0), with the same result. ``out=z`` computes it in place.
+    """
+    upper = math.inf if beta is None else beta
+    return array_module(z).clip(z, 0.0, upper, out=out)
 
 
 def capped_relu_mask(z, beta):
-    """a'(z, beta) = 1[0 < z < beta], boolean; 0 at both kinks. ``beta=None`` gives 1[z > 0]."""
+    """a'(z, beta) = 1[0 < z < beta], boolean; 0 at both kinks. ``beta=None``: 1[z > 0].
+
+    The same test on the output a = a(z, beta) gives the same mask (module doc).
+    """
     if beta is None:
-        return relu_mask(z)
+        return z > 0
     return (z > 0) & (z < beta)
+
+
+def backward_mask(a, beta, surrogate=None):
+    """The mask the backward pass multiplies by, from the activation output ``a``.
+
+    ``surrogate`` None: the true derivative a'(z, beta), as :func:`capped_relu_mask`.
+    "relu": 1[a > 0]; "identity": None, meaning all ones (nothing to multiply). A surrogate only
+    replaces the derivative of a capped unit: with ``beta=None`` the mask is always 1[a > 0].
+    """
+    if beta is None or surrogate is None:
+        return capped_relu_mask(a, beta)
+    if surrogate == "relu":
+        return a > 0
+    if surrogate == "identity":
+        return None
+    raise ValueError(f"unknown surrogate {surrogate!r}: choose None or one of {', '.join(SURROGATES)}")
+
+
+def capped_relu_backward(dout, mask, out=None):
+    """dJ/dz = dJ/da * a'(z, beta) = ``dout * mask``; ``mask=None`` (all ones) returns ``dout``.
+
+    ``out=dout`` multiplies in place.
+    """
+    if mask is None:
+        return dout
+    return array_module(dout).multiply(dout, mask, out=out)
 
 
 def log_softmax(z):

@@ -31,8 +31,9 @@ def _import_cupy() -> ModuleType:
     except Exception as exc:  # ImportError, or a CUDA driver error raised on first use
         raise BackendError(
             "backend 'cupy' was requested but CuPy cannot be used here "
-            f"({type(exc).__name__}: {exc}). Install it with `pip install nprelu[gpu]` on a "
-            "machine with an NVIDIA GPU, or use NPRELU_BACKEND=numpy."
+            f"({type(exc).__name__}: {exc}); on a machine with an NVIDIA GPU, install it with "
+            "`pip install -e \".[gpu]\"` (CUDA 13) or `pip install cupy-cuda12x` (CUDA 12), "
+            "or compute on the CPU with --backend numpy"
         ) from exc
     return cupy
 
@@ -69,9 +70,6 @@ class Backend:
         """Wait for queued device work, so that a clock read afterwards means something."""
         if self.name == "cupy":
             self.xp.cuda.get_current_stream().synchronize()
-
-    def with_dtype(self, dtype) -> "Backend":
-        return get_backend(self.name, dtype)
 
 
 def get_backend(name: str | None = None, dtype="float32") -> Backend:

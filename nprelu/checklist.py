@@ -21,8 +21,8 @@ white-box attack works, and warns when they are not:
 - ``zero_gradients``: the fraction of inputs whose cross-entropy gradient is exactly zero must
   not exceed a small threshold (1% by default).
 
-``check_transfer`` (transfer from the uncapped twin must not beat white-box PGD either) is the
-same comparison; the caller builds the twin, see :mod:`nprelu.attacks.transfer`.
+A transfer attack from the uncapped twin (:mod:`nprelu.attacks.transfer`) is judged by the same
+comparison, :func:`check_not_stronger`.
 
 Every check is a pure function of numbers, returning a :class:`Check`;
 :func:`run_checklist` computes the numbers by running the attacks.
@@ -110,10 +110,6 @@ def check_black_vs_white(square_acc, pgd_acc, n) -> Check:
 
 def check_bpda(bpda_acc, pgd_acc, n) -> Check:
     return check_not_stronger("bpda_vs_white", "BPDA-PGD", bpda_acc, pgd_acc, n)
-
-
-def check_transfer(transfer_acc, white_acc, n) -> Check:
-    return check_not_stronger("transfer_vs_white", "transfer", transfer_acc, white_acc, n)
 
 
 def check_zero_gradients(fraction, threshold=0.01) -> Check:

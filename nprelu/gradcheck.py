@@ -13,17 +13,20 @@ is meaningless. :func:`kink_free_network` therefore draws points and shifts bias
 hidden pre-activation lies at least ``margin`` away from 0 and from its cap, with
 ``margin >> h * |dz/dx|``.
 
-Run ``python -m nprelu.gradcheck`` for a table of worst relative errors; it exits 1 when any
+Run ``python -m nprelu.gradcheck`` for a table of worst relative errors (the capped ReLU's
+backward, softmax, cross-entropy, every network gradient through ``MLP.input_grad`` and
+``MLP.backward``, and the CW-L2 objective that the attack's loop calls); it exits 1 when any
 exceeds its tolerance.
 """
 from __future__ import annotations
 
 import sys
 
-from .activations import capped_relu, capped_relu_mask, log_softmax, softmax
+from .activations import backward_mask, capped_relu, capped_relu_backward, log_softmax, softmax
+from .attacks.cw import cw_objective
 from .backend import get_backend, to_host
-from .losses import cross_entropy, cross_entropy_per_sample
-from .network import MLP
+from .losses import cross_entropy, cross_entropy_per_sample, logit_sum, margin_loss
+from .network import MLP, affine_forward
 
 TOLERANCE = 1e-6
 
@@ -62,16 +65,19 @@ def numerical_grad(f, x, h=H):
 
 
 def min_kink_distance(net, x) -> float:
-    """Smallest distance of any hidden pre-activation to a kink (0, or its layer's cap)."""
+    """Smallest distance of any hidden pre-activation to a kink (0, or its layer's cap).
+
+    z_{i+1} = a_i W_i + b_i, from the network's own forward pass: its hidden activations a_i and
+    the affine part of its layers.
+    """
     xp = net.backend.xp
-    a, worst = x, float("inf")
-    for i in range(net.n_layers - 1):
-        z = a @ net.W[i] + net.b[i]
+    worst = float("inf")
+    for a, W, b, beta in zip([x, *net.hidden(x)], net.W, net.b, net.caps):
+        z = affine_forward(a, W, b)
         d = xp.abs(z)
-        if net.caps[i] is not None:
-            d = xp.minimum(d, xp.abs(z - net.caps[i]))
+        if beta is not None:
+            d = xp.minimum(d, xp.abs(z - beta))
         worst = min(worst, float(d.min()))
-        a = capped_relu(z, net.caps[i])
     return worst
 
 
@@ -94,7 +100,8 @@ def kink_free_network(sizes, caps, n, seed, margin=1e-3, tries=200):
 
 
 def check_network(sizes, caps, n, seed, h=H):
-    """Worst relative error of each network gradient (params, input, single logit, full JVP)."""
+    """Worst relative error of each network gradient: parameters, input (cross-entropy and
+    margin losses), a single logit, a full vector-Jacobian product, and the CW-L2 objective."""
     net, x = kink_free_network(sizes, caps, n, seed)
     rng = net.backend.rng(seed + 1)
     y = rng.integers(0, sizes[-1], size=n)
@@ -112,10 +119,14 @@ def check_network(sizes, caps, n, seed, h=H):
     out["input (d loss_n / d x_n)"] = rel_error(
         dx, numerical_grad(lambda xx: cross_entropy_per_sample(net.logits(xx), y)[0].sum(), x, h))
 
+    _, dm = net.input_grad(x, y, loss="margin")
+    out["margin (d m_n / d x_n)"] = rel_error(
+        dm, numerical_grad(lambda xx: margin_loss(net.logits(xx), y)[0].sum(), x, h))
+
     k = int(rng.integers(0, sizes[-1]))
     onehot = net.backend.xp.zeros((n, sizes[-1]))
     onehot[:, k] = 1.0
-    _, dz = net.logit_input_grad(x, onehot)
+    _, dz = net.input_grad(x, y, loss=logit_sum(onehot))
     out["single logit (dZ_k / dx)"] = rel_error(
         dz, numerical_grad(lambda xx: net.logits(xx)[:, k].sum(), x, h))
 
@@ -126,11 +137,20 @@ def check_network(sizes, caps, n, seed, h=H):
     for p, g in zip(net.params, grads):
         jvp_err = max(jvp_err, rel_error(g, numerical_grad(lambda _: (net.logits(x) * upstream).sum(), p, h)))
     out["backward(random upstream)"] = jvp_err
+
+    # the CW-L2 objective the attack's loop calls, at w with x'(w) = x (a kink-free point)
+    w = net.backend.xp.arctanh(2.0 * x - 1.0)
+    x0 = rng.uniform(0.0, 1.0, size=x.shape)
+    c = rng.uniform(0.1, 5.0, size=n)
+    out["CW-L2 objective (dL/dw)"] = max(
+        rel_error(cw_objective(net, w, x0, y, c, kappa).grad,
+                  numerical_grad(lambda ww: cw_objective(net, ww, x0, y, c, kappa).loss.sum(), w, h))
+        for kappa in (0.0, 100.0))
     return out
 
 
 def check_activations(seed=0, h=H):
-    """Worst relative errors of the activation masks and of the loss gradient."""
+    """Worst relative errors of the capped ReLU's backward and of the softmax and loss gradients."""
     be = get_backend("numpy", "float64")
     rng = be.rng(seed)
     beta = 0.7
@@ -141,7 +161,9 @@ def check_activations(seed=0, h=H):
     out = {}
     for name, cap in (("relu mask", None), ("capped relu mask", beta)):
         num = numerical_grad(lambda zz: (capped_relu(zz, cap) * up).sum(), z, h)
-        out[name] = rel_error(up * capped_relu_mask(z, cap), num)
+        # the backward pass's own pair: the mask read from the output a, then dout * mask
+        mask = backward_mask(capped_relu(z, cap), cap)
+        out[name] = rel_error(capped_relu_backward(up, mask), num)
     y = rng.integers(0, 6, size=4)
     _, g = cross_entropy(z, y)
     out["softmax cross-entropy"] = rel_error(g, numerical_grad(lambda zz: cross_entropy(zz, y)[0], z, h))

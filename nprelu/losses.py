@@ -1,12 +1,27 @@
-r"""Softmax cross-entropy on logits, with its gradient.
+r"""Losses on logits, each with its gradient: ``loss(logits, y) -> (loss_n, d loss_n / d logits)``.
 
-For logits Z (N x K) and integer labels y, with p = softmax(Z)::
+Softmax cross-entropy, for logits Z (N x K) and integer labels y, with p = softmax(Z)::
 
     loss_n = -log p[n, y_n] = logsumexp(Z_n) - Z[n, y_n]
     mean   = (1/N) sum_n loss_n
 
     d loss_n / d Z[n, k] = p[n, k] - 1[k = y_n]
     d mean   / d Z[n, k] = (p[n, k] - 1[k = y_n]) / N
+
+The untargeted margin loss of Carlini & Wagner (2017), written so that the attacker maximizes
+it (> 0: the sample is misclassified)::
+
+    m_n = max_{i != y_n} Z[n, i] - Z[n, y_n],    o_n = argmax_{i != y_n} Z[n, i]  (ties: first)
+    d m_n / d Z[n, k] = 1[k = o_n] - 1[k = y_n]
+
+The other-class maximum is taken with the true class masked to -inf, never by zeroing it, so
+it is right when every logit is negative.
+
+A weighted sum of logits, for the gradient of one logit (one-hot weights) or of a sum of them::
+
+    s_n = sum_k w[n, k] Z[n, k],      d s_n / d Z[n, k] = w[n, k]
+
+:data:`LOSSES` names the per-sample losses that ``MLP.input_grad`` accepts by name.
 """
 from __future__ import annotations
 
@@ -35,3 +50,66 @@ def cross_entropy(logits, y):
     n = logits.shape[0]
     grad *= 1.0 / n
     return loss.mean(), grad
+
+
+def best_other_class(logits, y, rows=None, onehot=None):
+    """``(other, o)``: the largest logit of a class other than ``y`` per row, and that class.
+
+    The true class is masked to -inf, never to 0, so the maximum is right when every logit is
+    negative; ties go to the first index. ``rows`` = arange(N) and ``onehot`` = (class == y), if
+    the caller keeps them across iterations, save recomputing them. Shared by the CW hinge and
+    the margin loss.
+    """
+    xp = array_module(logits)
+    if rows is None:
+        rows = xp.arange(logits.shape[0])
+    if onehot is None:
+        onehot = xp.arange(logits.shape[1])[None, :] == y[:, None]
+    masked = xp.where(onehot, -xp.inf, logits)
+    o = masked.argmax(axis=1)
+    return masked[rows, o], o
+
+
+def logit_margin(logits, y):
+    """The margin m = max_{i != y} Z_i - Z_y of each row (no gradient)."""
+    return _margin(logits, y)[0]
+
+
+def margin_loss(logits, y):
+    """``(m, dm/dZ)``: the margin max_{i != y} Z_i - Z_y of each row and its logit gradient."""
+    m, o, rows = _margin(logits, y)
+    grad = array_module(logits).zeros_like(logits)
+    grad[rows, o] = 1.0
+    grad[rows, y] -= 1.0
+    return m, grad
+
+
+def _margin(logits, y):
+    """``(m, o, rows)``: the margin, the best other class o (first on ties), arange(N)."""
+    rows = array_module(logits).arange(logits.shape[0])
+    other, o = best_other_class(logits, y)
+    return other - logits[rows, y], o, rows
+
+
+def logit_sum(weights):
+    """The loss s_n = sum_k weights[n, k] Z[n, k] as ``loss(logits, y) -> (s, weights)``.
+
+    ``y`` is ignored; d s_n / d Z = ``weights`` itself, passed to the backward pass unchanged.
+    """
+    def loss(logits, y=None):
+        return (logits * weights).sum(axis=1), weights
+    return loss
+
+
+LOSSES = {"cross_entropy": cross_entropy_per_sample, "margin": margin_loss}
+
+
+def get_loss(loss):
+    """The per-sample loss ``loss`` names in :data:`LOSSES`, or ``loss`` itself if callable."""
+    if callable(loss):
+        return loss
+    try:
+        return LOSSES[loss]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown loss {loss!r}: choose one of {', '.join(LOSSES)} or pass "
+                         "a callable (logits, y) -> (loss_n, dloss/dlogits)") from None

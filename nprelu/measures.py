@@ -9,6 +9,12 @@ from __future__ import annotations
 import math
 
 from .attacks._common import prepare
+from .losses import logit_sum
+from .train import accuracy
+
+#: Fraction of the clean samples ``x`` classified as ``y`` (all N samples):
+#: (1/N) sum_n 1[argmax Z(x_n) = y_n]. The training loop's own :func:`nprelu.train.accuracy`.
+standard_accuracy = accuracy
 
 
 def _correct(net, x, y, batch_size):
@@ -16,18 +22,14 @@ def _correct(net, x, y, batch_size):
     return net.predict(x, batch_size) == y
 
 
-def standard_accuracy(net, x, y, batch_size=8192) -> float:
-    """Fraction of the clean samples ``x`` classified as ``y`` (all N samples)."""
-    return float(_correct(net, x, y, batch_size).mean())
-
-
 def robust_accuracy(net, x_adv, y, batch_size=8192) -> float:
     """Fraction of ALL adversarial samples still classified as their true label ``y``.
 
-    Samples the network got wrong before the attack count as wrong here too, so robust accuracy
-    is at most the standard accuracy when ``x_adv`` comes from an attack that never repairs one.
+    (1/N) sum_n 1[argmax Z(x_adv_n) = y_n]: :func:`standard_accuracy` of ``x_adv``. Samples the
+    network got wrong before the attack count as wrong here too, so robust accuracy is at most
+    the standard accuracy when ``x_adv`` comes from an attack that never repairs one.
     """
-    return float(_correct(net, x_adv, y, batch_size).mean())
+    return accuracy(net, x_adv, y, batch_size)
 
 
 def worst_case_correct(net, x_advs, y, batch_size=8192):
@@ -104,8 +106,8 @@ def sensitivity_map(net, x, t, batch_size=8192):
     for i in range(0, len(x), batch_size):
         xb, tb = x[i:i + batch_size], t[i:i + batch_size]
         onehot = (xp.arange(k)[None, :] == tb[:, None]).astype(x.dtype)
-        _, g_t = net.logit_input_grad(xb, onehot)
-        _, g_rest = net.logit_input_grad(xb, 1.0 - onehot)
+        _, g_t = net.input_grad(xb, tb, loss=logit_sum(onehot))           # dZ_t/dx
+        _, g_rest = net.input_grad(xb, tb, loss=logit_sum(1.0 - onehot))  # sum_{c != t} dZ_c/dx
         g_t *= g_rest
         xp.maximum(g_t, 0.0, out=maps[i:i + batch_size])
     return maps, maps.sum(axis=1)

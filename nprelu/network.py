@@ -1,19 +1,23 @@
 r"""A dense ReLU / capped-ReLU network with a hand-written backward pass.
 
-Layer i (i = 0 .. L-1) maps a_{i} to a_{i+1}; a_0 = x is the input and the last layer gives the
+Layer i (i = 0 .. L-1) maps a_i to a_{i+1}; a_0 = x is the input and the last layer gives the
 logits Z, with no activation (softmax lives in the loss)::
 
     z_{i+1} = a_i W_i + b_i                       W_i: (fan_in, fan_out), b_i: (fan_out,)
     a_{i+1} = a(z_{i+1}, beta_i)                  hidden layers only; beta_i = None is plain ReLU
 
-Backward, for an upstream gradient G = dJ/dZ (N x K), with delta_L = G::
+Backward, one layer at a time (:func:`layer_backward`): from the upstream gradient
+dJ/da_{i+1} of the layer's own output (dJ/dZ for the last layer)::
 
+    delta_{i+1} = dJ/da_{i+1} * 1[0 < z_{i+1} < beta_i]    (hidden layers; 1[z > 0] for ReLU)
+    delta_L     = dJ/dZ                                    (the last layer is linear)
     dJ/dW_i     = a_i^T delta_{i+1}
     dJ/db_i     = sum_n delta_{i+1}[n]
-    dJ/da_i     = delta_{i+1} W_i^T
-    delta_i     = dJ/da_i * 1[0 < z_i < beta]     (the capped-ReLU mask; 1[z_i > 0] for ReLU)
+    dJ/da_i     = delta_{i+1} W_i^T                        (the next layer down's upstream)
 
-and dJ/dx = delta_1 W_0^T, computed only when asked for (training never needs it).
+and dJ/dx = dJ/da_0 is computed only when asked for (training never needs it). The mask is read
+from the cached output a_{i+1} (0 < z < beta iff 0 < a < beta); BPDA's surrogate masks
+(:func:`~nprelu.activations.backward_mask`) replace it in capped layers.
 
 Weights start Glorot-uniform, U(-l, l) with l = sqrt(6 / (fan_in + fan_out)), and biases at zero,
 as Keras does; the draws are made on the host from the seed, so both backends get the same
@@ -23,36 +27,50 @@ from __future__ import annotations
 
 import math
 
-from .activations import capped_relu_mask, check_cap
+from .activations import backward_mask, capped_relu, capped_relu_backward, check_cap, \
+    check_surrogate
 from .backend import Backend, array_module, get_backend, to_host
 from .checkpoint import CheckpointError, read_checkpoint, write_checkpoint
-from .losses import cross_entropy, cross_entropy_per_sample
+from .losses import cross_entropy, get_loss
 
 
-def layer_forward(a, W, b, cap, *, last=False, keep=True):
-    """One dense layer: ``(a_out, cache)``. ``cache`` = (a_in, mask) when ``keep``, else None.
-
-    For a hidden layer the mask 1[0 < z < cap] is the only thing backward needs from z.
-    """
+def affine_forward(a, W, b):
+    """z = a W + b."""
     z = a @ W
     z += b
-    if last:
-        return z, ((a, None) if keep else None)
-    mask = capped_relu_mask(z, cap) if keep else None
-    # a(z, beta) = clip(z, 0, beta), in place; ReLU is clip(z, 0, inf): NumPy's clip with scalar
-    # bounds runs about twice as fast as maximum(z, 0), with the same result
-    upper = math.inf if cap is None else cap
-    out = array_module(z).clip(z, 0.0, upper, out=z)
-    return out, ((a, mask) if keep else None)
+    return z
 
 
-def layer_backward(delta, cache, W, *, params=True, inputs=True, out=None):
-    """Backward through one dense layer: ``(dW, db, da_in)`` for ``delta`` = dJ/dz_out.
+def layer_forward(a, W, b, beta, *, last=False, keep=True):
+    """One dense layer, z = a W + b then a(z, beta): ``(a_out, cache)``.
 
-    ``da_in`` is dJ/da_in before the previous layer's activation mask; it is None when not asked.
-    ``out`` = (dW, db) arrays to write the parameter gradients into, if given.
+    ``last``: the logits layer, linear (``beta`` is ignored). ``cache`` = (a_in, a_out, beta)
+    for a hidden layer, (a_in, None, None) for the last, None when not ``keep``; a_out is all
+    the backward pass needs from z (module doc). The activation is computed in place in z.
     """
-    a_in, _ = cache
+    z = affine_forward(a, W, b)
+    if last:
+        return z, ((a, None, None) if keep else None)
+    out = capped_relu(z, beta, out=z)
+    return out, ((a, out, beta) if keep else None)
+
+
+def layer_backward(dout, cache, W, *, surrogate=None, params=True, inputs=True, out=None,
+                   inplace=False):
+    """Backward through one dense layer: ``(dW, db, da_in)`` for ``dout`` = dJ/da_out.
+
+    The layer applies its own activation mask first (hidden layers; the last layer has none):
+    delta = dout * mask, mask = 1[0 < z < beta] or the ``surrogate``'s (capped layers only, see
+    :func:`~nprelu.activations.backward_mask`). Then dW = a_in^T delta, db = sum_n delta,
+    da_in = delta W^T. ``params``/``inputs``: compute (dW, db) / da_in, else None. ``out`` =
+    (dW, db) arrays to write the parameter gradients into, if given. ``inplace``: the mask may be
+    multiplied into ``dout`` itself (the caller's array is then overwritten).
+    """
+    a_in, a_out, beta = cache
+    delta = dout
+    if a_out is not None:
+        mask = backward_mask(a_out, beta, surrogate)
+        delta = capped_relu_backward(dout, mask, out=dout if inplace else None)
     dW = db = None
     if params:
         xp = array_module(delta)
@@ -139,13 +157,14 @@ class MLP:
     def forward(self, x, *, keep=True, hidden=False):
         """``(logits, caches)``; with ``hidden=True``, ``(logits, caches, [a_1, ..., a_{L-1}])``.
 
-        ``keep=False`` skips the backward caches (evaluation only).
+        ``caches[i]`` is layer i's cache (:func:`layer_forward`); ``keep=False`` skips them
+        (evaluation only). The hidden activations are copies.
         """
         a, caches, acts = x, [], []
         for i in range(self.n_layers):
             last = i == self.n_layers - 1
-            cap = None if last else self._caps[i]
-            a, cache = layer_forward(a, self.W[i], self.b[i], cap, last=last, keep=keep)
+            beta = None if last else self._caps[i]
+            a, cache = layer_forward(a, self.W[i], self.b[i], beta, last=last, keep=keep)
             caches.append(cache)
             if hidden and not last:
                 acts.append(a.copy())
@@ -166,23 +185,24 @@ class MLP:
         return self.logits(x, batch_size).argmax(axis=1)
 
     # ---- backward ---------------------------------------------------------------------------
-    def backward(self, dlogits, caches, *, params=True, inputs=False):
-        """Backpropagate ``dlogits`` = dJ/dZ. Returns ``(grads, dx)``.
+    def backward(self, dlogits, caches, *, params=True, inputs=False, surrogate=None):
+        """Backpropagate ``dlogits`` = dJ/dZ through every layer. Returns ``(grads, dx)``.
 
         ``grads`` = [dW_0, db_0, dW_1, db_1, ...] (None when ``params=False``): views into the
         flat vector ``self.grad``, which the next backward pass overwrites. ``dx`` = dJ/dx when
-        ``inputs=True``, else None.
+        ``inputs=True``, else None. ``surrogate``: None (the true derivative), "relu" or
+        "identity", used in capped hidden layers only (BPDA, :mod:`nprelu.activations`).
         """
+        check_surrogate(surrogate)
         grads = self._grad_views if params else None
-        delta = dlogits
+        dout = dlogits  # dJ/da_out of layer i: dJ/dZ for the last one
         for i in reversed(range(self.n_layers)):
-            need_down = i > 0 or inputs
             out = (grads[2 * i], grads[2 * i + 1]) if params else None
-            _, _, da = layer_backward(delta, caches[i], self.W[i], params=params, inputs=need_down, out=out)
-            if i > 0:
-                da *= caches[i - 1][1]  # delta_i = dJ/da_i * 1[0 < z_i < beta]
-            delta = da
-        return grads, (delta if inputs else None)
+            # below the last layer dout is layer i+1's fresh da_in: mask it in place
+            _, _, dout = layer_backward(dout, caches[i], self.W[i], surrogate=surrogate,
+                                        params=params, inputs=i > 0 or inputs, out=out,
+                                        inplace=i < self.n_layers - 1)
+        return grads, dout
 
     def loss_and_grads(self, x, y):
         """Mean softmax cross-entropy, its parameter gradients, and the logits of the batch."""
@@ -191,22 +211,21 @@ class MLP:
         grads, _ = self.backward(dlogits, caches, params=True, inputs=False)
         return loss, grads, logits
 
-    def input_grad(self, x, y):
-        """``(loss_n, dx)``: each sample's own cross-entropy and its gradient d loss_n / d x_n."""
-        logits, caches = self.forward(x)
-        loss, dlogits = cross_entropy_per_sample(logits, y)
-        _, dx = self.backward(dlogits, caches, params=False, inputs=True)
-        return loss, dx
+    def input_grad(self, x, y, loss="cross_entropy", surrogate=None):
+        """``(loss_n, dx)``: each sample's own loss and its input gradient d loss_n / d x_n.
 
-    def logit_input_grad(self, x, weights):
-        """d/dx of sum_k weights[n, k] Z_k(x_n), per sample ``n``.
-
-        With one-hot ``weights`` this is the gradient of a single logit; the sensitivity map and
-        the CW attack use weighted sums.
+        The one forward -> loss -> backward path of every gradient attack and measure.
+        ``loss``: "cross_entropy" (softmax cross-entropy of the label ``y``), "margin"
+        (max_{i != y} Z_i - Z_y) or a callable ``(logits, y) -> (loss_n, d loss_n / d logits)``
+        (see :mod:`nprelu.losses`; ``loss_n`` is returned as the callable gave it).
+        ``surrogate``: None (the true gradient), "relu" or "identity" (BPDA, capped layers only).
         """
+        loss_fn = get_loss(loss)
+        check_surrogate(surrogate)
         logits, caches = self.forward(x)
-        _, dx = self.backward(weights, caches, params=False, inputs=True)
-        return logits, dx
+        loss_n, dlogits = loss_fn(logits, y)
+        _, dx = self.backward(dlogits, caches, params=False, inputs=True, surrogate=surrogate)
+        return loss_n, dx
 
     # ---- checkpoints ------------------------------------------------------------------------
     def save(self, path, **meta) -> None:

@@ -38,7 +38,14 @@ class History:
 
 
 def accuracy(net, x, y, batch_size=8192) -> float:
-    """Fraction of rows of ``x`` whose predicted class equals ``y``."""
+    """Fraction of the rows of ``x`` classified as ``y``: (1/N) sum_n 1[argmax Z(x_n) = y_n].
+
+    The one accuracy of the package (``measures.standard_accuracy`` and ``robust_accuracy`` are
+    this function on clean and on adversarial inputs). ``x``, ``y`` may be host or device
+    arrays; nan when N = 0.
+    """
+    be = net.backend
+    x, y = be.asarray(x), be.xp.asarray(y)
     if len(y) == 0:
         return float("nan")
     return float((net.predict(x, batch_size) == y).sum()) / len(y)

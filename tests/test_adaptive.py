@@ -11,13 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nprelu.attacks.margin as margin_module
-from nprelu.attacks import (bpda_caches, bpda_grad, bpda_grad_fn, bpda_pgd, margin_grad,
-                            margin_loss, margin_pgd, pgd, square_linf, transfer)
+from nprelu.attacks import (SURROGATES, bpda_pgd, input_grad_fn, margin_loss, margin_pgd, pgd,
+                            square_linf, transfer, zero_gradient_pgd)
 from nprelu.attacks.square import image_side, square_fraction, square_side
 from nprelu.checklist import (Check, check_eps_growth, check_not_stronger, check_steps,
                               check_zero_gradients, format_checklist, run_checklist)
 from nprelu.gradcheck import kink_free_network, numerical_grad, rel_error
-from nprelu.losses import cross_entropy_per_sample
+from nprelu.losses import cross_entropy_per_sample, logit_sum
 from nprelu.measures import robust_accuracy, worst_case_correct, worst_case_robust_accuracy
 from nprelu.network import MLP
 
@@ -62,11 +62,18 @@ def test_bpda_pgd_is_plain_pgd_on_an_uncapped_network(backend, surrogate, random
                                   host(pgd(net, x, y, **kw)))
 
 
+@pytest.mark.parametrize("loss", ["cross_entropy", "margin"])
 @pytest.mark.parametrize("surrogate", ["relu", "identity"])
-def test_bpda_gradient_without_caps_is_exactly_the_input_gradient(surrogate):
-    net = MLP([7, 6, 5, 3], [None, None], seed=2, backend=F64)
-    x, y = random_batch(F64, 9, 7, 2)
-    np.testing.assert_array_equal(bpda_grad(net, x, y, surrogate), net.input_grad(x, y)[1])
+def test_surrogate_gradient_without_caps_is_exactly_the_true_gradient(backend, surrogate, loss):
+    """On an uncapped network every layer keeps 1[z > 0]: the BPDA path is the true one, bit for
+    bit, for the loss values and the input gradients."""
+    net = MLP([7, 6, 5, 3], [None, None], seed=2, backend=backend)
+    x, y = random_batch(backend, 9, 7, 2)
+    loss_s, g_s = net.input_grad(x, y, loss=loss, surrogate=surrogate)
+    loss_t, g_t = net.input_grad(x, y, loss=loss)
+    np.testing.assert_array_equal(host(g_s), host(g_t))
+    np.testing.assert_array_equal(host(loss_s), host(loss_t))
+    assert (host(g_t) != 0).any()
 
 
 def test_bpda_gradient_flows_where_the_saturated_cap_stops_the_true_one():
@@ -79,26 +86,48 @@ def test_bpda_gradient_flows_where_the_saturated_cap_stops_the_true_one():
     # the affine map from x to the logits, dlogits W_1^T W_0^T
     expected = dlogits @ net.W[1].T @ net.W[0].T
     for surrogate in ("relu", "identity"):
-        g = bpda_grad(net, x, y, surrogate)
+        g = net.input_grad(x, y, surrogate=surrogate)[1]
         assert (g != 0).any(axis=1).all()
         np.testing.assert_allclose(g, expected, rtol=1e-12, atol=1e-15)
+        np.testing.assert_array_equal(input_grad_fn(surrogate=surrogate)(net, x, y), g)
 
 
-def test_bpda_relu_surrogate_is_one_above_zero_and_keeps_uncapped_masks():
+def test_bpda_surrogates_replace_only_the_capped_layers_mask():
+    """A hand-computed backward pass: capped HL1 (beta 0.2) with units below 0, on the slope and
+    above the cap; uncapped HL2 keeps 1[z > 0] under every surrogate."""
     net = MLP([4, 3, 3, 2], [0.2, None], backend=F64)
     net.W[0][...] = np.eye(4)[:, :3]
     net.W[1][...] = np.eye(3)
+    net.b[1][...] = [-0.05, 0.0, 0.0]
+    net.W[2][...] = np.random.default_rng(0).normal(size=(3, 2))
     x = np.array([[-0.1, 0.1, 0.5, 0.0]])  # z_1 = (-0.1, 0.1, 0.5): below 0, slope, above cap
-    _, caches = net.forward(x)
-    swapped = bpda_caches(net, caches, "relu")
-    np.testing.assert_array_equal(caches[0][1], [[False, True, False]])   # the true capped mask
-    np.testing.assert_array_equal(swapped[0][1], [[False, True, True]])   # 1[z > 0]
-    assert swapped[1] is caches[1] and swapped[2] is caches[2]           # uncapped layer untouched
-    assert bpda_caches(net, caches, "identity")[0][1] == 1.0
-    with pytest.raises(ValueError):
-        bpda_caches(net, caches, "sigmoid")
-    with pytest.raises(ValueError):
-        bpda_grad_fn(loss="hinge")
+    # a_1 = (0, 0.1, 0.2), z_2 = (-0.05, 0.1, 0.2): HL2's mask (0, 1, 1)
+    w = np.array([[1.0, -2.0]])           # the loss Z_0 - 2 Z_1
+    da2 = w @ net.W[2].T
+    da1 = (da2 * [0, 1, 1]) @ net.W[1].T
+    masks = {None: [0, 1, 0], "relu": [0, 1, 1], "identity": [1, 1, 1]}
+    for surrogate, mask in masks.items():
+        _, dx = net.input_grad(x, None, loss=logit_sum(w), surrogate=surrogate)
+        np.testing.assert_array_equal(dx, (da1 * mask) @ net.W[0].T)
+    with pytest.raises(ValueError, match="unknown surrogate"):
+        net.input_grad(x, None, loss=logit_sum(w), surrogate="sigmoid")
+    with pytest.raises(ValueError, match="unknown surrogate"):
+        input_grad_fn(surrogate="sigmoid")
+    with pytest.raises(ValueError, match="unknown loss"):
+        input_grad_fn(loss="hinge")
+    with pytest.raises(ValueError, match="unknown loss"):
+        net.input_grad(x, np.array([0]), loss="hinge")
+    with pytest.raises(ValueError, match="unknown surrogate"):
+        bpda_pgd(net, x, np.array([0]), eps=0.1, step=0.1, steps=1, surrogate=None)
+    assert SURROGATES == ("relu", "identity")
+
+
+def test_zero_gradient_pgd_with_the_bpda_gradient_never_stops_on_a_saturated_cap():
+    net = saturated_net(d=4)
+    x, y = random_batch(F64, 5, 4, 4)
+    assert zero_gradient_pgd(net, x, y, max_steps=3).found.all()
+    bpda = zero_gradient_pgd(net, x, y, max_steps=3, grad_fn=input_grad_fn(surrogate="relu"))
+    assert not bpda.found.any()
 
 
 def test_bpda_pgd_breaks_the_masked_network_that_pgd_cannot_move():
@@ -132,7 +161,9 @@ def test_margin_gradient_matches_finite_differences(caps):
     else:
         pytest.fail("no point away from ties in the max")
     num = numerical_grad(lambda xx: margin_loss(net.logits(xx), y)[0].sum(), x.copy())
-    assert rel_error(margin_grad(net, x, y), num) < 1e-6
+    loss, dx = net.input_grad(x, y, loss="margin")
+    assert rel_error(dx, num) < 1e-6
+    np.testing.assert_array_equal(loss, margin_loss(net.logits(x), y)[0])
 
 
 def test_margin_pgd_keeps_the_worst_case_restart_per_sample(monkeypatch):

@@ -129,14 +129,21 @@ def test_cw_objective_gradient_matches_finite_differences(kappa, c):
     x = rng.uniform(0, 1, size=xk.shape)
     y = rng.integers(0, 3, size=4)
     c = np.array(c)
-    loss, g = cw_objective(net, w, x, y, c, kappa)
-    num = numerical_grad(lambda ww: cw_objective(net, ww, x, y, c, kappa)[0].sum(), w)
+    loss, g, l2sq, adv, x_prime = cw_objective(net, w, x, y, c, kappa)
+    num = numerical_grad(lambda ww: cw_objective(net, ww, x, y, c, kappa).loss.sum(), w)
     assert rel_error(g, num) < 1e-6
+    # what the attack's loop reads besides: x'(w), ||x' - x||^2 and the success flag
+    np.testing.assert_allclose(x_prime, xk, rtol=1e-12, atol=1e-15)
+    d2 = ((xk - x) ** 2).sum(axis=1)
+    np.testing.assert_allclose(l2sq, d2, rtol=1e-10)
+    logits = net.logits(xk)
+    other = np.where(np.eye(3, dtype=bool)[y], -np.inf, logits).max(axis=1)
+    real = logits[np.arange(4), y]
+    np.testing.assert_array_equal(adv, other > real + kappa)
+    if kappa == 0.0:
+        np.testing.assert_array_equal(adv, logits.argmax(axis=1) != y)
     if kappa == 100.0:
-        logits = net.logits(xk)
-        other = np.where(np.eye(3, dtype=bool)[y], -np.inf, logits).max(axis=1)
-        d2 = ((xk - x) ** 2).sum(axis=1)
-        np.testing.assert_allclose(loss, d2 + c * (logits[np.arange(4), y] - other), rtol=1e-10)
+        np.testing.assert_allclose(loss, d2 + c * (real - other), rtol=1e-10)
 
 
 def test_cw_other_class_maximum_is_right_when_all_logits_are_negative():
@@ -145,7 +152,7 @@ def test_cw_other_class_maximum_is_right_when_all_logits_are_negative():
     net.b[0][...] = [-5.0, -1.0, -3.0]
     w = np.zeros((1, 3))
     x = np.full((1, 3), 0.5)
-    loss, _ = cw_objective(net, w, x, np.array([2]), np.array([1.0]), kappa=10.0)
+    loss = cw_objective(net, w, x, np.array([2]), np.array([1.0]), kappa=10.0).loss
     assert loss[0] == pytest.approx(-3.0 - (-1.0))  # Z_y - max_{i != y} Z_i, not Z_y - 0
 
 
@@ -171,6 +178,23 @@ def test_cw_distortion_on_a_two_class_linear_model_approaches_the_distance_to_th
     assert (net.predict(res.x_adv) != y).all()
     np.testing.assert_allclose(host(res.l2), np.linalg.norm(host(res.x_adv) - host(x), axis=1),
                                rtol=1e-5)
+
+
+def test_cw_attack_loop_calls_the_one_objective(monkeypatch):
+    """The iterates' gradients come from cw_objective itself, not from a twin of it."""
+    import nprelu.attacks.cw as cw_module
+    calls = []
+    real = cw_module.cw_objective
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cw_module, "cw_objective", spy)
+    net = MLP([8, 6, 3], [0.4], seed=6)
+    x, y = random_batch(net.backend, 5, 8, 6)
+    cw_l2(net, x, y, search_steps=2, max_iter=7, abort_early=False)
+    assert len(calls) == 2 * 7
 
 
 def test_cw_returns_the_clean_input_for_a_sample_it_cannot_break():
@@ -212,6 +236,7 @@ def test_saturated_capped_layer_gives_zero_gradient_found_at_step_zero(backend):
     x, y = random_batch(backend, 6, 5, 0)
     _, dx = net.input_grad(x, y)
     assert not host(dx).any()
+    assert not host(net.input_grad(x, y, loss="margin")[1]).any()
     res = zero_gradient_pgd(net, x, y, max_steps=10)
     assert host(res.found).all()
     np.testing.assert_array_equal(host(res.steps), 0)

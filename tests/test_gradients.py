@@ -7,9 +7,12 @@ never straddles one.
 import numpy as np
 from hypothesis import given, strategies as st
 
-from nprelu.activations import capped_relu, capped_relu_mask, softmax
-from nprelu.gradcheck import kink_free_network, numerical_grad, rel_error, run
-from nprelu.losses import cross_entropy, cross_entropy_per_sample
+import pytest
+
+from nprelu.activations import (backward_mask, capped_relu, capped_relu_backward,
+                                capped_relu_mask, softmax)
+from nprelu.gradcheck import kink_free_network, min_kink_distance, numerical_grad, rel_error, run
+from nprelu.losses import cross_entropy, cross_entropy_per_sample, logit_sum
 
 TOL = 1e-6
 
@@ -51,9 +54,19 @@ def test_single_logit_input_gradient(case, data):
     k = data.draw(st.integers(0, net.sizes[-1] - 1))
     onehot = np.zeros((len(x), net.sizes[-1]))
     onehot[:, k] = 1.0
-    _, dz = net.logit_input_grad(x, onehot)
+    _, dz = net.input_grad(x, None, loss=logit_sum(onehot))
     num = numerical_grad(lambda xx: net.logits(xx)[:, k].sum(), x)
     assert rel_error(dz, num) < TOL
+
+
+@given(networks(), st.integers(0, 1000))
+def test_weighted_logit_sum_input_gradient(case, seed):
+    """d/dx sum_k w_nk Z_k(x_n), the sensitivity map's building block, for arbitrary weights."""
+    net, x, _ = case
+    w = np.random.default_rng(seed).normal(size=(len(x), net.sizes[-1]))
+    s, dx = net.input_grad(x, None, loss=logit_sum(w))
+    np.testing.assert_allclose(s, (net.logits(x) * w).sum(axis=1), rtol=1e-12)
+    assert rel_error(dx, numerical_grad(lambda xx: (net.logits(xx) * w).sum(), x)) < TOL
 
 
 @given(networks(), st.integers(0, 1000))
@@ -77,12 +90,54 @@ def test_capped_relu_derivative_is_the_strict_mask(beta, seed):
     up = rng.normal(size=z.shape)
     num = numerical_grad(lambda zz: (capped_relu(zz, beta) * up).sum(), z.copy())
     assert rel_error(up * capped_relu_mask(z, beta), num) < TOL
+    # the pair the backward pass uses: the mask read from the output a, then dout * mask
+    assert rel_error(capped_relu_backward(up, backward_mask(capped_relu(z, beta), beta)), num) < TOL
 
 
 def test_mask_is_zero_at_both_kinks():
     z = np.array([-1.0, 0.0, 0.05, 0.1, 0.2])
     assert capped_relu_mask(z, 0.1).tolist() == [False, False, True, False, False]
     assert capped_relu(z, 0.1).tolist() == [0.0, 0.0, 0.05, 0.1, 0.1]
+    assert capped_relu_mask(z, None).tolist() == [False, False, True, True, True]
+    assert capped_relu(z, None).tolist() == [0.0, 0.0, 0.05, 0.1, 0.2]
+
+
+@given(st.one_of(st.none(), st.floats(0.01, 2.0)), st.integers(0, 1000))
+def test_mask_from_the_output_equals_the_mask_from_z_in_float32(beta, seed):
+    """0 < z < beta iff 0 < a < beta (and z > 0 iff a > 0): the backward pass needs only a."""
+    rng = np.random.default_rng(seed)
+    z = rng.uniform(-1.0, 3.0, size=500).astype(np.float32)
+    z[:5] = [0.0, -0.0, np.float32(beta or 1.0), np.nextafter(np.float32(beta or 1.0), 9),
+             np.nextafter(np.float32(beta or 1.0), -9)]
+    a = capped_relu(z, beta)
+    np.testing.assert_array_equal(backward_mask(a, beta), capped_relu_mask(z, beta))
+    np.testing.assert_array_equal(backward_mask(a, beta, "relu"), z > 0)
+    assert backward_mask(a, None, "identity").tolist() == (z > 0).tolist()  # uncapped: no surrogate
+    assert backward_mask(a, 1.0, "identity") is None                         # all ones
+    with pytest.raises(ValueError, match="unknown surrogate"):
+        backward_mask(a, 1.0, "sigmoid")
+
+
+def test_capped_relu_in_place_and_its_backward():
+    z = np.array([[-1.0, 0.25, 2.0]], dtype=np.float32)
+    out = capped_relu(z, 0.5, out=z)
+    assert out is z and z.tolist() == [[0.0, 0.25, 0.5]]
+    up = np.array([[2.0, 3.0, 4.0]], dtype=np.float32)
+    np.testing.assert_array_equal(capped_relu_backward(up, backward_mask(z, 0.5)), [[0, 3, 0]])
+    assert capped_relu_backward(up, None) is up
+    capped_relu_backward(up, backward_mask(z, 0.5), out=up)
+    np.testing.assert_array_equal(up, [[0, 3, 0]])
+
+
+@given(networks())
+def test_min_kink_distance_is_measured_on_the_networks_own_pre_activations(case):
+    net, x, _ = case
+    a, dists = x, []
+    for W, b, beta in zip(net.W, net.b, net.caps):   # the forward pass written out by hand
+        z = a @ W + b
+        dists.append(np.abs(z).min() if beta is None else np.minimum(np.abs(z), np.abs(z - beta)).min())
+        a = np.clip(z, 0, np.inf if beta is None else beta)
+    assert min_kink_distance(net, x) == pytest.approx(min(dists), rel=1e-12, abs=1e-15)
 
 
 @given(st.integers(1, 5), st.integers(2, 6), st.integers(0, 1000))
@@ -113,7 +168,8 @@ def test_gradcheck_command_passes_and_prints_table():
     buf = io.StringIO()
     assert run(buf) == 0
     out = buf.getvalue()
-    for name in ("params", "input", "single logit", "backward", "capped relu mask", "cross-entropy"):
+    for name in ("params", "input", "margin", "single logit", "backward", "capped relu mask",
+                 "cross-entropy", "CW-L2 objective"):
         assert name in out
 
 

@@ -36,6 +36,15 @@ def test_accuracies_and_success_rate_on_hand_made_predictions(backend):
     assert attack_success_rate(net, x, x, y) == 0.0
 
 
+def test_standard_accuracy_is_the_training_loops_one_accuracy_function():
+    from nprelu.train import accuracy
+    assert standard_accuracy is accuracy
+    net = argmax_net()
+    x, y = np.eye(3), np.array([0, 2, 2])
+    assert standard_accuracy(net, x, y) == robust_accuracy(net, x, y) == 2 / 3
+    assert math.isnan(standard_accuracy(net, np.zeros((0, 3)), np.zeros(0, dtype=int)))
+
+
 def test_success_rate_is_nan_when_no_sample_was_correct_before():
     net = argmax_net()
     x = np.eye(3)

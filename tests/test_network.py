@@ -7,7 +7,7 @@ import pytest
 
 from nprelu.backend import get_backend
 from nprelu.checkpoint import CheckpointError
-from nprelu.network import MLP
+from nprelu.network import MLP, layer_backward, layer_forward
 
 
 def test_glorot_uniform_bounds_and_zero_biases():
@@ -33,6 +33,69 @@ def test_forward_equals_hand_computed_values():
     np.testing.assert_allclose(net.hidden(x)[0], [[0.4, 0.2], [0.0, 0.0]], rtol=1e-12)
     net.caps = [0.3]
     np.testing.assert_allclose(net.hidden(x)[0], [[0.3, 0.2], [0.0, 0.0]], rtol=1e-12)
+
+
+def test_layer_forward_is_the_affine_map_then_the_capped_relu():
+    rng = np.random.default_rng(0)
+    a, W, b = rng.normal(size=(4, 3)), rng.normal(size=(3, 5)), rng.normal(size=5)
+    out, cache = layer_forward(a, W, b, 0.5)
+    np.testing.assert_array_equal(out, np.clip(a @ W + b, 0.0, 0.5))
+    assert cache[0] is a and cache[1] is out and cache[2] == 0.5
+    logits, cache = layer_forward(a, W, b, None, last=True)
+    np.testing.assert_array_equal(logits, a @ W + b)
+    assert cache[0] is a and cache[1] is None
+    assert layer_forward(a, W, b, 0.5, keep=False)[1] is None
+
+
+def test_layer_backward_applies_its_own_mask_before_the_products():
+    """dout = dJ/da_out; delta = dout * 1[0 < z < beta]; dW = a^T delta, db = sum delta,
+    da_in = delta W^T, against a hand computation; the last (linear) layer has no mask."""
+    a = np.array([[1.0, 2.0], [0.5, -1.0]])
+    W = np.array([[1.0, -1.0, 0.5], [0.25, 0.5, 1.0]])
+    b = np.array([0.0, 0.0, -0.1])
+    # z = [[1.5, 0.0, 2.4], [0.25, -1.0, -0.85]]: above the cap, at the kink 0, above; on the slope,
+    # below 0, below 0. With beta = 1 only z[1, 0] passes its gradient.
+    out, cache = layer_forward(a, W, b, 1.0)
+    dout = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    delta = np.array([[0.0, 0.0, 0.0], [4.0, 0.0, 0.0]])
+    dW, db, da = layer_backward(dout, cache, W)
+    np.testing.assert_array_equal(dW, [[2.0, 0, 0], [-4.0, 0, 0]])       # a^T delta
+    np.testing.assert_array_equal(db, [4.0, 0.0, 0.0])
+    np.testing.assert_array_equal(da, [[0.0, 0.0], [4.0, 1.0]])          # delta W^T
+    np.testing.assert_array_equal(dout, [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])  # not overwritten
+    # BPDA's relu surrogate 1[z > 0] lets the units above the cap through as well
+    dW, db, da = layer_backward(dout, cache, W, surrogate="relu")
+    delta = dout * [[1, 0, 1], [1, 0, 0]]
+    np.testing.assert_array_equal(da, delta @ W.T)
+    np.testing.assert_array_equal(dW, a.T @ delta)
+    # uncapped, the surrogate changes nothing: the mask is 1[z > 0]
+    _, cache = layer_forward(a, W, b, None)
+    for surrogate in (None, "relu", "identity"):
+        np.testing.assert_array_equal(layer_backward(dout, cache, W, surrogate=surrogate)[2],
+                                      (dout * [[1, 0, 1], [1, 0, 0]]) @ W.T)
+    # the linear last layer: delta = dout
+    _, cache = layer_forward(a, W, b, None, last=True)
+    dW, db, da = layer_backward(dout, cache, W, params=True, inputs=False)
+    np.testing.assert_array_equal(dW, a.T @ dout)
+    assert da is None
+    # in place: the mask is multiplied into dout itself
+    _, cache = layer_forward(a, W, b, 1.0)
+    layer_backward(dout, cache, W, inplace=True)
+    np.testing.assert_array_equal(dout, [[0.0, 0.0, 0.0], [4.0, 0.0, 0.0]])
+
+
+def test_network_backward_is_the_chain_of_layer_pairs():
+    net = MLP([5, 4, 3, 2], caps=[0.3, None], seed=0, backend=get_backend("numpy", "float64"))
+    rng = np.random.default_rng(1)
+    x, up = rng.random((6, 5)), rng.normal(size=(6, 2))
+    _, caches = net.forward(x)
+    grads, dx = net.backward(up, caches, params=True, inputs=True)
+    dout, expected = up, [None] * 6
+    for i in reversed(range(3)):
+        expected[2 * i], expected[2 * i + 1], dout = layer_backward(dout, caches[i], net.W[i])
+    for g, e in zip(grads, expected):
+        np.testing.assert_array_equal(g, e)
+    np.testing.assert_array_equal(dx, dout)
 
 
 def test_caps_are_validated_with_clear_errors():

@@ -1,13 +1,10 @@
 """Adam against updates computed by hand, and the training loop."""
-import math
-import os
 import pathlib
 import re
 
 import numpy as np
 import pytest
 
-from nprelu.backend import get_backend
 from nprelu.network import MLP
 from nprelu.optim import Adam
 from nprelu.train import TrainingError, accuracy, train

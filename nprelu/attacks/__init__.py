@@ -3,18 +3,22 @@ and the adaptive attacks that tell robustness from gradient masking: BPDA-PGD, m
 restarts, the Square Attack (no gradients) and transfer from another network.
 
 All take a network, a batch ``x`` (N, d) in [0, 1] and its true labels ``y``, and are
-untargeted.
+untargeted. Every gradient they follow is ``net.input_grad(x, y, loss, surrogate)``: the
+network's one forward -> loss -> backward path (:func:`input_grad_fn` makes it a PGD hook).
 """
-from .bpda import bpda_caches, bpda_grad, bpda_grad_fn, bpda_pgd
-from .cw import CWResult, cw_l2, cw_objective
+from ..activations import SURROGATES
+from ..losses import logit_margin, margin_loss
+from ._common import input_grad_fn
+from .bpda import bpda_pgd
+from .cw import CWObjective, CWResult, cw_l2, cw_objective
 from .fgsm import fgsm
-from .margin import logit_margin, margin_grad, margin_loss, margin_pgd
+from .margin import margin_pgd
 from .pgd import pgd
 from .square import SquareResult, square_linf
 from .transfer import transfer
 from .zero_gradient import ZeroGradientResult, zero_gradient_pgd
 
-__all__ = ["fgsm", "pgd", "cw_l2", "cw_objective", "CWResult", "zero_gradient_pgd",
-           "ZeroGradientResult", "bpda_caches", "bpda_grad", "bpda_grad_fn", "bpda_pgd",
-           "logit_margin", "margin_loss", "margin_grad", "margin_pgd", "square_linf",
-           "SquareResult", "transfer"]
+__all__ = ["fgsm", "pgd", "cw_l2", "cw_objective", "CWObjective", "CWResult",
+           "zero_gradient_pgd", "ZeroGradientResult", "bpda_pgd", "SURROGATES", "input_grad_fn",
+           "logit_margin", "margin_loss", "margin_pgd", "square_linf", "SquareResult",
+           "transfer"]

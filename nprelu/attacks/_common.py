@@ -1,7 +1,14 @@
-"""Small helpers shared by the attacks: inputs on the network's device and in its dtype."""
+r"""Small helpers shared by the attacks: inputs on the network's device and in its dtype, and the
+gradient hook of the PGD family, built on the network's one input-gradient path::
+
+    grad_fn(net, x, y)[n] = d loss_n(x_n, y_n) / d x_n        (``net.input_grad``)
+"""
 from __future__ import annotations
 
-from ..backend import array_module
+from functools import partial
+
+from ..activations import check_surrogate
+from ..losses import get_loss
 
 
 def prepare(net, x, y):
@@ -16,24 +23,15 @@ def prepare(net, x, y):
     return x, y, be.xp
 
 
-def cross_entropy_grad(net, x, y):
-    """d loss_n / d x_n for the softmax cross-entropy of each row (the default PGD loss)."""
-    return net.input_grad(x, y)[1]
+def input_grad(net, x, y, loss="cross_entropy", surrogate=None):
+    """``net.input_grad(x, y, loss, surrogate)``'s gradient alone: row n is d loss_n / d x_n."""
+    return net.input_grad(x, y, loss=loss, surrogate=surrogate)[1]
 
 
-def best_other_class(logits, y, rows=None, onehot=None):
-    """``(other, o)``: the largest logit of a class other than ``y`` per row, and that class.
-
-    The true class is masked to -inf, never to 0, so the maximum is right when every logit is
-    negative; ties go to the first index. ``rows`` = arange(N) and ``onehot`` = (class == y), if
-    the caller keeps them across iterations, save recomputing them. Shared by the CW hinge and
-    the margin loss.
-    """
-    xp = array_module(logits)
-    if rows is None:
-        rows = xp.arange(logits.shape[0])
-    if onehot is None:
-        onehot = xp.arange(logits.shape[1])[None, :] == y[:, None]
-    masked = xp.where(onehot, -xp.inf, logits)
-    o = masked.argmax(axis=1)
-    return masked[rows, o], o
+def input_grad_fn(loss="cross_entropy", surrogate=None):
+    """``grad_fn(net, x, y) -> dx`` for PGD and zero-gradient PGD: :func:`input_grad` with this
+    ``loss`` ("cross_entropy", "margin" or a callable) and BPDA ``surrogate`` (None, "relu",
+    "identity"); both are checked here, before any attack runs."""
+    get_loss(loss)
+    check_surrogate(surrogate)
+    return partial(input_grad, loss=loss, surrogate=surrogate)

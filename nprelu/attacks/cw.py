@@ -17,9 +17,10 @@ logits are negative (the pitfall of nn_robust_attacks issue 7). The gradient is 
     dL/dx' = 2 (x' - x) + c * 1[Z_y - Z_o > -kappa] * (dZ_y/dx' - dZ_o/dx'),   o = argmax_{i!=y} Z_i
     dL/dw  = dL/dx' * (1 - tanh(w)^2) / 2
 
-(the logit part is one backward pass with upstream weights c * (onehot_y - onehot_o) on the
-active hinges, the same product ``net.logit_input_grad`` computes, reusing the forward pass that
-gave the logits).
+(the logit part is one ``net.input_grad`` pass whose loss is the hinge c * f: its logit gradient,
+c * (onehot_y - onehot_o) on the active hinges, goes down the network's one backward pass).
+:func:`cw_objective` computes L, dL/dw and what the loop needs besides; the attack's loop calls
+it, and the gradient check verifies that same function.
 
 Binary search over c, per sample, ``search_steps`` times, starting at ``c_init``; w and Adam's
 moments are reset at each search step (as the authors re-initialize them). After a search step
@@ -40,9 +41,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
+from typing import NamedTuple
 
+from ..backend import array_module
+from ..losses import best_other_class
 from ..optim import Adam
-from ._common import best_other_class, prepare
+from ._common import prepare
 
 SHRINK = 1.0 - 1e-6
 NO_UPPER = 1e10
@@ -91,41 +96,59 @@ def cw_l2(net, x, y, c_init=1e-3, search_steps=9, max_iter=10000, lr=1e-2, kappa
                       for f in ("x_adv", "l2", "success", "c")))
 
 
-def cw_objective(net, w, x, y, c, kappa=0.0):
-    """``(loss_n, dL_n/dw)`` of the CW-L2 objective at ``w`` (see module doc), per sample.
+class CWObjective(NamedTuple):
+    """One evaluation of the CW-L2 objective, per row: ``loss`` L(w), ``grad`` dL/dw, ``l2sq``
+    ||x'(w) - x||^2, ``adv`` (x'(w) is adversarial: argmax(Z + kappa onehot_y) != y, ties to the
+    first index, the authors' ``compare``), ``x_prime`` x'(w)."""
 
-    ``c`` is one constant per row. Exposed for the gradient check; the attack inlines it.
+    loss: object
+    grad: object
+    l2sq: object
+    adv: object
+    x_prime: object
+
+
+def cw_objective(net, w, x, y, c, kappa=0.0, rows=None, onehot=None) -> CWObjective:
+    """L(w) = ||x'(w) - x||^2 + c * max(Z_y - max_{i != y} Z_i, -kappa) and dL/dw, per row.
+
+    ``c``: one constant per row. ``rows`` = arange(N) and ``onehot`` = (class == y) may be
+    passed in to save recomputing them. One forward and one backward pass (``net.input_grad``);
+    the attack calls it once per iteration, in place wherever it can.
     """
-    xp = net.backend.xp
+    xp = array_module(w)
     t = xp.tanh(w)
-    xa = (t + 1.0) * 0.5
-    logits, caches = net.forward(xa)
-    loss, wts, _, diff, _, _ = _hinge(logits, xa, x, y, c, kappa, xp)
-    _, g = net.backward(wts, caches, params=False, inputs=True)
-    g += 2.0 * diff
-    g *= (1.0 - t * t) * 0.5
-    return loss, g
+    xa = t + 1.0                                 # x' = (tanh(w) + 1) / 2
+    xa *= 0.5
+    hinge = partial(_hinge, c=c, kappa=kappa, rows=rows, onehot=onehot)
+    (loss, adv), g = net.input_grad(xa, y, loss=hinge)   # g = c * df/dx'
+    diff = xa - x
+    l2sq = (diff * diff).sum(axis=1)
+    loss += l2sq
+    diff *= 2.0                                  # dL/dx' = 2 (x' - x) + c * df/dx'
+    g += diff
+    t *= t                                       # dL/dw = dL/dx' * (1 - tanh^2) / 2
+    xp.subtract(1.0, t, out=t)
+    t *= 0.5
+    g *= t
+    return CWObjective(loss, g, l2sq, adv, xa)
 
 
-def _hinge(logits, xa, x, y, c, kappa, xp, rows=None, onehot=None):
-    """Loss per row, upstream logit weights of its gradient, the margin Z_y - Z_o, x' - x, and
-    whether the row is adversarial: argmax(Z + kappa onehot_y) != y, ties to the first index (the
-    authors' ``compare``). ``rows`` and ``onehot`` may be passed in to save work."""
+def _hinge(logits, y, c, kappa, rows=None, onehot=None):
+    """As a loss for ``net.input_grad``: ``((c * f, adv), d(c * f)/dZ)``, with f = max(Z_y - Z_o,
+    -kappa), o the best other class, and ``adv`` = argmax(Z + kappa onehot_y) != y."""
+    xp = array_module(logits)
     rows = xp.arange(logits.shape[0]) if rows is None else rows
     other, o = best_other_class(logits, y, rows, onehot)
     real = logits[rows, y]
     margin = real - other
-    diff = xa - x
-    l2sq = (diff * diff).sum(axis=1)
     loss = c * xp.maximum(margin, -kappa)
-    loss += l2sq
     wts = xp.zeros_like(logits)
     on = (c * (margin > -kappa)).astype(logits.dtype)
     wts[rows, y] = on
     wts[rows, o] -= on
     shifted = real + kappa
     adv = (other > shifted) | ((other == shifted) & (o < y))
-    return loss, wts, margin, diff, l2sq, adv
+    return (loss, adv), wts
 
 
 def _cw_batch(net, x, y, c_init, search_steps, max_iter, lr, kappa, abort_early, shrink):
@@ -147,19 +170,8 @@ def _cw_batch(net, x, y, c_init, search_steps, max_iter, lr, kappa, abort_early,
         act = best.take(idx)                     # best-so-far of the active rows, compacted
         opt = Adam([w], lr=lr, beta1=0.9, beta2=0.999, eps=1e-8)
         for it in range(max_iter):
-            t = xp.tanh(w)
-            xa = t + 1.0
-            xa *= 0.5
-            logits, caches = net.forward(xa)
-            loss, wts, _, diff, l2sq, adv = _hinge(logits, xa, xs, ys, cs, kappa, xp, rows, onehot)
+            loss, g, l2sq, adv, xa = cw_objective(net, w, xs, ys, cs, kappa, rows, onehot)
             act.update(adv, l2sq, xa)            # no host sync: masked copies only
-            _, g = net.backward(wts, caches, params=False, inputs=True)
-            diff *= 2.0
-            g += diff
-            t *= t                               # dL/dw = dL/dx' * (1 - tanh^2) / 2
-            xp.subtract(1.0, t, out=t)
-            t *= 0.5
-            g *= t
             opt.step([g])
             if abort_early and it % check_every == 0:
                 keep = ~(loss > 0.9999 * prev)

@@ -1,4 +1,4 @@
-r"""The CW margin loss on logits, its input gradient, and margin PGD with random restarts.
+r"""Margin PGD with random restarts, on the CW margin loss (:mod:`nprelu.losses`).
 
 For logits Z (N x K) and true labels y, the untargeted margin loss of Carlini & Wagner (2017),
 written so that the attacker maximizes it::
@@ -6,7 +6,7 @@ written so that the attacker maximizes it::
     m_n(x) = max_{i != y_n} Z_i(x_n) - Z_{y_n}(x_n)        (> 0: the sample is misclassified)
     o_n    = argmax_{i != y_n} Z_i(x_n)                     (ties: the first index)
     d m_n / d Z[n, k] = 1[k = o_n] - 1[k = y_n]
-    d m_n / d x_n     = dZ_{o_n}/dx_n - dZ_{y_n}/dx_n       (one backward pass)
+    d m_n / d x_n     = dZ_{o_n}/dx_n - dZ_{y_n}/dx_n       (``net.input_grad(x, y, "margin")``)
 
 The other-class maximum is taken with the true class masked to -inf, never by zeroing it, so
 the loss is right when every logit is negative. Unlike the cross-entropy, the margin does not
@@ -20,38 +20,9 @@ that misclassifies the sample beats one that does not, and among equals the larg
 """
 from __future__ import annotations
 
-from ..backend import array_module
-from ._common import best_other_class, prepare
+from ..losses import logit_margin
+from ._common import input_grad_fn, prepare
 from .pgd import pgd
-
-
-def margin_loss(logits, y):
-    """``(m, dm/dZ)``: the margin max_{i != y} Z_i - Z_y of each row and its logit gradient."""
-    m, o, rows = _margin(logits, y)
-    grad = array_module(logits).zeros_like(logits)
-    grad[rows, o] = 1.0
-    grad[rows, y] -= 1.0
-    return m, grad
-
-
-def logit_margin(logits, y):
-    """The margin max_{i != y} Z_i - Z_y of each row (no gradient)."""
-    return _margin(logits, y)[0]
-
-
-def _margin(logits, y):
-    """``(m, o, rows)``: the margin, the best other class o (first on ties), arange(N)."""
-    rows = array_module(logits).arange(logits.shape[0])
-    other, o = best_other_class(logits, y)
-    return other - logits[rows, y], o, rows
-
-
-def margin_grad(net, x, y):
-    """d m_n / d x_n for each row: the margin loss's input gradient, usable as a PGD ``grad_fn``."""
-    logits, caches = net.forward(x)
-    _, dlogits = margin_loss(logits, y)
-    _, dx = net.backward(dlogits, caches, params=False, inputs=True)
-    return dx
 
 
 def margin_pgd(net, x, y, eps, step, steps, restarts=1, seed=0, batch_size=10000):
@@ -75,10 +46,11 @@ def margin_pgd(net, x, y, eps, step, steps, restarts=1, seed=0, batch_size=10000
     if restarts < 1:
         raise ValueError(f"restarts must be >= 1, got {restarts}")
     seeds = [int(s) for s in net.backend.rng(seed).integers(0, 2 ** 31 - 1, size=restarts)]
+    grad_fn = input_grad_fn("margin")
     best = best_m = best_wrong = None
     for r_seed in seeds:
         xr = pgd(net, x, y, eps, step, steps, random_start=True, seed=r_seed,
-                 batch_size=batch_size, grad_fn=margin_grad)
+                 batch_size=batch_size, grad_fn=grad_fn)
         logits = net.logits(xr, batch_size)
         m, wrong = logit_margin(logits, y), logits.argmax(axis=1) != y
         if best is None:

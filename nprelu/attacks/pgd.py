@@ -12,11 +12,11 @@ cross-entropy of the true label (``net.input_grad``). Every iterate stays in the
 """
 from __future__ import annotations
 
-from ._common import cross_entropy_grad, prepare
+from ._common import input_grad, prepare
 
 
 def pgd(net, x, y, eps, step, steps, random_start=False, seed=0, early_stop=False,
-        batch_size=10000, grad_fn=cross_entropy_grad):
+        batch_size=10000, grad_fn=input_grad):
     """PGD examples for the batch ``x`` (N, d) in [0, 1] with labels ``y`` (N,).
 
     ``eps``: L-infinity radius of the ball around ``x``, in pixel units of [0, 1] (paper: 0.1, or
@@ -30,7 +30,8 @@ def pgd(net, x, y, eps, step, steps, random_start=False, seed=0, early_stop=Fals
     Madry et al. do.
     ``batch_size``: rows per pass (memory only).
     ``grad_fn(net, x, y) -> dx``: the gradient of the attack loss, row n of dx being
-    d loss_n / d x_n; the default is the cross-entropy. A margin loss can be plugged in here.
+    d loss_n / d x_n; the default is the cross-entropy's, ``net.input_grad(x, y)``. Other losses
+    and BPDA surrogates plug in here through :func:`~nprelu.attacks.input_grad_fn`.
 
     Returns ``x_adv`` (N, d) on ``net``'s device, in its dtype. There is no failure value: a
     sample the attack does not flip is returned wherever the steps left it (inside the ball);

@@ -45,8 +45,8 @@ import bisect
 import math
 from dataclasses import dataclass
 
+from ..losses import logit_margin
 from ._common import prepare
-from .margin import logit_margin
 
 BREAKPOINTS = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)  # on a 10,000-query scale
 

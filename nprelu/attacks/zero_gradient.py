@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._common import cross_entropy_grad, prepare
+from ._common import input_grad, prepare
 
 
 @dataclass
@@ -52,13 +52,14 @@ class ZeroGradientResult:
 
 
 def zero_gradient_pgd(net, x, y, step=0.01, max_steps=500, eps=None, batch_size=10000,
-                      grad_fn=cross_entropy_grad):
+                      grad_fn=input_grad):
     """Run zero-gradient PGD on the batch ``x`` (N, d) in [0, 1] with labels ``y`` (N,).
 
     ``step``: signed-gradient step, pixel units of [0, 1]. ``max_steps``: most steps per sample.
     ``eps``: L-infinity radius to project onto (None: no projection, only the [0, 1] box).
     ``batch_size``: rows per pass (memory only). ``grad_fn(net, x, y) -> dx``: the objective's
-    input gradient (default cross-entropy).
+    input gradient (default cross-entropy, ``net.input_grad``; others from
+    :func:`~nprelu.attacks.input_grad_fn`).
 
     Returns a :class:`ZeroGradientResult`; see the module doc for the not-found case.
     """
