@@ -10,8 +10,17 @@ import sys
 import time
 
 
-def _fmt_seconds(s: float) -> str:
-    s = int(round(max(s, 0.0)))
+def format_seconds(s) -> str:
+    """A duration for people: "42.0 s", "3m05s", "1h02m"; an em dash when it is not a number."""
+    try:
+        s = max(float(s), 0.0)
+    except (TypeError, ValueError):
+        return "—"
+    if s != s or s == float("inf"):
+        return "—"
+    if s < 60:
+        return f"{s:.1f} s"
+    s = int(round(s))
     h, rem = divmod(s, 3600)
     m, sec = divmod(rem, 60)
     return f"{h}h{m:02d}m" if h else f"{m}m{sec:02d}s"
@@ -44,8 +53,8 @@ class Progress:
         self._last = now
         elapsed = now - self.start
         left = elapsed / self.done * (self.total - self.done) if self.done else 0.0
-        self.stream.write(f"\r{self.label} {self.done}/{self.total} {_fmt_seconds(elapsed)} "
-                          f"~{_fmt_seconds(left)} left {info}\x1b[K")
+        self.stream.write(f"\r{self.label} {self.done}/{self.total} {format_seconds(elapsed)} "
+                          f"~{format_seconds(left)} left {info}\x1b[K")
         self.stream.flush()
 
     def close(self) -> None:

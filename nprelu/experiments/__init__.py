@@ -1,24 +1,140 @@
-"""One module per paper section; each ``run(ctx)`` returns ``(numbers, settings)``.
+"""The ONE registry of experiments: what runs, what it writes, how it is drawn and read.
 
-``EXPERIMENTS`` lists them in the order ``run_all.py`` runs them, by summary key. Models are
-shared through :class:`~nprelu.experiments.context.Context`: Figures 4, 8 and 11 and Table 1 all
-reuse the general network capped at HL2, for example.
+Each :class:`Experiment` names its key (the unit ``run_all.py`` runs, resumes and records), its
+``run(ctx) -> (numbers, settings)`` function, the summary blocks it writes (:class:`Output`:
+key, kind, title, figure file, the paper claims tested on it), its cost estimate and the test
+subsets it evaluates on. ``run_all.py``, the plots, the report and the profiles all read it.
+
+An output's ``kind`` says what shape its block has (``schema.SCHEMAS``), which function draws
+it (``plots``) and which function reads it in the report (``report.findings``); figures of the
+same kind (Figures 4, 5 and 6) share all three.
+
+To add an experiment: write its module here (``run(ctx)``), add one entry below, and, for a
+new kind, one schema, one plotting function and one findings function registered under it.
 """
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .. import paper
 from . import adaptive, growth, sensitivity, sigmoid, sweeps, table1, zero_gradient
-from .context import PROFILES, Context, ModelSpec, Profile
+from .config import PROFILES, Profile
 
-EXPERIMENTS = {
-    "fig01-02": (growth.run, growth.models),
-    "fig03": (sigmoid.run, sigmoid.models),
-    "fig04": (sweeps.runner("fig04"), sweeps.models),
-    "fig05": (sweeps.runner("fig05"), lambda seed: iter(())),
-    "fig06": (sweeps.runner("fig06"), lambda seed: iter(())),
-    "fig08": (zero_gradient.runner("fig08"), zero_gradient.models),
-    "fig09": (zero_gradient.runner("fig09"), zero_gradient.models),
-    "fig10": (zero_gradient.runner("fig10"), zero_gradient.models),
-    "fig11": (sensitivity.run, sensitivity.models),
-    "table1": (table1.run, table1.models),
-    "adaptive": (adaptive.run, adaptive.models),   # beyond the paper: gradient masking
-}
 
-__all__ = ["EXPERIMENTS", "PROFILES", "Context", "ModelSpec", "Profile", "table1"]
+@dataclass(frozen=True)
+class Output:
+    """One block of ``summary.json`` and what the report makes of it.
+
+    ``key``: the summary key ("fig04"). ``kind``: its shape and how it is drawn and read.
+    ``title``: the report's section title and the figure's caption. ``file``: the PNG drawn
+    from it (None: no figure). ``number``: the figure number in captions ("4"). ``claims``:
+    the paper's claims tested on it. ``partner``: the output whose claims are re-tested here
+    (Figure 8 tests Figure 4's). ``section``: whether it gets a report section of its own
+    (Figure 12 is drawn inside the adaptive section).
+    """
+
+    key: str
+    kind: str
+    title: str
+    file: str | None = None
+    number: str = ""
+    claims: tuple = ()
+    partner: str | None = None
+    section: bool = True
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One unit of a run (see the module doc).
+
+    ``minutes``: measured wall-clock minutes on 2 CPU cores, per profile (``full`` falls back to
+    ``paper``). ``subsets``: the test subsets it evaluates on, {what they serve: the Profile
+    field of their size}. ``seed_runs(n_seeds)``: how many times its ``minutes`` a run with
+    ``--seeds n_seeds`` costs (0: such a run does not include it; Table 1 over seeds reuses the
+    first seed's networks, so it costs n_seeds - 1).
+    """
+
+    key: str
+    run: Callable
+    outputs: tuple
+    minutes: dict
+    subsets: dict = field(default_factory=dict)
+    seed_runs: Callable = field(default=lambda n_seeds: 1)
+
+    def estimate(self, profile: str, n_seeds: int = 1) -> float:
+        """Expected wall-clock minutes on 2 CPU cores."""
+        return self.minutes.get(profile, self.minutes["paper"]) * self.seed_runs(n_seeds)
+
+
+def _sweep(key, number, network):
+    return Output(key, "pgd_sweep", f"Figure {number} — PGD over a range of max values, "
+                  f"{network} network", f"{key}_{network}_pgd.png", number, paper.claims(key))
+
+
+def _zero(key, number, network, partner):
+    return Output(key, "zero_gradient", f"Figure {number} — distance to zero gradients, "
+                  f"{network} network", f"{key}_{network}_zero_gradient.png", number,
+                  paper.claims("zero_gradient"), partner)
+
+
+_ENTRIES = (
+    Experiment("fig01-02", growth.run, (
+        Output("fig01", "growth", "Figure 1 — perturbation growth through the hidden layers",
+               "fig01_perturbation_growth.png", "1", paper.claims("fig01")),
+        Output("fig02", "accuracy", "Figure 2 — accuracy of capped networks",
+               "fig02_accuracy.png", "2", paper.claims("fig02"))),
+        {"quick": 0.3, "paper": 10}, {"test images": "n_growth"}),
+    Experiment("fig03", sigmoid.run, (
+        Output("fig03", "sigmoid", "Figure 3 — sigmoid with a constant c", "fig03_sigmoid.png",
+               "3", paper.claims("fig03")),), {"quick": 0.0, "paper": 0.0}),
+    Experiment("fig04", sweeps.runner("fig04"), (_sweep("fig04", "4", "general"),),
+               {"quick": 0.3, "paper": 6}, {"test images": "n_sweep"}),
+    Experiment("fig05", sweeps.runner("fig05"), (_sweep("fig05", "5", "reversed"),),
+               {"quick": 0.2, "paper": 4}, {"test images": "n_sweep"}),
+    Experiment("fig06", sweeps.runner("fig06"), (_sweep("fig06", "6", "equal"),),
+               {"quick": 0.4, "paper": 16}, {"test images": "n_sweep"}),
+    Experiment("fig08", zero_gradient.runner("fig08"), (_zero("fig08", "8", "general", "fig04"),),
+               {"quick": 0.2, "paper": 6}, {"test images": "n_zero"}),
+    Experiment("fig09", zero_gradient.runner("fig09"), (_zero("fig09", "9", "reversed", "fig05"),),
+               {"quick": 0.2, "paper": 4}, {"test images": "n_zero"}),
+    Experiment("fig10", zero_gradient.runner("fig10"), (_zero("fig10", "10", "equal", "fig06"),),
+               {"quick": 0.2, "paper": 10}, {"test images": "n_zero"}),
+    Experiment("fig11", sensitivity.run, (
+        Output("fig11", "sensitivity", "Figure 11 — sensitivity map",
+               "fig11_sensitivity_map.png", "11", paper.claims("fig11")),),
+        {"quick": 0.05, "paper": 0.5}, {"test-set mean": "n_sensitivity"}),
+    Experiment("table1", table1.run, (
+        Output("table1", "table1", "Table 1 — capped ReLU with adversarial training",
+               claims=paper.claims("table1")),),
+        {"quick": 0.5, "paper": 40}, {"clean/FGSM/PGD": "n_table", "CW-L2": "n_cw"}),
+    Experiment("table1_seeds", table1.run_seeds, (
+        Output("table1_seeds", "table1_seeds", "Table 1 over several seeds", section=False),),
+        {"quick": 0.5, "paper": 40}, {"clean/FGSM/PGD": "n_table", "CW-L2": "n_cw"},
+        seed_runs=lambda n_seeds: n_seeds - 1),
+    Experiment("adaptive", adaptive.run, (
+        Output("adaptive", "adaptive", "Beyond the paper — adaptive attacks: robustness, or a "
+               "hidden gradient?"),
+        Output("fig12", "adaptive_curve",
+               "Figure 12 (ours) — PGD against the adaptive worst case",
+               "fig12_adaptive_robustness.png", "12 (ours)", section=False)),
+        {"quick": 0.5, "paper": 10},
+        {"attacks": "n_adaptive", "checklist": "n_checklist", "Figure 12": "n_fig12"}),
+)
+
+#: Every experiment, in the order ``run_all.py`` runs them, by key.
+EXPERIMENTS: dict[str, Experiment] = {e.key: e for e in _ENTRIES}
+#: Every summary block, by key, in the same order.
+OUTPUTS: dict[str, Output] = {o.key: o for e in _ENTRIES for o in e.outputs}
+
+
+def experiment_of(output_key: str) -> Experiment:
+    """The experiment that writes the summary block ``output_key``."""
+    for e in _ENTRIES:
+        if any(o.key == output_key for o in e.outputs):
+            return e
+    raise KeyError(f"no experiment writes {output_key!r}")
+
+
+__all__ = ["EXPERIMENTS", "OUTPUTS", "PROFILES", "Experiment", "Output", "Profile",
+           "experiment_of"]

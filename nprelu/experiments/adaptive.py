@@ -21,42 +21,23 @@ Nothing here is tuned toward an answer: the attack settings are fixed below, bef
 """
 from __future__ import annotations
 
-from dataclasses import replace
-
-from ..attacks import bpda_pgd, fgsm, margin_pgd, pgd, square_linf
+from ..attacks import SURROGATES, bpda_pgd, fgsm, margin_pgd, pgd, square_linf
 from ..checklist import format_checklist, run_checklist
 from ..measures import robust_accuracy, standard_accuracy, worst_case_robust_accuracy, \
     zero_gradient_fraction
-from .context import EVAL_BETAS, GENERAL, ModelSpec
-from .table1 import FGSM, PGD, models as table1_models
+from .config import EVAL_BETAS, GENERAL
+from .store import ModelSpec
+from .summary import beta_key
 from .sweeps import INITIAL_BETAS
+from .table1 import FGSM, PGD, models
 
-EPS = 0.1
+EPS = PGD["eps"]   # Table 1's budget
 MARGIN_PGD = {"eps": EPS, "step": 0.01, "steps": 20, "restarts": 5}
-SURROGATES = ("relu", "identity")
 P_INIT = 0.3   # Square Attack's initial square fraction; the authors' general default is 0.05,
 #                a larger first square suits 28x28 images (a 15x15 square at p = 0.3)
 
-# Test images attacked per profile (first N of the test set), Square's query budget, and the
-# checklist's subset and PGD step counts. Kept apart from Profile so that adding this experiment
-# did not change the settings (and invalidate the summaries) of runs made before it existed.
-SIZES = {
-    "quick": {"n": 200, "queries": 200, "n_check": 50, "check_steps": (10, 30, 100),
-              "eps_steps": 20, "n_curve": 100, "curve_queries": 100},
-    "paper": {"n": 1000, "queries": 1000, "n_check": 200, "check_steps": (10, 100, 1000),
-              "eps_steps": 100, "n_curve": 500, "curve_queries": 300},
-    "full": {"n": None, "queries": 1000, "n_check": 1000, "check_steps": (10, 100, 1000),
-             "eps_steps": 100, "n_curve": None, "curve_queries": 1000},
-}
-
-
-def models(seed):
-    yield from table1_models(seed)  # their uncapped twins are among them
-
-
-def twin(spec: ModelSpec) -> ModelSpec:
-    """The same network with plain ReLU everywhere: the transfer attack's source."""
-    return replace(spec, caps=tuple(None for _ in spec.caps))
+# The test subsets and Square's query budgets are the profile's (config.Profile: n_adaptive,
+# adaptive_queries, n_checklist, checklist_steps, checklist_eps_steps, n_fig12, fig12_queries).
 
 
 def adaptive_examples(net, source, x, y, seed, queries, transfer_adv=None):
@@ -83,30 +64,30 @@ def row_numbers(net, advs, x, y) -> dict:
 
 
 def run(ctx):
-    size = SIZES.get(ctx.profile.name, SIZES["paper"])
-    x, y = ctx.test(size["n"])
-    xc, yc = ctx.test(size["n_check"])
+    p = ctx.profile
+    x, y = ctx.test(p.n_adaptive)
+    xc, yc = ctx.test(p.n_checklist)
     rows, checks = [], []
-    for spec in models(ctx.seed):
-        net, source = ctx.model(spec), ctx.model(twin(spec))
-        advs = adaptive_examples(net, source, x, y, ctx.seed, size["queries"])
+    for spec in models(ctx.seed):   # Table 1's networks; their uncapped twins are among them
+        net, source = ctx.model(spec), ctx.model(spec.uncapped())
+        advs = adaptive_examples(net, source, x, y, ctx.seed, p.adaptive_queries)
         row = {"beta": spec.caps[1], "adv_training": spec.adv or "none", "n": int(len(y)),
                **row_numbers(net, advs, x, y),
                "zero_gradient_fraction": zero_gradient_fraction(net, x, y)}
         rows.append(row)
-        records = run_checklist(net, xc, yc, EPS, steps=size["check_steps"],
-                                eps_steps=size["eps_steps"], n_queries=size["queries"],
+        records = run_checklist(net, xc, yc, EPS, steps=p.checklist_steps,
+                                eps_steps=p.checklist_eps_steps, n_queries=p.adaptive_queries,
                                 p_init=P_INIT, seed=ctx.seed)
         checks.append({"beta": row["beta"], "adv_training": row["adv_training"],
                        "n": int(len(yc)), "checks": [r.as_dict() for r in records],
                        "lines": format_checklist(records)})
     result = {"eps": EPS, "rows": rows, "checklist": checks}
-    return {"adaptive": result, "fig12": curve(ctx, size)}, settings(size)
+    return {"adaptive": result, "fig12": curve(ctx)}, settings(p)
 
 
-def curve(ctx, size) -> dict:
+def curve(ctx) -> dict:
     """Figure 12: robust accuracy against the evaluation cap, plain PGD and the worst case."""
-    x, y = ctx.test(size["n_curve"])
+    x, y = ctx.test(ctx.profile.n_fig12)
     source = ctx.model(ModelSpec(GENERAL, (None, None), seed=ctx.seed))
     transfer_adv = pgd(source, x, y, seed=ctx.seed, **PGD)  # one batch serves every beta
     curves = {}
@@ -116,22 +97,22 @@ def curve(ctx, size) -> dict:
         for k, beta in enumerate(EVAL_BETAS):
             capped = net.with_caps((None, beta))
             advs = adaptive_examples(capped, source, x, y, ctx.seed * 1000 + k,
-                                     size["curve_queries"], transfer_adv)
+                                     ctx.profile.fig12_queries, transfer_adv)
             nums = row_numbers(capped, advs, x, y)
             for key in out:
                 out[key].append(nums["clean" if key == "standard" else key])
-        curves[format(beta0, "g")] = out
+        curves[beta_key(beta0)] = out
     return {"network": "general", "sizes": list(GENERAL), "capped_layer": "HL2",
             "betas_eval": list(EVAL_BETAS), "initial_betas": list(INITIAL_BETAS),
             "curves": curves, "n_test": int(len(y)), "eps": EPS}
 
 
-def settings(size) -> dict:
+def settings(p) -> dict:
     return {"eps": EPS, "pgd": PGD, "fgsm": FGSM, "bpda": {**PGD, "surrogates": list(SURROGATES)},
             "transfer": "PGD (Table 1's settings) on the uncapped twin",
-            "square": {"n_queries": size["queries"], "p_init": P_INIT, "loss": "logit margin"},
+            "square": {"n_queries": p.adaptive_queries, "p_init": P_INIT, "loss": "logit margin"},
             "margin_pgd": MARGIN_PGD, "worst_case": "per sample, over every attack above",
-            "checklist": {"n": size["n_check"], "pgd_steps": list(size["check_steps"]),
-                          "eps_steps": size["eps_steps"]},
-            "fig12": {"n": size["n_curve"], "square_queries": size["curve_queries"]},
-            "subsets": {k: size[k] for k in ("n", "n_check", "n_curve")}}
+            "checklist": {"n": p.n_checklist, "pgd_steps": list(p.checklist_steps),
+                          "eps_steps": p.checklist_eps_steps},
+            "fig12": {"n": p.n_fig12, "square_queries": p.fig12_queries},
+            "subsets": {"n": p.n_adaptive, "n_check": p.n_checklist, "n_curve": p.n_fig12}}

@@ -8,22 +8,22 @@ Figure 2 is the clean test accuracy of those capped networks.
 """
 from __future__ import annotations
 
+from .. import paper
 from ..attacks import pgd
 from ..measures import perturbation_growth, standard_accuracy
-from .context import DEEP, ModelSpec, beta_key
+from .config import DEEP, caps_for
+from .store import ModelSpec
+from .summary import beta_key
 
-BETAS = (0.01, 0.1, 1.0, 10.0, 100.0)
-CAPPED = {"HL1": (0,), "HL2": (1,), "HL3": (2,), "HL123": (0, 1, 2)}
-PGD = {"eps": 20 / 256, "step": 2 / 256, "steps": 20, "random_start": False}
+BETAS = paper.FIG1["betas"]
+CAPPED = paper.FIG1["capped"]
+PGD = {**paper.FIG1["pgd"], "random_start": False}   # the start is ours (paper.OPEN_SETTINGS)
+N_HIDDEN = len(DEEP) - 2
 
 
-def caps_for(layers, beta, n_hidden=3):
-    return tuple(beta if i in layers else None for i in range(n_hidden))
-
-
-def run(ctx) -> dict:
+def run(ctx) -> tuple:
     x, y = ctx.test(ctx.profile.n_growth)
-    plain = ctx.model(ModelSpec(DEEP, (None, None, None), seed=ctx.seed))
+    plain = ctx.model(ModelSpec(DEEP, caps_for((), None, N_HIDDEN), seed=ctx.seed))
     x_adv = pgd(plain, x, y, **PGD)
     fig1 = {"betas": list(BETAS), "capped_layers": list(CAPPED),
             "uncapped": perturbation_growth(plain, x, x_adv), "capped": {}}
@@ -32,17 +32,10 @@ def run(ctx) -> dict:
     for name, layers in CAPPED.items():
         fig1["capped"][name], fig2["accuracy"][name] = {}, {}
         for beta in BETAS:
-            net = ctx.model(ModelSpec(DEEP, caps_for(layers, beta), seed=ctx.seed))
+            net = ctx.model(ModelSpec(DEEP, caps_for(layers, beta, N_HIDDEN), seed=ctx.seed))
             fig1["capped"][name][beta_key(beta)] = perturbation_growth(net, x, x_adv)
             fig2["accuracy"][name][beta_key(beta)] = standard_accuracy(net, x, y)
     settings = {"network": list(DEEP), "pgd_on_uncapped": PGD, "betas": list(BETAS),
                 "note": "adversarial images are made once on the uncapped network and reused "
                         "for every capped network (the paper's procedure)"}
     return {"fig01": fig1, "fig02": fig2}, settings
-
-
-def models(seed):
-    yield ModelSpec(DEEP, (None, None, None), seed=seed)
-    for layers in CAPPED.values():
-        for beta in BETAS:
-            yield ModelSpec(DEEP, caps_for(layers, beta), seed=seed)

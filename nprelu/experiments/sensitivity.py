@@ -9,33 +9,31 @@ the mean map sum over the test images, which does not depend on the choice of di
 """
 from __future__ import annotations
 
+from .. import paper
 from ..measures import sensitivity_map
-from .context import GENERAL, ModelSpec
+from .config import GENERAL
+from .store import ModelSpec
 
-BETAS = (1.0, 0.1, 0.01)
-
-
-def models(seed):
-    for beta in BETAS:
-        yield ModelSpec(GENERAL, (None, beta), seed=seed)
+BETAS = paper.FIG11["betas"]
+DIGIT = paper.FIG11["digit"]
 
 
-def run(ctx):
+def run(ctx) -> tuple:
     x_all, y_all = ctx.test(None)
     be = ctx.backend
     labels = be.to_host(y_all)
-    index = int((labels == 5).nonzero()[0][0])
+    index = int((labels == DIGIT).nonzero()[0][0])
     x5, y5 = x_all[index:index + 1], y_all[index:index + 1]
     xs, ys = ctx.test(ctx.profile.n_sensitivity)
     maps, sums, means = [], [], []
-    for spec in models(ctx.seed):
-        net = ctx.model(spec)
+    for beta in BETAS:
+        net = ctx.model(ModelSpec(GENERAL, (None, beta), seed=ctx.seed))
         m, s = sensitivity_map(net, x5, y5)
         maps.append(be.to_host(m)[0].tolist())
         sums.append(float(be.to_host(s)[0]))
         _, s_all = sensitivity_map(net, xs, ys)
         means.append(float(be.to_host(s_all).mean()))
-    result = {"betas": list(BETAS), "sample_index": index, "label": 5,
+    result = {"betas": list(BETAS), "sample_index": index, "label": DIGIT,
               "image": be.to_host(x5)[0].tolist(), "maps": maps, "sums": sums,
               "mean_sum_test": means, "n_test": int(len(ys))}
     return {"fig11": result}, {"network": list(GENERAL), "capped_layer": "HL2", "digit_index": index}

@@ -10,30 +10,24 @@ The paper does not give the PGD settings of these sections; we use those it give
 """
 from __future__ import annotations
 
+from .. import paper
 from ..attacks import pgd
 from ..measures import attack_success_rate, robust_accuracy, standard_accuracy
-from .context import EQUAL, EVAL_BETAS, GENERAL, REVERSED, ModelSpec, beta_key
+from .config import EVAL_BETAS, caps_for
+from .store import ModelSpec
+from .summary import beta_key
 
-NETWORKS = {"fig04": ("general", GENERAL), "fig05": ("reversed", REVERSED), "fig06": ("equal", EQUAL)}
-INITIAL_BETAS = (0.01, 0.1, 1.0)
-CAPPED = {"HL1": (0,), "HL2": (1,), "HL12": (0, 1)}
-PGD = {"eps": 0.1, "step": 0.01, "steps": 10, "random_start": True}
-
-
-def caps_for(layers, beta):
-    return tuple(beta if i in layers else None for i in range(2))
+NETWORKS = paper.SWEEPS["networks"]
+INITIAL_BETAS = paper.SWEEPS["initial_betas"]
+CAPPED = paper.SWEEPS["capped"]
+PGD = {**paper.SECTION8["pgd"], "random_start": True}   # ours for Figs 4-6 (paper.OPEN_SETTINGS)
 
 
 def specs(sizes, seed):
+    """``(capped layers' name, initial beta, ModelSpec)`` of every network of one figure."""
     for name, layers in CAPPED.items():
         for beta0 in INITIAL_BETAS:
-            yield name, beta0, ModelSpec(sizes, caps_for(layers, beta0), seed=seed)
-
-
-def models(seed):
-    for _, sizes in NETWORKS.values():
-        for _, _, spec in specs(sizes, seed):
-            yield spec
+            yield name, beta0, ModelSpec(sizes, caps_for(layers, beta0, 2), seed=seed)
 
 
 def sweep(ctx, figure) -> dict:
@@ -42,10 +36,9 @@ def sweep(ctx, figure) -> dict:
     curves = {}
     for name, beta0, spec in specs(sizes, ctx.seed):
         net = ctx.model(spec)
-        layers = CAPPED[name]
         out = {"standard": [], "robust": [], "success": []}
         for k, beta in enumerate(EVAL_BETAS):
-            capped = net.with_caps(caps_for(layers, beta))
+            capped = net.with_caps(caps_for(CAPPED[name], beta, 2))
             x_adv = pgd(capped, x, y, seed=ctx.seed * 1000 + k, **PGD)
             out["standard"].append(standard_accuracy(capped, x, y))
             out["robust"].append(robust_accuracy(capped, x_adv, y))
@@ -57,6 +50,7 @@ def sweep(ctx, figure) -> dict:
 
 
 def runner(figure):
+    """``run(ctx)`` for one of Figures 4-6."""
     def run(ctx):
         return {figure: sweep(ctx, figure)}, {"pgd": PGD, "network": NETWORKS[figure][0],
                                                "initial_betas": list(INITIAL_BETAS),

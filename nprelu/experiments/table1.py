@@ -10,21 +10,23 @@ from __future__ import annotations
 
 import math
 
+from .. import paper
 from ..attacks import cw_l2, fgsm, pgd
 from ..measures import robust_accuracy, standard_accuracy
-from .context import GENERAL, ModelSpec
+from .config import GENERAL
+from .store import ModelSpec
 
-BETAS = (None, 1.0, 0.1, 0.01)
-ADV = (None, "fgsm", "pgd")
-FGSM = {"eps": 0.1}
-PGD = {"eps": 0.1, "step": 0.01, "steps": 10, "random_start": True}
-CW = {"c_init": 1e-3, "lr": 1e-2, "kappa": 0.0}
+S8 = paper.SECTION8
+FGSM = dict(S8["fgsm"])
+PGD = {**S8["pgd"], "random_start": True}                 # the start is ours
+CW = {"c_init": S8["cw"]["c_init"], "lr": S8["cw"]["lr"], "kappa": 0.0}   # kappa is ours
 
 
 def models(seed):
-    for adv in ADV:
-        for beta in BETAS:
-            yield ModelSpec(GENERAL, (None, beta), seed=seed, adv=adv)
+    """Table 1's twelve networks, in the paper's row order."""
+    for adv in S8["adv_trainings"]:
+        for beta in S8["betas"]:
+            yield ModelSpec(GENERAL, (None, beta), seed=seed, adv=None if adv == "none" else adv)
 
 
 def evaluate(ctx, seed) -> list:
@@ -49,7 +51,7 @@ def evaluate(ctx, seed) -> list:
     return rows
 
 
-def settings(ctx):
+def settings(ctx) -> dict:
     p = ctx.profile
     return {"network": list(GENERAL), "capped_layer": "HL2", "fgsm": FGSM, "pgd": PGD,
             "cw": {**CW, "search_steps": p.cw_search_steps, "max_iter": p.cw_max_iter,
@@ -58,22 +60,24 @@ def settings(ctx):
             "adv_training": "each batch replaced by its FGSM / PGD (random start) examples"}
 
 
-def run(ctx):
+def run(ctx) -> tuple:
     return {"table1": evaluate(ctx, ctx.seed)}, settings(ctx)
 
 
-def run_seeds(ctx, n_seeds):
-    """Table 1 over seeds seed, seed+1, ...: mean and (sample) standard deviation per cell."""
+def run_seeds(ctx) -> tuple:
+    """Table 1 over seeds seed, seed+1, ... (``ctx.n_seeds``): mean and sample std per cell."""
+    n_seeds = ctx.n_seeds
     runs = [evaluate(ctx, ctx.seed + k) for k in range(n_seeds)]
     rows = []
     for cells in zip(*runs):
         row = {"beta": cells[0]["beta"], "adv_training": cells[0]["adv_training"],
                "n_cw": cells[0]["n_cw"]}
-        for key in ("clean", "fgsm", "pgd", "cw"):
+        for key in paper.TABLE1_METRICS:
             vals = [c[key] for c in cells]
             mean = sum(vals) / len(vals)
             row[key] = mean
             row[f"{key}_std"] = (math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1))
                                  if len(vals) > 1 else 0.0)
         rows.append(row)
-    return {"n_seeds": n_seeds, "rows": rows}
+    seeds = list(range(ctx.seed, ctx.seed + n_seeds))
+    return {"table1_seeds": {"n_seeds": n_seeds, "rows": rows}}, {**settings(ctx), "seeds": seeds}

@@ -8,27 +8,27 @@ a zero gradient was found and does not report how many those were; we report bot
 from __future__ import annotations
 
 from ..attacks import zero_gradient_pgd
-from .context import EVAL_BETAS, beta_key
-from .sweeps import CAPPED, INITIAL_BETAS, NETWORKS, caps_for, specs
+from .config import EVAL_BETAS, caps_for
+from .summary import beta_key
+from .sweeps import CAPPED, INITIAL_BETAS, NETWORKS, specs
 
-FIGURES = {"fig08": "fig04", "fig09": "fig05", "fig10": "fig06"}
-
-
-def models(seed):
-    return iter(())  # the same networks as Figures 4-6
+#: Each zero-gradient figure reuses the networks of a PGD figure.
+PGD_FIGURE = {"fig08": "fig04", "fig09": "fig05", "fig10": "fig06"}
 
 
 def runner(figure):
+    """``run(ctx)`` for one of Figures 8-10."""
     def run(ctx):
-        network, sizes = NETWORKS[FIGURES[figure]]
+        network, sizes = NETWORKS[PGD_FIGURE[figure]]
         x, y = ctx.test(ctx.profile.n_zero)
+        max_steps = ctx.profile.zero_max_steps
         curves = {}
         for name, beta0, spec in specs(sizes, ctx.seed):
             net = ctx.model(spec)
             out = {"distance": [], "found_fraction": [], "mean_steps": []}
             for beta in EVAL_BETAS:
-                res = zero_gradient_pgd(net.with_caps(caps_for(CAPPED[name], beta)), x, y,
-                                        max_steps=ctx.profile.zero_max_steps)
+                res = zero_gradient_pgd(net.with_caps(caps_for(CAPPED[name], beta, 2)), x, y,
+                                        max_steps=max_steps)
                 found = res.found
                 n_found = int(found.sum())
                 out["found_fraction"].append(n_found / len(y))
@@ -37,7 +37,6 @@ def runner(figure):
             curves.setdefault(name, {})[beta_key(beta0)] = out
         result = {"network": network, "sizes": list(sizes), "betas_eval": list(EVAL_BETAS),
                   "initial_betas": list(INITIAL_BETAS), "capped_layers": list(CAPPED),
-                  "curves": curves, "n_test": int(len(y)), "max_steps": ctx.profile.zero_max_steps}
-        return {figure: result}, {"max_steps": ctx.profile.zero_max_steps,
-                                  "attack": zero_gradient_pgd.__module__}
+                  "curves": curves, "n_test": int(len(y)), "max_steps": max_steps}
+        return {figure: result}, {"max_steps": max_steps, "attack": zero_gradient_pgd.__module__}
     return run

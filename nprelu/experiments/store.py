@@ -1,0 +1,113 @@
+"""The model store: each network an experiment needs is trained once per output directory.
+
+A model is described by a :class:`ModelSpec` (architecture, training caps, seed and, for
+Table 1, adversarial fine-tuning). :meth:`ModelStore.model` returns it from memory, from its
+checkpoint ``DIR/models/NAME.npz`` when that file was trained with exactly the same
+configuration (kept in the checkpoint's ``meta``), or trains and saves it. A corrupt checkpoint,
+or one trained under other settings, is retrained, not reused.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from .. import paper
+from ..adversarial_training import adversarial_hook
+from ..checkpoint import CheckpointError
+from ..network import MLP
+from ..progress import log
+from ..train import train
+
+#: Adversarial training's PGD (our choice; see ``nprelu.adversarial_training``).
+ADV_PGD = {"step": paper.SECTION8["pgd"]["step"], "steps": paper.SECTION8["pgd"]["steps"]}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A network to train: ``caps`` are the training caps; ``adv`` is None, 'fgsm' or 'pgd'."""
+
+    sizes: tuple
+    caps: tuple
+    seed: int = 0
+    adv: str | None = None
+    adv_eps: float = paper.SECTION8["adv_eps"]
+
+    @property
+    def name(self) -> str:
+        caps = "-".join("none" if c is None else format(c, "g") for c in self.caps)
+        arch = "-".join(str(s) for s in self.sizes[1:-1])
+        adv = f"_{self.adv}{format(self.adv_eps, 'g')}" if self.adv else ""
+        return f"{arch}_cap{caps}{adv}_s{self.seed}"
+
+    @property
+    def base(self) -> "ModelSpec":
+        """The clean-trained model an adversarially trained one starts from."""
+        return replace(self, adv=None)
+
+    def uncapped(self) -> "ModelSpec":
+        """The same network with plain ReLU everywhere (the transfer attack's source)."""
+        return replace(self, caps=tuple(None for _ in self.caps))
+
+
+class ModelStore:
+    """Trained networks of one output directory (see the module doc)."""
+
+    def __init__(self, out_dir, profile, backend, train_data):
+        self.dir = Path(out_dir) / "models"
+        self.profile, self.backend = profile, backend
+        x, y = train_data
+        if profile.train_subset is not None:
+            x, y = x[:profile.train_subset], y[:profile.train_subset]
+        self.x, self.y = x, y
+        self._trained: dict = {}
+
+    def path(self, spec: ModelSpec) -> Path:
+        return self.dir / f"{spec.name}.npz"
+
+    def config(self, spec: ModelSpec) -> dict:
+        """Everything that determines the trained weights, as stored in the checkpoint."""
+        p = self.profile
+        cfg = {"spec": asdict(spec), "train_subset": p.train_subset, "epochs": p.epochs,
+               "batch_size": p.batch_size, "lr": paper.SECTION8["lr"]}
+        if spec.adv:
+            cfg.update(adv_epochs=p.adv_epochs, adv_step=ADV_PGD["step"], adv_steps=ADV_PGD["steps"])
+        return json.loads(json.dumps(cfg))  # tuples -> lists, as they come back from JSON
+
+    def model(self, spec: ModelSpec) -> MLP:
+        """The trained network for ``spec``: from memory, a matching checkpoint, or trained now."""
+        if spec not in self._trained:
+            self._trained[spec] = self._load(spec) or self._train_and_save(spec)
+        return self._trained[spec]
+
+    def _load(self, spec: ModelSpec) -> MLP | None:
+        path = self.path(spec)
+        if not path.exists():
+            return None
+        try:
+            net = MLP.load(path, self.backend)
+        except CheckpointError as exc:
+            log(f"retraining {spec.name}: {exc}")
+            return None
+        if net.meta.get("config") != self.config(spec):
+            log(f"retraining {spec.name}: its checkpoint was trained with other settings")
+            return None
+        return net
+
+    def _train_and_save(self, spec: ModelSpec) -> MLP:
+        p, t = self.profile, time.perf_counter()
+        if spec.adv is None:
+            net = MLP(spec.sizes, list(spec.caps), seed=spec.seed, backend=self.backend)
+            h = train(net, self.x, self.y, epochs=p.epochs, batch_size=p.batch_size,
+                      lr=paper.SECTION8["lr"], seed=spec.seed, label=spec.name)
+        else:
+            self.model(spec.base)  # trained and saved once, shared with the clean experiments
+            net = MLP.load(self.path(spec.base), self.backend)  # a private copy to fine-tune
+            hook = adversarial_hook(spec.adv, spec.adv_eps, spec.seed, **ADV_PGD)
+            h = train(net, self.x, self.y, epochs=p.adv_epochs, batch_size=p.batch_size,
+                      lr=paper.SECTION8["lr"], seed=spec.seed + 1, batch_hook=hook,
+                      label=spec.name)
+        log(f"trained {spec.name} in {time.perf_counter() - t:.1f} s")
+        net.save(self.path(spec), config=self.config(spec), history=h.as_dict())
+        return net

@@ -1,0 +1,59 @@
+"""The report: ``REPORT.md`` and ``table1.md`` (and, through :mod:`nprelu.plots`, the figures)
+from a run's ``summary``.
+
+Host-side package (NumPy only, no printing); every file is written atomically. It reads the
+registry (``nprelu.experiments``) for what the summary holds and how each block is titled,
+drawn and read, and ``nprelu.paper`` for what the paper says: no number or claim of the paper is
+written here. Any block may be missing (an ``--only`` run): only the present ones get a section.
+
+Modules, by concern: :mod:`.format` (numbers to text), :mod:`.stats` (trends and verdict words),
+:mod:`.registry` (the functions per claim test and output kind), :mod:`.findings`,
+:mod:`.sweeps`, :mod:`.table1_claims` (the paper's claims tested), :mod:`.numbers` (key-number
+tables), :mod:`.table1` (Table 1 beside the paper's), :mod:`.adaptive` (the section beyond the
+paper) and :mod:`.document` (``REPORT.md``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..experiments import OUTPUTS
+from ..experiments.summary import check_summary
+from .document import build_report
+from .format import write_text
+from .table1 import has_table1, table1_text
+
+
+def write_table1(summary: dict, out_dir) -> Path | None:
+    """Write ``table1.md`` (ours beside the paper's Table 1); None when Table 1 is absent."""
+    check_summary(summary, OUTPUTS)
+    if not has_table1(summary):
+        return None
+    return write_text(Path(out_dir) / "table1.md", table1_text(summary))
+
+
+def write_report(summary: dict, out_dir, strict: bool = False) -> Path:
+    """Write ``REPORT.md`` into ``out_dir`` and return its path.
+
+    Figures are linked when their PNG already exists in ``out_dir`` (draw them first, or use
+    :func:`write_all`). A section that fails to render is replaced by a note and a
+    :class:`RuntimeWarning` (``strict=True`` raises).
+    """
+    return write_text(Path(out_dir) / "REPORT.md", build_report(summary, out_dir, strict=strict))
+
+
+def write_all(summary: dict, out_dir, strict: bool = False) -> list[Path]:
+    """Figures, ``table1.md`` (when Table 1 is present) and ``REPORT.md`` for ``summary``;
+    returns every path written. A summary of the wrong shape raises ``SummaryError`` naming the
+    field, before anything is written."""
+    from ..plots import plot_all   # Matplotlib only when figures are drawn
+
+    check_summary(summary, OUTPUTS)
+    paths = list(plot_all(summary, out_dir, strict=strict))
+    t1 = write_table1(summary, out_dir)
+    if t1 is not None:
+        paths.append(t1)
+    paths.append(write_report(summary, out_dir, strict=strict))
+    return paths
+
+
+__all__ = ["build_report", "write_all", "write_report", "write_table1"]

@@ -1,0 +1,159 @@
+"""The section beyond the paper: adaptive attacks, and the answer to the paper's title.
+
+Reads the ``adaptive`` block (rows per Table 1 network, the Carlini et al. checklist) and the
+``adaptive_curve`` block (Figure 12). Every verdict is computed from the numbers: a row is
+flagged when PGD's robust accuracy exceeds the adaptive worst case by more than
+``MASK_POINTS`` percentage points, and the answer compares each capped network's worst case
+with its uncapped twin's (same adversarial training). Percentages here have one decimal.
+"""
+from __future__ import annotations
+
+import math
+
+from .format import DASH, Paragraph, adv_label, beta_label, md_table, pct
+from .registry import finds, renders
+
+#: PGD above the worst case by more than this many points: PGD is misled (ours, not the paper's).
+MASK_POINTS = 5.0
+#: Every attack, in the table's order; the last is the per-sample worst case over the others.
+ATTACKS = (("pgd", "PGD"), ("fgsm", "FGSM"), ("bpda", "BPDA-PGD"), ("transfer", "Transfer"),
+           ("square", "Square"), ("margin_pgd", "Margin PGD"), ("worst_case", "Worst case"))
+#: Attacks that do not follow the network's own gradient: when one of them is the strongest,
+#: the gradient is masked.
+GRADIENT_FREE = ("BPDA-PGD", "Transfer", "Square")
+
+
+def _pct1(v) -> str:
+    return pct(v, 1)
+
+
+def _ordered(rows: list) -> list:
+    """Rows by adversarial training (none, FGSM, PGD), then beta ∞, 1, 0.1, 0.01."""
+    adv = {"none": 0, "fgsm": 1, "pgd": 2}
+    return sorted(rows, key=lambda r: (adv.get(r["adv_training"], 9),
+                                       -math.inf if r["beta"] is None else -float(r["beta"])))
+
+
+def gap_points(row: dict) -> float:
+    """How far PGD overstates robust accuracy: PGD minus the worst case, in points."""
+    return 100.0 * (row["pgd"] - row["worst_case"])
+
+
+def strongest(row: dict) -> str:
+    """The single attack with the lowest robust accuracy on this row (ties: the first listed
+    in ``ATTACKS``, so a tie with PGD is not read as a masked gradient)."""
+    return min(ATTACKS[:-1], key=lambda kl: row[kl[0]])[1]
+
+
+def extended_table1(rows: list, table1_rows=None) -> str:
+    """Table 1 with the adaptive columns; the CW column comes from Table 1 when it is given."""
+    cw = {(r["beta"], r["adv_training"]): r["cw"] for r in table1_rows or []}
+    header = (["Max val.", "Adv. training", "Clean %"] + [f"{label} %" for _, label in ATTACKS]
+              + ["CW-L2 % (Table 1)", "PGD − worst (points)", "zero gradient %"])
+    body = [[beta_label(r["beta"]), adv_label(r["adv_training"]), _pct1(r["clean"])]
+            + [_pct1(r[k]) for k, _ in ATTACKS]
+            + [_pct1(cw.get((r["beta"], r["adv_training"]))), f"{gap_points(r):+.1f}",
+               _pct1(r["zero_gradient_fraction"])] for r in _ordered(rows)]
+    return md_table(header, body)
+
+
+def checklist_table(checks: list) -> str:
+    """One row per network, one column per check: pass, **WARN**, or a dash (not run)."""
+    names = list(dict.fromkeys(c["name"] for block in checks for c in block["checks"]))
+    body = []
+    for block in checks:
+        by_name = {c["name"]: c for c in block["checks"]}
+        body.append([beta_label(block["beta"]), adv_label(block["adv_training"])]
+                    + [("pass" if by_name[n]["passed"] else "**WARN**") if n in by_name else DASH
+                       for n in names])
+    return md_table(["Max val.", "Adv. training"] + names, body)
+
+
+def row_evidence(row: dict) -> str:
+    """One network's verdict: does PGD's number hold up, and if not, why."""
+    gap, best = gap_points(row), strongest(row)
+    head = (f"β = {beta_label(row['beta'])}, adversarial training {row['adv_training']}: PGD "
+            f"{_pct1(row['pgd'])}%, worst case {_pct1(row['worst_case'])}% ({gap:+.1f} points; "
+            f"strongest single attack: {best}); {_pct1(row['zero_gradient_fraction'])}% of "
+            "inputs have an exactly zero gradient")
+    if gap > MASK_POINTS and best in GRADIENT_FREE:
+        return head + (" — PGD overstates this network's robustness, and an attack that does "
+                       "not use its true gradient does better: a masked gradient.")
+    if gap > MASK_POINTS:
+        return head + (" — PGD overstates this network's robustness, but a stronger gradient "
+                       "attack closes the gap: a weak attack rather than a masked gradient.")
+    return head + f" — PGD's number holds up (within {MASK_POINTS:g} points)."
+
+
+def answer(rows: list) -> list[str]:
+    """The computed answer: per adversarial training, capped networks against the uncapped twin."""
+    twins = {r["adv_training"]: r for r in rows if r["beta"] is None}
+    capped = [r for r in _ordered(rows) if r["beta"] is not None]
+    n_masked = sum(gap_points(r) > MASK_POINTS for r in capped)
+    out = [f"In {n_masked} of {len(capped)} capped networks PGD overstates robust accuracy by "
+           f"more than {MASK_POINTS:g} points against the adaptive worst case; in "
+           f"{sum(gap_points(r) > MASK_POINTS for r in twins.values())} of {len(twins)} "
+           "uncapped ones."]
+    for r in capped:
+        t = twins.get(r["adv_training"])
+        if t is None:
+            continue
+        d_pgd, d_worst, d_clean = (100.0 * (r[k] - t[k]) for k in ("pgd", "worst_case", "clean"))
+        if d_worst > MASK_POINTS:
+            verdict = "more robust than its uncapped twin even under the worst case"
+        elif d_pgd > MASK_POINTS:
+            verdict = "its PGD gain does not survive the adaptive attacks (a hidden gradient)"
+        else:
+            verdict = "not more robust than its uncapped twin under either measure"
+        out.append(f"β = {beta_label(r['beta'])} with adversarial training {r['adv_training']}: "
+                   f"against the uncapped twin, PGD robust accuracy {d_pgd:+.1f} points, worst "
+                   f"case {d_worst:+.1f} points, clean accuracy {d_clean:+.1f} points: {verdict}.")
+    return out
+
+
+@renders("adaptive")
+def section_body(group, summary: dict, figure_line) -> list[str]:
+    """What was attacked and how, the figure, the extended table and the checklist."""
+    block = summary.get("adaptive")
+    rows = block["rows"] if block else []
+    eps = next((summary[o.key]["eps"] for o in group if summary.get(o.key)), DASH)
+    lines = ["The paper evaluates only gradient attacks. A capped ReLU has a zero derivative "
+             "outside (0, β), so such attacks can fail without the network being robust. Each "
+             f"Table 1 network is attacked at eps {eps} by PGD, FGSM, BPDA-PGD (the capped "
+             "layers' derivative replaced by ReLU's or the identity in the backward pass), "
+             "transfer from the uncapped twin, the gradient-free Square Attack and margin-loss "
+             "PGD with restarts; the worst case counts a sample as robust only if every attack "
+             "fails on it."
+             + (f" Rows use the first {rows[0]['n']} test images (Table 1's own columns use "
+                "its subsets)." if rows else ""), ""]
+    for output in group:
+        lines += figure_line(output)
+    if rows:
+        lines += ["Table 1 with adaptive columns (percent):", "",
+                  extended_table1(rows, summary.get("table1")), ""]
+    checks = block["checklist"] if block else []
+    if checks:
+        lines += [f"The checklist of Carlini et al. (2019), computed on the first "
+                  f"{checks[0]['n']} test images of each network (warnings in full in "
+                  "`summary.json`):", "", checklist_table(checks), ""]
+    return lines
+
+
+@finds("adaptive")
+def adaptive_findings(group, summary: dict) -> list[str]:
+    """The answer and each network's evidence, then Figure 12's gaps."""
+    block = summary.get("adaptive")
+    rows = block["rows"] if block else []
+    out = []
+    if rows:
+        out = [Paragraph("_Does capping ReLU make these networks robust, or does it hide the "
+                         "gradient? Computed from the rows above:_")]
+        out += answer(rows) + [row_evidence(r) for r in _ordered(rows)]
+    for output in group:
+        curve = summary.get(output.key) if output.kind == "adaptive_curve" else None
+        for b0, c in (curve["curves"] if curve else {}).items():
+            gaps = [100.0 * (p - w) for p, w in zip(c["pgd"], c["worst_case"])]
+            out.append(f"Figure {output.number}, trained with β = {b0}: over evaluation caps "
+                       f"{curve['betas_eval'][0]}–{curve['betas_eval'][-1]}, PGD exceeds the "
+                       f"worst case by {min(gaps):.1f} to {max(gaps):.1f} points.")
+    return out

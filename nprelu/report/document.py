@@ -1,0 +1,198 @@
+"""``REPORT.md``: how the run was made, one section per result, the verdicts, our open choices.
+
+The document follows the registry (``nprelu.experiments.OUTPUTS``): one section per output with
+``section=True``, in registry order, holding the outputs without a section of their own that
+follow it (:func:`.registry.sections`). A section's data subset and settings are those its
+experiment recorded in ``meta`` (``experiment_of``); its body is its figure and key numbers,
+or the kind's own body (Table 1, the adaptive attacks). Then "Where we agree and where we
+differ" tests every claim of the paper on our numbers, and "Settings the paper does not give"
+lists ``paper.OPEN_SETTINGS``.
+
+A section that fails to render is replaced by a note and a :class:`RuntimeWarning`
+(``strict=True`` raises instead); a summary of the wrong shape raises ``SummaryError``.
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+from .. import paper
+from ..experiments import EXPERIMENTS, OUTPUTS, experiment_of
+from ..experiments.summary import check_summary
+from ..progress import format_seconds
+from . import adaptive, findings, numbers, sweeps, table1, table1_claims  # noqa: F401 (register)
+from .format import Paragraph, md_table
+from .registry import BODIES, FINDINGS, NUMBERS, claim_items, sections
+
+HEADER = ["# Reproduction report: *Is ReLU Adversarially Robust?*", "",
+          "A from-scratch NumPy reproduction of Sooksatra, Hamerly and Rivas (ICML 2023). The "
+          "capped ReLU is a(z, β) = max(0, min(z, β)); β is the paper's \"max value\". "
+          "Everything below is generated from `summary.json`.", ""]
+
+
+def present_sections(summary: dict) -> list[tuple]:
+    """The sections with at least one of their outputs in ``summary``."""
+    return [g for g in sections() if any(summary.get(o.key) for o in g)]
+
+
+def _experiments(group, summary: dict) -> list:
+    """The experiments that wrote the section's outputs present in ``summary``."""
+    exps = [experiment_of(o.key) for o in group if summary.get(o.key)]
+    return list({e.key: e for e in exps}.values())
+
+
+# --------------------------------------------------------------------------- the run
+
+def how_produced(summary: dict, groups: list) -> list[str]:
+    """Profile, seed, backend, times and data of the run, as ``meta`` records them."""
+    meta = summary.get("meta")
+    results = [o.key for g in groups for o in g if summary.get(o.key)]
+    lines = ["## How this was produced", ""]
+    if meta is None:
+        return lines + ["- Run metadata: not in this summary.",
+                        f"- Results in this summary: {', '.join(results) or 'none'}", ""]
+    walls, subsets = meta["wall_seconds"], meta["subsets"]
+    lines += [f"- Profile: `{meta['profile']}`", f"- Seed: `{meta['seed']}`",
+              f"- Backend: `{meta['backend']}`", f"- Started: {meta['started']}"]
+    if "training" in subsets:
+        lines.append(f"- Training data: {subsets['training']}")
+    if walls:
+        lines.append(f"- Total wall time: {format_seconds(sum(walls.values()))}")
+    lines.append(f"- Results in this summary: {', '.join(results) or 'none'}")
+    recorded = [*walls, *subsets]
+    keys = ([k for k in EXPERIMENTS if k in recorded]
+            + [k for k in dict.fromkeys(recorded) if k not in EXPERIMENTS and k != "training"])
+    if keys:
+        lines += ["", "Experiments (as recorded in `meta`):", "",
+                  md_table(["Experiment", "Wall time", "Data used"],
+                           [[k, format_seconds(walls.get(k)), subsets.get(k, "—")]
+                            for k in keys])]
+    return lines + [""]
+
+
+# --------------------------------------------------------------------------- sections
+
+def figure_line(output, out_dir: Path) -> list[str]:
+    """The Markdown image of ``output``'s figure, or a note when it was not drawn."""
+    if output.file is None:
+        return []
+    if (out_dir / output.file).exists():
+        return [f"![{output.title}]({output.file})", ""]
+    return [f"_Figure `{output.file}` was not drawn (run `nprelu.plots.plot_all` first)._", ""]
+
+
+def _network_line(block) -> list[str]:
+    if not (isinstance(block, dict) and "network" in block):
+        return []
+    return [f"Network: {block['network']} ({'-'.join(str(s) for s in block['sizes'])}); "
+            f"{block['n_test']} test samples"
+            + (f"; at most {block['max_steps']} PGD steps" if "max_steps" in block else ""), ""]
+
+
+def _settings(key: str, settings) -> list[str]:
+    if settings is None:
+        return [f"Settings (experiment `{key}`): none recorded.", ""]
+    return ([f"Settings (experiment `{key}`):", ""]
+            + [f"- `{k}`: {v if isinstance(v, str) else json.dumps(v, sort_keys=True)}"
+               for k, v in settings.items()] + [""])
+
+
+def run_lines(group, summary: dict) -> list[str]:
+    """The section's data subsets and settings, from its experiments' entries in ``meta``."""
+    meta = summary.get("meta")
+    if meta is None:
+        return ["Settings: not recorded.", ""]
+    exps = _experiments(group, summary)
+    data = [f"Data (experiment `{e.key}`): {meta['subsets'][e.key]}"
+            for e in exps if e.key in meta["subsets"]]
+    lines = data + [""] if data else []
+    for e in exps:
+        lines += (_settings(e.key, meta["settings"][e.key]) if e.key in meta["settings"]
+                  else [f"Settings (experiment `{e.key}`): not recorded.", ""])
+    return lines
+
+
+def figures_and_numbers(group, summary: dict, draw) -> list[str]:
+    """The default body: each output's figure, then its key numbers."""
+    lines = []
+    for output in group:
+        if not summary.get(output.key):
+            continue
+        lines += draw(output)
+        table = NUMBERS[output.kind](summary[output.key]) if output.kind in NUMBERS else None
+        if table:
+            lines += ["Key numbers:", "", table, ""]
+    return lines
+
+
+def section(group, summary: dict, out_dir: Path) -> list[str]:
+    host = group[0]
+    body = BODIES.get(host.kind, figures_and_numbers)
+    return ([f"## {host.title}", ""] + _network_line(summary.get(host.key))
+            + run_lines(group, summary)
+            + body(group, summary, lambda output: figure_line(output, out_dir)))
+
+
+# --------------------------------------------------------------------------- verdicts
+
+def section_findings(group, summary: dict) -> list[str]:
+    """The findings items of a section: its kind's function, or its claims tested."""
+    fn = FINDINGS.get(group[0].kind)
+    return fn(group, summary) if fn else claim_items(group[0], summary)
+
+
+def render_items(items: list) -> list[str]:
+    """Findings items as Markdown: bullets, with paragraphs (tables, asides) set apart."""
+    lines = []
+    for item in items:
+        if isinstance(item, Paragraph):
+            lines += ([""] if lines and lines[-1] else []) + [item, ""]
+        else:
+            lines.append(f"- {item}")
+    return lines + ([""] if lines and lines[-1] else [])
+
+
+def open_settings() -> list[str]:
+    return (["## Settings the paper does not give", "",
+             "Where the paper is silent we had to choose; these values are ours, not the "
+             "paper's (`nprelu.paper.OPEN_SETTINGS`).", "",
+             md_table(["Setting", "Our choice", "Why"], [list(s) for s in paper.OPEN_SETTINGS]),
+             ""])
+
+
+# --------------------------------------------------------------------------- the document
+
+def build_report(summary: dict, out_dir, strict: bool = False) -> str:
+    """The text of ``REPORT.md`` for ``summary``; figures are linked when their PNG exists in
+    ``out_dir``."""
+    check_summary(summary, OUTPUTS)
+    out_dir = Path(out_dir)
+    groups = present_sections(summary)
+
+    def guarded(fn, group, note):
+        try:
+            return fn()
+        except Exception as exc:  # noqa: BLE001 - reported in the report, re-raised when strict
+            if strict:
+                raise
+            warnings.warn(f"report section {group[0].key} failed: {type(exc).__name__}: {exc}",
+                          RuntimeWarning, stacklevel=3)
+            return note(f"_This part could not be generated ({type(exc).__name__}: {exc})._")
+
+    lines = HEADER + how_produced(summary, groups)
+    for group in groups:
+        lines += guarded(lambda: section(group, summary, out_dir), group,
+                         lambda text: [f"## {group[0].title}", "", text, ""])
+    lines += ["## Where we agree and where we differ", "",
+              "Each statement of the paper below is tested on our numbers; the verdicts are "
+              "computed, not written by hand.", ""]
+    if not groups:
+        lines += ["No experiment results in this summary.", ""]
+    for group in groups:
+        items = guarded(lambda: section_findings(group, summary), group,
+                        lambda text: [Paragraph(text)])
+        if items:
+            lines += [f"### {group[0].title}", ""] + render_items(items)
+    lines += open_settings()
+    return "\n".join(lines).rstrip() + "\n"

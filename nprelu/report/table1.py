@@ -1,0 +1,110 @@
+"""Table 1 beside the paper's: the Markdown tables, ``table1.md`` and the report's Table 1 section.
+
+Our rows are fractions in [0, 1]; the paper's (``paper.TABLE1``) are percent. Rows come in the
+paper's order (adversarial training, then beta ∞, 1, 0.1, 0.01); rows the paper lacks come last.
+The claims tested on Table 1 are in :mod:`.table1_claims`.
+"""
+from __future__ import annotations
+
+import math
+
+from .. import paper
+from .format import DASH, adv_label, beta_cell, fmt, md_table, num, signed
+from .registry import renders
+
+HEADING = ("Table 1: accuracy of MNIST two-hidden-layer classifiers with general and capped "
+           "ReLU, on clean, FGSM, PGD and CW-L2 test samples")
+METRIC_LABELS = {"clean": "Clean", "fgsm": "FGSM", "pgd": "PGD", "cw": "CW-L2"}
+LEGEND = ("Each cell: **ours (paper, ours − paper)**, in percent. Max val. is the cap β of HL2 "
+          "(— = general ReLU); Adv. training — = none.")
+
+
+def row_key(row: dict) -> tuple:
+    """(beta, adversarial training) of a row, with beta rounded so that 0.1 matches 0.1."""
+    beta = row["beta"]
+    return (None if beta is None else round(float(beta), 9), str(row["adv_training"]).lower())
+
+
+def sorted_rows(rows: list) -> list:
+    """``rows`` in the paper's order; rows the paper lacks last, in their own order."""
+    order = {row_key(r): i for i, r in enumerate(paper.TABLE1)}
+    return [r for _, r in sorted(enumerate(rows),
+                                 key=lambda ir: (order.get(row_key(ir[1]), len(order)), ir[0]))]
+
+
+def _cell(row: dict, metric: str, paper_row: dict | None) -> str:
+    ours = num(row[metric])
+    if not math.isfinite(ours):
+        cell = DASH
+    else:
+        cell = f"{100.0 * ours:.2f}"
+        std = num(row.get(f"{metric}_std"))   # only rows averaged over seeds have it
+        if math.isfinite(std):
+            cell += f" ± {100.0 * std:.2f}"
+    if paper_row is not None:
+        theirs = paper_row[metric]
+        cell += (f" ({theirs:.2f}, {signed(100.0 * ours - theirs)})" if math.isfinite(ours)
+                 else f" ({theirs:.2f})")
+    return cell
+
+
+def table1_markdown(rows: list) -> str:
+    """Table 1 in Markdown; each cell "ours (paper, ours − paper)" in percent, 2 decimals.
+
+    With ``<metric>_std`` keys (rows averaged over seeds) a cell reads "ours ± std (paper,
+    diff)". Rows the paper lacks show ours only; missing values show a dash.
+    """
+    header = ["Max val.", "Adv. training"] + [f"{METRIC_LABELS[m]} %"
+                                              for m in paper.TABLE1_METRICS]
+    body = []
+    for row in sorted_rows(rows):
+        theirs = paper.table1_row(row["beta"], row["adv_training"])
+        body.append([beta_cell(row["beta"]), adv_label(row["adv_training"])]
+                    + [_cell(row, m, theirs) for m in paper.TABLE1_METRICS])
+    return md_table(header, body)
+
+
+def cw_table(rows: list) -> str:
+    """The CW-L2 details per row: mean L2 norm of the perturbations found, samples attacked."""
+    body = [[beta_cell(r["beta"]), adv_label(r["adv_training"]), fmt(r["cw_mean_l2"]),
+             str(r["n_cw"])] for r in sorted_rows(rows)]
+    return md_table(["Max val.", "Adv. training", "CW mean L2 of adversarials", "CW samples"],
+                    body)
+
+
+def _seed_suffix(summary: dict) -> str:
+    meta = summary.get("meta")          # absent in synthetic summaries
+    return f" (seed {meta['seed']})" if meta else ""
+
+
+def table1_lines(summary: dict, level: str = "##") -> list[str]:
+    """Our Table 1 (one seed) and its CW details, then the mean over seeds, when present."""
+    lines = []
+    rows = summary.get("table1")
+    if rows:
+        lines += [f"{level} Our run{_seed_suffix(summary)}", "", LEGEND, "",
+                  table1_markdown(rows), "",
+                  "CW-L2 details (mean L2 norm of the CW perturbations found, and the number of "
+                  "test samples attacked with CW):", "", cw_table(rows), ""]
+    seeds = summary.get("table1_seeds")
+    if seeds and seeds["rows"]:
+        lines += [f"{level} Mean ± standard deviation over {seeds['n_seeds']} seeds", "",
+                  "Each cell: **mean ± std (paper, mean − paper)**, in percent.", "",
+                  table1_markdown(seeds["rows"]), ""]
+    return lines
+
+
+def has_table1(summary: dict) -> bool:
+    """Whether ``summary`` holds Table 1 rows (one seed, or the mean over seeds)."""
+    seeds = summary.get("table1_seeds")
+    return bool(summary.get("table1") or (seeds and seeds["rows"]))
+
+
+def table1_text(summary: dict) -> str:
+    """The text of ``table1.md``."""
+    return "\n".join([f"# {HEADING}", ""] + table1_lines(summary)).rstrip() + "\n"
+
+
+@renders("table1")
+def section_body(output, summary: dict, figure_line) -> list[str]:
+    return table1_lines(summary, "###")

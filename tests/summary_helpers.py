@@ -1,0 +1,132 @@
+"""A synthetic summary with every block of the registry, checked against the schema (no training)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from nprelu import paper
+from nprelu.experiments import EXPERIMENTS, OUTPUTS
+from nprelu.experiments.summary import beta_key, check_summary
+
+EVAL_BETAS = [round(0.01 * i, 2) for i in range(1, 16)]
+SIZES = {"general": [784, 392, 196, 10], "reversed": [784, 196, 392, 10],
+         "equal": [784, 784, 784, 10]}
+
+
+def pgd_block(rng, network):
+    curves = {}
+    for layer in ("HL1", "HL2", "HL12"):
+        curves[layer] = {}
+        for b0 in (0.01, 0.1, 1):
+            std = np.clip(0.9 + 0.05 * rng.random(15), 0, 1)
+            rob = np.clip(std - np.linspace(0.1, 0.8, 15) * rng.random(), 0, 1)
+            curves[layer][beta_key(b0)] = {"standard": std.tolist(), "robust": rob.tolist(),
+                                           "success": (1 - rob / std).tolist()}
+    return {"network": network, "sizes": SIZES[network], "betas_eval": EVAL_BETAS,
+            "initial_betas": [0.01, 0.1, 1], "capped_layers": ["HL1", "HL2", "HL12"],
+            "curves": curves, "n_test": 200}
+
+
+def zero_block(rng, network):
+    curves = {}
+    for layer in ("HL1", "HL2", "HL12"):
+        curves[layer] = {}
+        for b0 in (0.01, 0.1, 1):
+            dist = (1.0 + 3 * rng.random(15)).tolist()
+            steps = (1.0 + 30 * rng.random(15)).tolist()
+            dist[0] = steps[0] = None  # no sample found a zero gradient
+            found = rng.random(15).tolist()
+            found[0] = 0.0
+            curves[layer][beta_key(b0)] = {"distance": dist, "found_fraction": found,
+                                           "mean_steps": steps}
+    return {"network": network, "sizes": SIZES[network], "betas_eval": EVAL_BETAS,
+            "initial_betas": [0.01, 0.1, 1], "capped_layers": ["HL1", "HL2", "HL12"],
+            "curves": curves, "n_test": 100, "max_steps": 200}
+
+
+def table1_rows(rng):
+    rows = []
+    for p in paper.TABLE1:
+        row = {"beta": p["beta"], "adv_training": p["adv_training"], "n_cw": 50,
+               "cw_mean_l2": float(rng.random() * 2)}
+        for m in paper.TABLE1_METRICS:
+            row[m] = float(np.clip(p[m] / 100 + rng.normal(0, 0.01), 0, 1))
+        rows.append(row)
+    return rows
+
+
+def adaptive_block(rng):
+    rows = []
+    for r in table1_rows(rng):
+        capped = r["beta"] is not None
+        rows.append({k: r[k] for k in ("beta", "adv_training", "clean", "pgd", "fgsm")}
+                    | {"n": 100, "bpda": r["pgd"] * 0.8, "transfer": r["pgd"],
+                       "bpda_relu": r["pgd"] * 0.8 if capped else None,
+                       "bpda_identity": r["pgd"] * 0.85 if capped else None,
+                       "square": r["pgd"] * 0.9, "margin_pgd": r["pgd"] * 0.95,
+                       "worst_case": r["pgd"] * 0.7, "zero_gradient_fraction": 0.1})
+    checklist = [{"beta": 0.1, "adv_training": "none", "n": 50, "lines": ["PASS x"],
+                  "checks": [{"name": "x", "passed": True, "warning": None, "numbers": {}}]}]
+    return {"eps": 0.1, "rows": rows, "checklist": checklist}
+
+
+def make_summary(seed: int = 0) -> dict:
+    """Every block the registry knows, with random but well-formed numbers, and its meta."""
+    rng = np.random.default_rng(seed)
+    betas = [0.01, 0.1, 1, 10, 100]
+    layers = ["HL1", "HL2", "HL3", "HL123"]
+    capped = {l: {beta_key(b): {"linf": (rng.random(3) * b + 1e-3).tolist(),
+                                "l2": (rng.random(3) * 10 * b + 1e-3).tolist()}
+                  for b in betas} for l in layers}
+    capped["HL1"]["0.01"]["linf"][0] = 0.0  # a zero distance must not break the log axis
+    z = np.linspace(-5, 5, 101)
+    rows = table1_rows(rng)
+    keys = list(EXPERIMENTS)
+    summary = {
+        "meta": {"profile": "quick", "seed": seed, "backend": "numpy", "profile_settings": {},
+                 "started": "2024-01-01T00:00:00",
+                 "subsets": {"training": "the first 3000 training images",
+                             "fig01-02": "test images: the first 500 test images",
+                             "fig04": "test images: the first 300 test images",
+                             "fig05": "test images: the first 300 test images",
+                             "table1": "clean/FGSM/PGD: the first 500 test images; CW-L2: the "
+                                       "first 20 test images"},
+                 "settings": {k: {"epochs": 2, "eps": 0.1, "steps": [10, 20], "unit": k}
+                              for k in keys},
+                 "wall_seconds": {k: float(i + 1) for i, k in enumerate(keys)},
+                 "done": keys},
+        "fig01": {"betas": betas, "capped_layers": layers,
+                  "uncapped": {"linf": [0.5, 1.0, 2.0], "l2": [3.0, 5.0, 8.0]},
+                  "capped": capped},
+        "fig02": {"betas": betas, "capped_layers": layers,
+                  "accuracy": {l: {beta_key(b): float(0.8 + 0.19 * rng.random()) for b in betas}
+                               for l in layers},
+                  "uncapped": 0.98},
+        "fig03": {"c": [1, 2, 5, 10], "z": z.tolist(),
+                  "sigmoid": {beta_key(c): (1 / (1 + np.exp(-c * z))).tolist()
+                              for c in [1, 2, 5, 10]}},
+        "fig04": pgd_block(rng, "general"),
+        "fig05": pgd_block(rng, "reversed"),
+        "fig06": pgd_block(rng, "equal"),
+        "fig08": zero_block(rng, "general"),
+        "fig09": zero_block(rng, "reversed"),
+        "fig10": zero_block(rng, "equal"),
+        "fig11": {"betas": [1, 0.1, 0.01], "sample_index": 8, "label": 5,
+                  "image": rng.random(784).tolist(),
+                  "maps": [(rng.random(784) * s).tolist() for s in (3.0, 1.0, 0.2)],
+                  "sums": [300.0, 100.0, 20.0], "mean_sum_test": [250.0, 90.0, 25.0],
+                  "n_test": 100},
+        "table1": rows,
+        "table1_seeds": {"n_seeds": 3, "rows": [
+            {**{k: r[k] for k in ("beta", "adv_training", "n_cw", *paper.TABLE1_METRICS)},
+             **{f"{m}_std": 0.01 for m in paper.TABLE1_METRICS}} for r in rows]},
+        "adaptive": adaptive_block(rng),
+        "fig12": {"network": "general", "sizes": SIZES["general"], "capped_layer": "HL2",
+                  "betas_eval": EVAL_BETAS, "initial_betas": [0.01, 0.1, 1], "n_test": 100,
+                  "eps": 0.1, "curves": {
+                      b: {"pgd": rng.random(15).tolist(), "worst_case": rng.random(15).tolist(),
+                          "standard": rng.random(15).tolist()} for b in ("0.01", "0.1", "1")}},
+    }
+    summary = json.loads(json.dumps(summary))  # exactly what a summary.json round trip gives
+    return check_summary(summary, OUTPUTS)

@@ -1,0 +1,376 @@
+"""REPORT.md and table1.md from synthetic summaries (no training; fast)."""
+from __future__ import annotations
+
+import copy
+import warnings
+from pathlib import Path
+
+import pytest
+
+import nprelu.report
+from nprelu import paper
+from nprelu.experiments import OUTPUTS
+from nprelu.experiments.schema import SummaryError
+from nprelu.report import build_report, write_all, write_report, write_table1
+from nprelu.report.adaptive import answer, row_evidence, strongest
+from nprelu.report.registry import CLAIM_TESTS, NUMBERS, sections
+from nprelu.report.stats import beta_trend
+from nprelu.report.sweeps import pairwise_counts
+from nprelu.report.table1 import table1_markdown
+from summary_helpers import EVAL_BETAS, SIZES, make_summary
+
+REPORT_DIR = Path(nprelu.report.__file__).parent
+
+
+@pytest.fixture(scope="module")
+def summary():
+    return make_summary()
+
+
+@pytest.fixture(scope="module")
+def full_output(tmp_path_factory, summary):
+    out = tmp_path_factory.mktemp("full")
+    paths = write_all(summary, out, strict=True)
+    return out, paths, (out / "REPORT.md").read_text()
+
+
+def _section(text: str, title: str) -> str:
+    """The text of the report section headed ``## title``, up to the next ``## ``."""
+    return text.split(f"## {title}\n")[1].split("\n## ")[0]
+
+
+def _meta(*keys) -> dict:
+    """A run's ``meta`` recording only the experiments ``keys``."""
+    return {"profile": "paper", "seed": 1, "backend": "numpy", "profile_settings": {},
+            "started": "2024-01-01T00:00:00", "done": list(keys),
+            "subsets": {k: f"data of {k}" for k in keys},
+            "settings": {k: {"epochs": 20} for k in keys},
+            "wall_seconds": {k: 12.0 for k in keys}}
+
+
+# --------------------------------------------------------------------------- Table 1
+
+def test_paper_table1_values():
+    assert len(paper.TABLE1) == 12
+    keys = {(r["beta"], r["adv_training"]) for r in paper.TABLE1}
+    assert keys == {(b, a) for b in (None, 1.0, 0.1, 0.01) for a in ("none", "fgsm", "pgd")}
+    assert paper.table1_row(0.01, "none")["pgd"] == 89.61
+    assert paper.table1_row(None, "pgd")["clean"] == 98.67
+    assert paper.table1_row(0.1, "fgsm")["cw"] == 3.50
+    assert paper.table1_row(None, "none") == {"beta": None, "adv_training": "none",
+                                              "clean": 98.49, "fgsm": 41.77, "pgd": 9.47,
+                                              "cw": 0.00}
+
+
+def test_table1_markdown_cells():
+    md = table1_markdown([{"beta": None, "adv_training": "none", "clean": 0.9795, "fgsm": 0.5,
+                           "pgd": 0.0947, "cw": None}])
+    assert md.splitlines()[0] == ("| Max val. | Adv. training | Clean % | FGSM % | PGD % | "
+                                  "CW-L2 % |")
+    assert "97.95 (98.49, -0.54)" in md
+    assert "50.00 (41.77, +8.23)" in md
+    assert "9.47 (9.47, 0.00)" in md
+    assert "— (0.00)" in md  # missing CW value: paper only
+    md2 = table1_markdown([{"beta": 0.01, "adv_training": "pgd", "clean": 0.97,
+                            "clean_std": 0.005, "fgsm": 0.9, "pgd": 0.95, "cw": 0.1}])
+    assert "| 0.01 | PGD | 97.00 ± 0.50 (96.55, +0.45) |" in md2
+    extra = table1_markdown([{"beta": 0.5, "adv_training": "none", "clean": 0.9, "fgsm": 0.5,
+                              "pgd": 0.4, "cw": 0.1}])
+    assert "| 0.50 | — | 90.00 | 50.00 | 40.00 | 10.00 |" in extra  # not in the paper
+
+
+def test_only_table1(tmp_path, summary):
+    only = {"meta": _meta("table1", "table1_seeds"), "table1": summary["table1"],
+            "table1_seeds": summary["table1_seeds"]}
+    paths = write_all(only, tmp_path, strict=True)
+    assert sorted(p.name for p in paths) == ["REPORT.md", "table1.md"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["REPORT.md", "table1.md"]
+    text = (tmp_path / "REPORT.md").read_text()
+    assert f"## {OUTPUTS['table1'].title}" in text
+    assert "## Figure" not in text and "fig04" not in text
+    t1 = (tmp_path / "table1.md").read_text()
+    assert "Mean ± standard deviation over 3 seeds" in t1 and " ± 1.00 (" in t1
+    assert t1.count("\n|") >= 2 * 13  # one run and the mean over seeds, 12 rows each
+
+
+def test_empty_summary(tmp_path):
+    assert write_table1({}, tmp_path) is None
+    assert write_all({}, tmp_path, strict=True) == [tmp_path / "REPORT.md"]
+    text = (tmp_path / "REPORT.md").read_text()
+    assert "No experiment results" in text and "## Settings the paper does not give" in text
+
+
+def _with_pgd(pgd_none: list[float]) -> dict:
+    """Table 1 without adversarial training: the paper's values, except PGD."""
+    rows = []
+    for beta, pgd in zip((None, 1.0, 0.1, 0.01), pgd_none):
+        p = paper.table1_row(beta, "none")
+        rows.append({"beta": beta, "adv_training": "none", "n_cw": 20, "cw_mean_l2": None,
+                     "clean": p["clean"] / 100, "fgsm": p["fgsm"] / 100, "pgd": pgd,
+                     "cw": p["cw"] / 100})
+    return {"table1": rows}
+
+
+def test_trend_verdicts_follow_the_data(tmp_path):
+    rising = build_report(_with_pgd([0.1, 0.2, 0.5, 0.9]), tmp_path, strict=True)
+    falling = build_report(_with_pgd([0.9, 0.5, 0.2, 0.1]), tmp_path, strict=True)
+    head = "**Robust accuracy under PGD without adversarial training**"
+    line_r = next(l for l in rising.splitlines() if head in l)
+    line_f = next(l for l in falling.splitlines() if head in l)
+    assert "ours: rises steadily as β falls" in line_r and line_r.endswith("**agrees**.")
+    assert "ours: falls steadily as β falls" in line_f and line_f.endswith("**differs**.")
+    # a cell far from the paper is flagged
+    assert "more than 5 points from the paper**: 2 of 16" in rising
+    assert "| none | PGD | mostly rises" in rising and "| none | PGD | mostly rises" in falling
+
+
+def test_table1_claims_use_the_claims_thresholds(tmp_path, summary):
+    s = {"table1": copy.deepcopy(summary["table1"])}
+    for r in s["table1"]:
+        if r["adv_training"] == "pgd" and r["beta"] == 0.01:
+            r["clean"] = next(u["clean"] for u in s["table1"]
+                              if u["adv_training"] == "pgd" and u["beta"] is None) - 0.015
+    line = next(l for l in build_report(s, tmp_path, strict=True).splitlines()
+                if "**Clean-accuracy cost of capping** (PGD" in l)
+    assert "is -1.50 points" in line and line.endswith(" holds.")
+    strict = paper.Claim("clean_cost", "a claim", "8", "clean_cost", {"points": 1.0})
+    lines = CLAIM_TESTS["clean_cost"](strict, OUTPUTS["table1"], s)
+    pgd_line = next(l for l in lines if "(PGD" in l)
+    assert "\"a claim\" does not hold (a drop of more than 1 points)" in pgd_line
+
+
+# --------------------------------------------------------------------------- the document
+
+def test_a_section_per_output_in_registry_order(full_output, summary):
+    out, paths, text = full_output
+    positions = []
+    for output in OUTPUTS.values():
+        if output.file:
+            assert f"![{output.title}]({output.file})" in text, output.key
+            assert (out / output.file) in paths and (out / output.file).exists()
+        if output.section:
+            assert text.count(f"\n## {output.title}\n") == 1, output.key
+            positions.append(text.index(f"\n## {output.title}\n"))
+        else:
+            assert f"## {output.title}" not in text, output.key
+    assert positions == sorted(positions)
+    assert text.index("## Where we agree and where we differ") > positions[-1]
+    assert paths[-1] == out / "REPORT.md" and (out / "table1.md") in paths
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+    assert "`quick`" in text and "- Training data: the first 3000 training images" in text
+    open_settings = _section(text, "Settings the paper does not give")
+    for setting, choice, _ in paper.OPEN_SETTINGS:
+        assert f"| {setting} | {choice} |" in open_settings
+
+
+def test_section_settings_and_data_come_from_its_experiment(full_output):
+    _, _, text = full_output
+    fig05 = _section(text, OUTPUTS["fig05"].title)
+    assert "Data (experiment `fig05`): test images: the first 300 test images" in fig05
+    assert "Settings (experiment `fig05`):" in fig05 and "- `unit`: fig05" in fig05
+    assert "fig04" not in fig05 and "fig06" not in fig05
+    for key in ("fig01", "fig02"):       # one experiment writes both
+        sec = _section(text, OUTPUTS[key].title)
+        assert "Data (experiment `fig01-02`): test images: the first 500 test images" in sec
+        assert "Settings (experiment `fig01-02`):" in sec
+    assert "Data" not in _section(text, OUTPUTS["fig06"].title)  # meta records no subset
+    t1 = _section(text, OUTPUTS["table1"].title)
+    assert "Data (experiment `table1`): clean/FGSM/PGD: the first 500 test images" in t1
+    assert "Settings (experiment `table1`):" in t1
+    assert "Settings (experiment `table1_seeds`):" in t1  # Table 1 over seeds goes with it
+    assert "### Mean ± standard deviation over 3 seeds" in t1
+    adaptive = _section(text, OUTPUTS["adaptive"].title)
+    assert "Settings (experiment `adaptive`):" in adaptive
+    assert f"]({OUTPUTS['fig12'].file})" in adaptive  # Figure 12 is drawn in its section
+
+
+def test_sections_group_outputs_without_a_section_with_the_one_before():
+    groups = {g[0].key: [o.key for o in g] for g in sections()}
+    assert groups["table1"] == ["table1", "table1_seeds"]
+    assert groups["adaptive"] == ["adaptive", "fig12"]
+    assert groups["fig04"] == ["fig04"]
+    assert [o.key for g in sections() for o in g] == list(OUTPUTS)
+
+
+def test_missing_blocks_drop_their_sections(tmp_path, summary):
+    for group in sections():
+        host = group[0]
+        gone = {k: v for k, v in summary.items() if k not in {o.key for o in group}}
+        text = build_report(gone, tmp_path, strict=True)
+        assert f"## {host.title}" not in text and f"### {host.title}" not in text, host.key
+        assert not [o.file for o in group if o.file and f"]({o.file})" in text], host.key
+        for follower in group[1:]:   # a section stays while one of its outputs is present
+            text = build_report({k: v for k, v in summary.items() if k != host.key},
+                                tmp_path, strict=True)
+            assert f"## {host.title}" in text, follower.key
+
+
+def test_missing_pieces_do_not_crash(tmp_path, summary):
+    s = copy.deepcopy(summary)
+    del s["fig04"]["curves"]["HL12"]
+    s["fig08"]["curves"]["HL1"]["0.1"]["distance"] = [None] * 15
+    s["fig01"]["capped"].pop("HL3")
+    del s["fig02"]["accuracy"]["HL2"]["0.01"]
+    del s["fig03"]["sigmoid"]["5"]
+    for key in ("meta", "fig06", "fig09", "adaptive", "table1"):
+        s.pop(key)
+    assert write_table1(s, tmp_path) == tmp_path / "table1.md"   # from the seeds' rows
+    text = write_report(s, tmp_path, strict=True).read_text()
+    assert "Settings: not recorded." in text and "Run metadata: not in this summary." in text
+    fig10 = _section(text, "Where we agree and where we differ").split(
+        f"### {OUTPUTS['fig10'].title}")[1].split("\n### ")[0]
+    assert "not testable here (no PGD robust accuracy of Figure 6" in fig10
+    assert f"`{OUTPUTS['fig12'].file}` was not drawn" in text  # Figure 12 without the rows
+
+
+def test_a_failing_section_becomes_a_note_unless_strict(tmp_path, summary, monkeypatch):
+    def broken(block):
+        raise ValueError("broken on purpose")
+
+    monkeypatch.setitem(NUMBERS, "sensitivity", broken)
+    with pytest.warns(RuntimeWarning, match="fig11"):
+        text = build_report(summary, tmp_path)
+    assert "could not be generated (ValueError: broken on purpose)" in _section(
+        text, OUTPUTS["fig11"].title)
+    assert f"## {OUTPUTS['fig10'].title}" in text  # the other sections are untouched
+    with pytest.raises(ValueError, match="broken on purpose"):
+        build_report(summary, tmp_path, strict=True)
+
+
+def test_a_wrong_field_fails_write_all_naming_it(tmp_path, summary):
+    s = copy.deepcopy(summary)
+    s["fig04"]["n_test"] = "many"
+    with pytest.raises(SummaryError, match=r"summary\.fig04\.n_test"):
+        write_all(s, tmp_path)
+    s = copy.deepcopy(summary)
+    del s["table1"][3]["pgd"]
+    with pytest.raises(SummaryError, match=r"summary\.table1\[3\]\.pgd is missing"):
+        write_all(s, tmp_path)
+    with pytest.raises(SummaryError, match=r"summary\.notes"):
+        write_all({"notes": ["a note"]}, tmp_path)
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+# --------------------------------------------------------------------------- verdicts
+
+def test_sensitivity_and_claim_verdicts_follow_the_data(tmp_path, summary):
+    s = copy.deepcopy(summary)
+    good = build_report(s, tmp_path, strict=True)
+    s["fig11"]["sums"] = [1.0, 2.0, 3.0]
+    bad = build_report(s, tmp_path, strict=True)
+    key = "(sum of the map for this digit)"
+    assert next(l for l in good.splitlines() if key in l).endswith("**agrees**.")
+    assert next(l for l in bad.splitlines() if key in l).endswith("**differs**.")
+
+    block = copy.deepcopy(summary["fig06"])
+    for init in ("0.01", "0.1", "1"):
+        block["curves"]["HL2"][init]["robust"] = [0.9] * 15
+        block["curves"]["HL1"][init]["robust"] = [0.5] * 15
+    first, second = paper.claims("fig06")
+    assert pairwise_counts(block, first) == (15, 0, 0)
+    assert pairwise_counts(block, second) == (0, 30, 0)
+    lines = [CLAIM_TESTS[c.test](c, OUTPUTS["fig06"], {"fig06": block})[0] for c in (first,
+                                                                                      second)]
+    assert lines[0].startswith(f"Paper: {first.text}.") and "**holds**" in lines[0]
+    assert "**does not hold**" in lines[1]
+
+
+def test_pairwise_eval_range_is_open():
+    below = paper.claim("fig04", "hl2_better_below")     # eval (None, 0.05): 0.01 ... 0.04
+    block = {"betas_eval": EVAL_BETAS, "initial_betas": [1], "capped_layers": ["HL1", "HL2"],
+             "curves": {"HL1": {"1": {"robust": [0.5] * 15}},
+                        "HL2": {"1": {"robust": [0.6] * 15}}}}
+    below = paper.Claim(below.id, below.text, below.section, below.test,
+                        {**below.params, "pairs": (("HL2", "HL1"),)})
+    assert pairwise_counts(block, below) == (4, 0, 0)
+
+
+def test_zero_gradient_figures_retest_their_partners_claims_on_distance(tmp_path, summary):
+    s = copy.deepcopy(summary)
+    for init in ("0.01", "0.1", "1"):
+        s["fig10"]["curves"]["HL2"][init]["distance"] = [0.5] * 15   # HL2: closer everywhere
+        s["fig10"]["curves"]["HL1"][init]["distance"] = [2.0] * 15
+    text = build_report(s, tmp_path, strict=True)
+    first, second = paper.claims(OUTPUTS["fig10"].partner)
+    line_1 = next(l for l in text.splitlines() if f"\"{first.text}\", tested on distance" in l)
+    line_2 = next(l for l in text.splitlines() if f"\"{second.text}\", tested on distance" in l)
+    assert line_1.startswith("- Paper's Fig. 6 statement")
+    assert "better in 15, worse in 0" in line_1 and line_1.endswith("**holds**.")
+    assert "better in 0, worse in 30" in line_2 and line_2.endswith("**does not hold**.")
+
+
+def test_every_claim_has_a_test_that_gives_a_verdict(summary):
+    for block, claims in paper.CLAIMS.items():
+        for claim in claims:
+            assert claim.test in CLAIM_TESTS, (block, claim.id)
+    for output in OUTPUTS.values():
+        for claim in output.claims:
+            assert CLAIM_TESTS[claim.test](claim, output, summary), (output.key, claim.id)
+
+
+def test_beta_trend():
+    assert beta_trend([None, 1, 0.1, 0.01], [1, 2, 3, 4])[0] == 1
+    assert beta_trend([0.01, 0.1, 1], [1, 2, 3])[0] == -1
+    assert beta_trend([1, 0.1, 0.01, 0.001], [1, 3, 2, 4]) == (
+        1, "mostly rises as β falls (Spearman ρ=+0.80)")
+    assert beta_trend([1, 0.1], [2, 2])[0] == 0
+    assert beta_trend([1], [2])[0] == 0
+
+
+def _adaptive_row(beta, adv, pgd, worst, strongest_key="bpda"):
+    row = {"beta": beta, "adv_training": adv, "n": 100, "clean": 0.9, "pgd": pgd, "fgsm": pgd,
+           "bpda": pgd, "transfer": pgd, "square": pgd, "margin_pgd": pgd, "worst_case": worst,
+           "zero_gradient_fraction": 0.25, "bpda_relu": None, "bpda_identity": None}
+    row[strongest_key] = worst
+    return row
+
+
+def test_adaptive_verdicts_are_computed_from_the_rows(tmp_path):
+    twin = _adaptive_row(None, "none", 0.10, 0.08, "margin_pgd")
+    hidden = _adaptive_row(0.01, "none", 0.60, 0.09)            # PGD gain gone in the worst case
+    real = _adaptive_row(0.1, "none", 0.50, 0.40, "square")      # gain survives
+    lines = answer([twin, hidden, real])
+    assert lines[0].startswith("In 2 of 2 capped networks PGD overstates")
+    assert "β = 0.01" in lines[2] and "does not survive" in lines[2]
+    assert "β = 0.1 " in lines[1] and "even under the worst case" in lines[1]
+    assert "masked gradient" in row_evidence(hidden)
+    assert "holds up" in row_evidence(twin)
+    weak = _adaptive_row(None, "pgd", 0.5, 0.3, "margin_pgd")
+    assert "weak attack" in row_evidence(weak)
+    tied = _adaptive_row(None, "none", 0.3, 0.1, "margin_pgd") | {"pgd": 0.1, "bpda": 0.1}
+    assert strongest(tied) == "PGD"  # a tie goes to the first listed, not to BPDA-PGD
+    s = {"adaptive": {"eps": 0.1, "rows": [twin, hidden, real], "checklist": []},
+         "fig12": {"network": "general", "sizes": SIZES["general"], "capped_layer": "HL2",
+                   "betas_eval": [0.01, 0.02], "initial_betas": [0.1], "n_test": 100,
+                   "eps": 0.1, "curves": {"0.1": {"pgd": [0.5, 0.4], "worst_case": [0.3, 0.3],
+                                                  "standard": [0.9, 0.9]}}}}
+    write_all(s, tmp_path, strict=True)
+    text = (tmp_path / "REPORT.md").read_text()
+    assert OUTPUTS["fig12"].file in text and "Worst case %" in text
+    assert "PGD exceeds the worst case by 10.0 to 20.0 points" in text
+    assert (tmp_path / OUTPUTS["fig12"].file).read_bytes()[:4] == b"\x89PNG"
+
+
+# --------------------------------------------------------------------------- the package
+
+def test_no_report_module_over_300_lines():
+    sizes = {p.name: len(p.read_text().splitlines()) for p in REPORT_DIR.glob("*.py")}
+    assert sizes and max(sizes.values()) <= 300, sizes
+
+
+def test_the_paper_is_quoted_only_from_paper_py():
+    source = "\n".join(p.read_text() for p in REPORT_DIR.glob("*.py"))
+    assert "98.49" not in source
+    numbers = {f"{r[m]:.2f}" for r in paper.TABLE1 for m in paper.TABLE1_METRICS if r[m] >= 1}
+    assert not [n for n in numbers if n in source]
+    texts = [c.text for cs in paper.CLAIMS.values() for c in cs]
+    assert not [t for t in texts if t[:40] in source]
+
+
+def test_report_writes_atomically_and_never_prints(tmp_path, summary, capsys):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        write_report(summary, tmp_path, strict=True)
+    assert capsys.readouterr() == ("", "")
+    assert [p.name for p in tmp_path.iterdir()] == ["REPORT.md"]
+    assert "was not drawn" in (tmp_path / "REPORT.md").read_text()  # no PNG in tmp_path
