@@ -4,123 +4,236 @@
     python run_all.py                       # the paper profile: paper settings, fixed test subsets
     python run_all.py --profile quick       # everything on small subsets, a few minutes
     python run_all.py --full                # no subsets (meant for a GPU: --backend cupy)
-    python run_all.py --only fig04 table1   # some experiments (by summary key)
+    python run_all.py --only fig04 table1   # some experiments (by registry key)
     python run_all.py --seeds 3             # Table 1 over 3 seeds, mean and spread
 
 Outputs in ``--out`` (default ``results/``): ``models/*.npz``, ``summary.json``, one PNG per
 figure, ``table1.md`` and ``REPORT.md``. Everything is written atomically and the run is
 resumable: run the same command again after an interruption and it continues where it stopped,
-giving the same numbers as an uninterrupted run.
+giving the same numbers as an uninterrupted run. A folder holding another run's results (other
+profile, seed or settings) is refused unless ``--overwrite`` is given: two runs never mix.
+
+Mistakes (bad arguments, an unusable ``--out``, no data, no CuPy, ...) are reported in one line,
+``run_all.py: error: ...``, naming the problem and the fix, before any data is loaded where they
+can be; exit status 2 for bad usage, 1 for an error during the run, and ``--debug`` shows the
+traceback instead.
+
+What runs, and in which order, is the registry ``nprelu.experiments.EXPERIMENTS``.
 """
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
+import os
 import sys
+import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
 
-from nprelu.backend import get_backend
-from nprelu.data import load_mnist
-from nprelu.experiments import EXPERIMENTS, PROFILES, Context, table1
-from nprelu.experiments.context import same_run
-from nprelu.progress import log
+from nprelu.backend import BackendError, get_backend
+from nprelu.checkpoint import CheckpointError
+from nprelu.data import DataError, find_data_dir, load_mnist
+from nprelu.experiments import EXPERIMENTS, OUTPUTS, PROFILES
+from nprelu.experiments.config import describe_subsets, describe_training
+from nprelu.experiments.context import Context
+from nprelu.experiments.schema import SummaryError
+from nprelu.experiments.summary import SummaryFile, run_meta
+from nprelu.progress import format_seconds, log
 
-# Rough wall-clock minutes of each experiment per profile on a 2-core CPU (measured; see
-# docs/benchmarks.md); used only for the estimate printed at the start.
-ESTIMATE_MINUTES = {
-    "quick": {"fig01-02": 0.3, "fig03": 0.0, "fig04": 0.3, "fig05": 0.2, "fig06": 0.4,
-              "fig08": 0.2, "fig09": 0.2, "fig10": 0.2, "fig11": 0.05, "table1": 0.5, "adaptive": 0.5},
-    "paper": {"fig01-02": 10, "fig03": 0, "fig04": 6, "fig05": 4, "fig06": 16, "fig08": 6,
-              "fig09": 4, "fig10": 10, "fig11": 0.5, "table1": 40, "adaptive": 10},
-}
+PROG = "run_all.py"
+DEFAULT_PROFILE = "paper"
+#: What a run writes into ``--out`` besides ``models/``, and what ``--overwrite`` clears.
+SUMMARY, REPORTS = "summary.json", ("REPORT.md", "table1.md")
+#: Errors of a run that are reported in one line (exit status 1) unless ``--debug``.
+RUN_ERRORS = (BackendError, DataError, SummaryError, CheckpointError, OSError)
+
+
+class UsageError(Exception):
+    """An argument that cannot work (exit status 2), found after parsing (``--out``)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        """One line naming the problem (argparse would print the usage block first)."""
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def profile_minutes(profile: str) -> float:
+    """Expected wall-clock minutes of a default run (one seed) of ``profile`` on 2 CPU cores."""
+    return sum(e.estimate(profile) for e in EXPERIMENTS.values() if e.seed_runs(1))
 
 
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--profile", choices=sorted(PROFILES), default="paper")
-    ap.add_argument("--full", action="store_true", help="lift every test subset (profile 'full')")
-    ap.add_argument("--out", type=Path, default=Path("results"))
-    ap.add_argument("--backend", choices=["numpy", "cupy"], default=None)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--seeds", type=int, default=1, help="repeat Table 1 over this many seeds")
-    ap.add_argument("--only", nargs="+", metavar="EXP", help=f"among: {' '.join(EXPERIMENTS)}")
-    ap.add_argument("--data", type=Path, default=None, help="MNIST directory (else $NPRELU_DATA)")
+    durations = {p: format_seconds(60 * profile_minutes(p)) for p in ("quick", "paper")}
+    ap = _Parser(
+        prog=PROG, description=__doc__.split("\n\n")[0],
+        epilog=f"The default profile ({DEFAULT_PROFILE}) takes about {durations['paper']} on 2 "
+               f"CPU cores, the quick profile about {durations['quick']}; the estimate of each "
+               "run is printed at its start. An interrupted run resumes when the same command is "
+               "run again.")
+    ap.add_argument("--profile", choices=sorted(PROFILES), default=None,
+                    help=f"how much of the paper's work to do: quick (small subsets and few "
+                         f"epochs, ~{durations['quick']}), paper (the paper's settings, test "
+                         f"subsets where a full evaluation is too slow on a CPU, "
+                         f"~{durations['paper']}), full (no subsets, meant for a GPU); "
+                         f"default: {DEFAULT_PROFILE}")
+    ap.add_argument("--full", action="store_true",
+                    help="the same as --profile full (every test subset lifted); default: off")
+    ap.add_argument("--out", type=Path, default=Path("results"), metavar="DIR",
+                    help="output directory, created if missing; default: results")
+    ap.add_argument("--overwrite", action="store_true",
+                    help="replace another run's results found in --out: its summary is kept "
+                         f"as {SUMMARY}.previous, its {', '.join(REPORTS)} and figures are "
+                         "deleted (trained models in models/ are kept, and reused only when "
+                         "trained with the same settings); default: off, such a folder is refused")
+    ap.add_argument("--backend", choices=["numpy", "cupy"], default=None,
+                    help="numpy (CPU) or cupy (NVIDIA GPU); default: $NPRELU_BACKEND, else numpy")
+    ap.add_argument("--seed", type=int, default=0, metavar="N",
+                    help="seed of the networks and attacks, >= 0; default: 0")
+    ap.add_argument("--seeds", type=int, default=1, metavar="N",
+                    help="repeat Table 1 over N seeds (seed, seed + 1, ...; the run must include "
+                         "table1); default: 1")
+    ap.add_argument("--only", nargs="+", metavar="EXP",
+                    help=f"run only these experiments, among: {' '.join(EXPERIMENTS)}; "
+                         "default: all")
+    ap.add_argument("--data", type=Path, default=None, metavar="DIR",
+                    help="directory holding the four MNIST files (.gz or raw); default: "
+                         "$NPRELU_DATA, else ~/.cache/nprelu/mnist (downloaded if missing)")
+    ap.add_argument("--debug", action="store_true",
+                    help="on an error, show the full traceback instead of one line; default: off")
     args = ap.parse_args(argv)
     if args.full:
+        if args.profile not in (None, "full"):
+            ap.error(f"--full and --profile {args.profile} contradict each other (--full means "
+                     f"--profile full); drop one of them")
         args.profile = "full"
+    args.profile = args.profile or DEFAULT_PROFILE
     if args.only:
         unknown = [e for e in args.only if e not in EXPERIMENTS]
         if unknown:
             ap.error(f"unknown experiment(s) {', '.join(unknown)}; choose among {', '.join(EXPERIMENTS)}")
+    if args.seed < 0:
+        ap.error(f"--seed must be >= 0 (got {args.seed})")
     if args.seeds < 1:
-        ap.error("--seeds must be >= 1")
+        ap.error(f"--seeds must be >= 1 (got {args.seeds})")
+    if args.seeds > 1 and not any(e.seed_runs(args.seeds) != e.seed_runs(1)
+                                  for e in selected(args.only, args.seeds)):
+        ap.error(f"--seeds {args.seeds} repeats Table 1, which --only "
+                 f"{' '.join(args.only or [])} does not include; add table1 to --only, or drop "
+                 "--seeds")
     return args
 
 
-def load_summary(path: Path, run_meta: dict) -> dict:
-    """The summary of an earlier run with the same profile and seed, else a fresh one."""
-    if path.exists():
-        try:
-            summary = json.loads(path.read_text())
-            if same_run(summary.get("meta", {}), run_meta):
-                return summary
-            log(f"{path}: made with other settings; starting a fresh summary")
-        except (json.JSONDecodeError, OSError) as exc:
-            log(f"{path}: unreadable ({exc}); starting a fresh summary")
-    return {"meta": {**run_meta, "settings": {}, "wall_seconds": {}, "done": []}}
+def selected(only, n_seeds: int) -> list:
+    """The experiments a run includes, in registry order; Table 1 over seeds goes with Table 1."""
+    keys = set(only or EXPERIMENTS)
+    if "table1" in keys:
+        keys.add("table1_seeds")
+    return [e for key, e in EXPERIMENTS.items() if key in keys and e.seed_runs(n_seeds) > 0]
 
 
 def main(argv=None) -> int:
+    """Run what the arguments ask for; 0 on success, 2 for bad usage, 1 for a run error (each
+    reported in one line on stderr, or raised with ``--debug``)."""
     args = parse_args(argv)
+    try:
+        return _run(args)
+    except (UsageError, *RUN_ERRORS) as exc:
+        if args.debug:
+            raise
+        message = " ".join(str(exc).split())  # one line, whatever the exception's text
+        if isinstance(exc, OSError):
+            message += ("; fix this and run the same command again: finished experiments are "
+                        "kept and the run resumes")
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+        return 2 if isinstance(exc, UsageError) else 1
+
+
+def _run(args) -> int:
+    # Everything that can be checked before the data is loaded and anything is computed:
+    if args.data is not None and not args.data.is_dir():
+        raise UsageError(f"--data {args.data}: no such directory; pass the directory holding the "
+                         "four MNIST files, or leave --data out to use $NPRELU_DATA or the cache")
     profile = PROFILES[args.profile]
     backend = get_backend(args.backend)
-    selected = args.only or list(EXPERIMENTS)
-    run_meta = {"profile": profile.name, "seed": args.seed, "profile_settings": asdict(profile)}
-    args.out.mkdir(parents=True, exist_ok=True)
-    summary = load_summary(args.out / "summary.json", run_meta)
-    meta = summary["meta"]
-    meta.update(backend=backend.name, subsets=profile.describe_subsets())
-    meta.setdefault("started", datetime.datetime.now().isoformat(timespec="seconds"))
-    todo = [e for e in selected if e not in meta["done"]]
-    if args.seeds > 1:
-        todo.append("table1_seeds") if "table1_seeds" not in meta["done"] else None
-    est = ESTIMATE_MINUTES.get(profile.name, ESTIMATE_MINUTES["paper"])
-    total = sum(est.get(e, est["table1"] * (args.seeds - 1) if e == "table1_seeds" else 0) for e in todo)
+    find_data_dir(args.data)  # an explicit --data or $NPRELU_DATA lacking a file fails here
+    check_out_dir(args.out)
+    meta = run_meta(profile, args.seed, backend.name)
+    meta["subsets"] = {"training": describe_training(profile),
+                       **{e.key: describe_subsets(profile, e.subsets)
+                          for e in EXPERIMENTS.values() if e.subsets}}
+    if args.overwrite:
+        clear_previous_run(args.out)
+    summary = SummaryFile(args.out, meta, OUTPUTS)
+    todo = [e for e in selected(args.only, args.seeds) if e.key not in summary.meta["done"]]
+    minutes = [e.estimate(profile.name, args.seeds) for e in todo]
     log(f"nprelu run_all: profile {profile.name}, backend {backend.name}, seed {args.seed}, out {args.out}")
-    log(f"to do: {', '.join(todo) or 'nothing (all done)'}; estimated {total:.0f} min on 2 CPU cores"
-        + (" (a GPU is much faster)" if backend.name == "cupy" else ""))
+    log(f"to do: {', '.join(e.key for e in todo) or 'nothing (all done)'}; estimated "
+        f"{sum(minutes):.0f} min on 2 CPU cores" + (" (a GPU is much faster)" if backend.name == "cupy" else ""))
 
     x_train, y_train, x_test, y_test = load_mnist(args.data)
     data = tuple(backend.asarray(a) for a in (x_train, y_train, x_test, y_test))
-    ctx = Context(args.out, profile, backend, args.seed, data, summary)
+    ctx = Context.create(args.out, profile, backend, args.seed, data, args.seeds)
     start = time.perf_counter()
-    for k, name in enumerate(todo, start=1):
+    for k, exp in enumerate(todo):
         t = time.perf_counter()
-        elapsed = t - start
-        left = sum(est.get(e, 0) for e in todo[k - 1:]) * 60
-        log(f"[{k}/{len(todo)}] {name} (elapsed {elapsed / 60:.1f} min, ~{left / 60:.0f} min left)")
-        if name == "table1_seeds":
-            numbers = {"table1_seeds": table1.run_seeds(ctx, args.seeds)}
-            settings = {"seeds": list(range(args.seed, args.seed + args.seeds))}
-        else:
-            numbers, settings = EXPERIMENTS[name][0](ctx)
-        ctx.record(name, numbers, settings, time.perf_counter() - t)
-    ctx.refresh()  # with what a concurrent run (another --only list) has added meanwhile
-    write_outputs(summary, args.out)
-    log(f"done in {(time.perf_counter() - start) / 60:.1f} min; report: {args.out / 'REPORT.md'}")
+        log(f"[{k + 1}/{len(todo)}] {exp.key} (elapsed {format_seconds(t - start)}, "
+            f"~{format_seconds(60 * sum(minutes[k:]))} left)")
+        numbers, settings = exp.run(ctx)
+        summary.record(exp.key, numbers, settings, time.perf_counter() - t)
+    summary.refresh()  # with what a concurrent run (another --only list) has added meanwhile
+    write_outputs(summary.data, args.out)
+    log(f"done in {format_seconds(time.perf_counter() - start)}; report: {args.out / 'REPORT.md'}")
     return 0
 
 
+def check_out_dir(out: Path) -> None:
+    """Create ``out`` if missing and check that files can be written there (and in
+    ``out/models`` when it exists); :class:`UsageError` naming the problem and the fix otherwise."""
+    models = out / "models"
+    for path in (out, models):
+        if path.exists() and not path.is_dir():
+            raise UsageError(f"--out {out}: {path} exists and is not a directory; choose "
+                             "another --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+        why = f"{blocker} is a file" if blocker else (exc.strerror or str(exc))
+        raise UsageError(f"--out {out}: cannot be created ({why}); choose another --out") from exc
+    for directory in (out, models) if models.is_dir() else (out,):
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".nprelu-write-test.", dir=directory)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise UsageError(f"--out {out}: cannot write in {directory} ({exc.strerror or exc}); "
+                             "choose a writable --out, or make it writable") from exc
+
+
+def clear_previous_run(out: Path) -> None:
+    """``--overwrite``: keep the summary in ``out`` aside as ``summary.json.previous`` and delete
+    the outputs drawn from it (the reports and the registry's figures). The models stay: each
+    checkpoint is reused only when trained with the same settings. The summary goes last, so an
+    interrupted clear leaves a folder that is still refused, never a mix."""
+    removed = []
+    for name in (*REPORTS, *(o.file for o in OUTPUTS.values() if o.file)):
+        path = out / name
+        if path.is_file():
+            path.unlink()
+            removed.append(name)
+    summary, aside = out / SUMMARY, out / f"{SUMMARY}.previous"
+    kept = summary.exists()
+    if kept:
+        os.replace(summary, aside)
+    if removed or kept:
+        log(f"--overwrite: removed {', '.join(removed) or 'no report or figure'} from {out}"
+            + (f"; the previous summary is kept as {aside}" if kept else ""))
+
+
 def write_outputs(summary: dict, out: Path) -> None:
-    from nprelu.plots import plot_all
-    from nprelu.report import write_report, write_table1
-    plot_all(summary, out)
-    if "table1" in summary:
-        write_table1(summary, out)
-    write_report(summary, out)
+    """Figures, ``table1.md`` and ``REPORT.md`` from the summary (see ``nprelu.report``)."""
+    from nprelu.report import write_all
+    write_all(summary, out)
 
 
 if __name__ == "__main__":

@@ -24,12 +24,19 @@ class CheckpointError(ValueError):
 
 
 def atomic_write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half.
+
+    The file gets the mode a plain ``open(path, "wb")`` gives a new file, ``0o666`` less the
+    process umask (0644 under the usual umask 022): ``mkstemp`` alone would leave it private
+    (0600), unreadable to collaborators.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), mode)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -38,6 +45,13 @@ def atomic_write_bytes(path, data: bytes) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    """The process umask (read by setting it and putting it back: there is no getter)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_checkpoint(path, weights, biases, meta: dict) -> None:
@@ -57,17 +71,14 @@ def read_checkpoint(path):
     """``(weights, biases, meta)`` from a checkpoint, checked for consistency.
 
     Raises :class:`CheckpointError` naming the file and the problem for anything else: a missing
-    file, a non-npz file, a missing or malformed ``meta``, missing arrays, or shapes that do not
-    chain ``sizes[0] -> sizes[1] -> ...``.
+    file, a file that is not an ``.npz`` archive (a single ``.npy`` array, text, ...), a missing or
+    malformed ``meta``, another format version, missing arrays, shapes that do not chain
+    ``sizes[0] -> sizes[1] -> ...``, or weights that are not finite.
     """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise CheckpointError(f"{path}: not an .npz checkpoint ({exc})") from None
+    arrays = _read_npz(path)
     if "meta" not in arrays:
         raise CheckpointError(f"{path}: no 'meta' entry; not an nprelu checkpoint")
     try:
@@ -76,6 +87,11 @@ def read_checkpoint(path):
         raise CheckpointError(f"{path}: 'meta' is not valid JSON ({exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: 'meta' does not describe an {FORMAT} checkpoint")
+    version = meta.get("version", VERSION)
+    if version != VERSION:
+        raise CheckpointError(f"{path}: checkpoint format version {version!r}; this nprelu "
+                              f"reads version {VERSION} only (retrain the network, or load it "
+                              "with the nprelu that wrote it)")
     sizes, caps = meta.get("sizes"), meta.get("caps")
     if not (isinstance(sizes, list) and len(sizes) >= 2 and isinstance(caps, list)
             and len(caps) == len(sizes) - 2):
@@ -89,8 +105,44 @@ def read_checkpoint(path):
         if w.shape != shape or b.shape != (shape[1],):
             raise CheckpointError(
                 f"{path}: W{i} has shape {w.shape} and b{i} {b.shape}; sizes {sizes} need {shape} and ({shape[1]},)")
-        if w.dtype.kind != "f" or b.dtype.kind != "f":
-            raise CheckpointError(f"{path}: W{i}/b{i} are not floating point")
+        for name, a in ((f"W{i}", w), (f"b{i}", b)):
+            if a.dtype.kind != "f":
+                raise CheckpointError(f"{path}: {name} is {a.dtype}, not floating point")
+            bad = a.size - int(np.count_nonzero(np.isfinite(a)))
+            if bad:
+                raise CheckpointError(f"{path}: {name} holds {bad} NaN or infinite value(s) "
+                                      f"of {a.size}; the network diverged or the file is damaged")
         weights.append(w)
         biases.append(b)
     return weights, biases, meta
+
+
+#: What a file starts with, by format: a zip archive (``.npz``), a single ``.npy`` array.
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def _read_npz(path: Path) -> dict:
+    """Every array of the ``.npz`` archive at ``path``; CheckpointError saying what it is else."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if head.startswith(_NPY_MAGIC):
+        raise CheckpointError(f"{path}: a single NumPy .npy array, not an .npz checkpoint "
+                              "(a checkpoint is an archive of W0, b0, ..., meta)")
+    if not head.startswith(_ZIP_MAGIC):
+        what = "empty" if not head else f"starts with {head!r}, not the zip signature 'PK'"
+        raise CheckpointError(f"{path}: not an .npz checkpoint (the file is {what})")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
+        raise CheckpointError(f"{path}: not a readable .npz checkpoint "
+                              f"({type(exc).__name__}: {exc})") from None
+    for key, value in arrays.items():
+        if not isinstance(value, np.ndarray):   # NpzFile hands back a non-.npy member's bytes
+            raise CheckpointError(f"{path}: not a readable .npz checkpoint (its entry {key!r} "
+                                  "is not a NumPy array)")
+    return arrays

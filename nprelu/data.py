@@ -48,9 +48,10 @@ MIRRORS = (
 )
 IDX_TYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
              0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
-FIX = ("delete it and run again, or set NPRELU_DATA to a directory holding the four MNIST files")
-SET_DATA = ("set NPRELU_DATA to a directory holding the four MNIST files "
-            "(.gz or raw), or pass data_dir")
+FIX = ("delete it and run again, or point --data DIR (or $NPRELU_DATA) at a directory holding "
+       "the four MNIST files")
+SET_DATA = ("pass --data DIR to run_all.py (data_dir= in Python) or set NPRELU_DATA to a "
+            "directory holding the four MNIST files (.gz or raw)")
 
 _CACHE_SIZE = 2          # parsed datasets kept in memory (one MNIST is ~220 MB)
 _cache: dict = {}
@@ -165,7 +166,8 @@ def find_data_dir(data_dir=None) -> Path | None:
     An explicit directory (argument or environment) missing a file raises :class:`DataError`.
     Returns None when the cache is the place to use but does not hold all four files yet.
     """
-    for where, source in ((data_dir, "data_dir"), (os.environ.get("NPRELU_DATA"), "NPRELU_DATA")):
+    sources = ((data_dir, "--data / data_dir"), (os.environ.get("NPRELU_DATA"), "NPRELU_DATA"))
+    for where, source in sources:
         if where:
             where = Path(where).expanduser()
             missing = [n for n in MNIST_FILES if not _locate(where, n)]

@@ -1,6 +1,6 @@
-"""run_all.py end to end on the quick profile, resuming, and the model store's checks."""
+"""run_all.py end to end on the quick profile, resuming, the registry, the summary file and the
+model store's checks."""
 import json
-import shutil
 from dataclasses import replace
 
 import numpy as np
@@ -8,13 +8,11 @@ import pytest
 
 import run_all
 from nprelu.backend import get_backend
-from nprelu.experiments import EXPERIMENTS, PROFILES, Context, ModelSpec
-
-FIGURES = ["fig01_perturbation_growth.png", "fig02_accuracy.png", "fig03_sigmoid.png",
-           "fig04_general_pgd.png", "fig05_reversed_pgd.png", "fig06_equal_pgd.png",
-           "fig08_general_zero_gradient.png", "fig09_reversed_zero_gradient.png",
-           "fig10_equal_zero_gradient.png", "fig11_sensitivity_map.png",
-           "fig12_adaptive_robustness.png"]
+from nprelu.experiments import EXPERIMENTS, OUTPUTS, PROFILES
+from nprelu.experiments.context import Context
+from nprelu.experiments.schema import SCHEMAS, SummaryError
+from nprelu.experiments.store import ModelSpec
+from nprelu.experiments.summary import SummaryFile, read_summary, run_meta
 
 
 def _comparable(summary):
@@ -32,14 +30,16 @@ def quick_run(tmp_path_factory, mnist):
     return out
 
 
+@pytest.mark.slow
 def test_quick_profile_writes_every_output(quick_run):
     out = quick_run
-    for name in FIGURES + ["table1.md", "REPORT.md", "summary.json"]:
+    figures = [o.file for o in OUTPUTS.values() if o.file]
+    for name in figures + ["table1.md", "REPORT.md", "summary.json"]:
         assert (out / name).stat().st_size > 0, name
-    for name in FIGURES:
+    for name in figures:
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    summary = json.loads((out / "summary.json").read_text())
-    assert set(summary["meta"]["done"]) == set(EXPERIMENTS)
+    summary = read_summary(out / "summary.json", OUTPUTS)   # checked against the schema
+    assert set(summary["meta"]["done"]) == set(EXPERIMENTS) - {"table1_seeds"}
     rows = summary["table1"]
     assert len(rows) == 12
     assert {(r["beta"], r["adv_training"]) for r in rows} == {
@@ -55,6 +55,7 @@ def test_quick_profile_writes_every_output(quick_run):
     assert "Table 1" in report and "98.49" in report  # the paper's value beside ours
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_to_the_same_summary(quick_run, tmp_path, monkeypatch):
     out = tmp_path / "resumed"
     real = EXPERIMENTS["fig05"]
@@ -62,7 +63,7 @@ def test_interrupted_run_resumes_to_the_same_summary(quick_run, tmp_path, monkey
     def interrupted(ctx):
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(EXPERIMENTS, "fig05", (interrupted, real[1]))
+    monkeypatch.setitem(EXPERIMENTS, "fig05", replace(real, run=interrupted))
     with pytest.raises(KeyboardInterrupt):
         run_all.main(["--profile", "quick", "--out", str(out)])
     partial = json.loads((out / "summary.json").read_text())
@@ -79,7 +80,7 @@ def _tiny_context(out, mnist, epochs=1):
     be = get_backend()
     data = tuple(be.asarray(a) for a in (x_train[:600], y_train[:600], x_test[:100], y_test[:100]))
     profile = replace(PROFILES["quick"], train_subset=600, epochs=epochs)
-    return Context(out, profile, be, 0, data)
+    return Context.create(out, profile, be, 0, data)
 
 
 def test_corrupt_checkpoint_is_retrained_not_loaded(tmp_path, mnist, capfd):
@@ -111,27 +112,103 @@ def test_unknown_experiment_is_refused(capsys):
     assert "unknown experiment(s) fig99" in capsys.readouterr().err
 
 
+def test_table1_over_seeds_runs_with_table1_only():
+    keys = lambda only, n: [e.key for e in run_all.selected(only, n)]  # noqa: E731
+    assert "table1_seeds" not in keys(None, 1)
+    assert keys(None, 3)[-2:] == ["table1_seeds", "adaptive"]
+    assert keys(["fig03"], 2) == ["fig03"]
+    assert keys(["table1"], 2) == ["table1", "table1_seeds"]
+
+
+def test_every_output_has_a_schema_and_every_figure_a_file_of_its_own():
+    assert all(o.kind in SCHEMAS for o in OUTPUTS.values())
+    files = [o.file for o in OUTPUTS.values() if o.file]
+    assert len(files) == len(set(files))
+    assert all(e.estimate("quick") >= 0 and e.estimate("full") >= 0 for e in EXPERIMENTS.values())
+
+
+def _summary_file(tmp_path, seed=0):
+    meta = run_meta(PROFILES["quick"], seed, "numpy")
+    return SummaryFile(tmp_path, meta, OUTPUTS)
+
+
 def test_two_runs_sharing_an_output_directory_merge_their_summaries(tmp_path):
     """Disjoint --only runs in one directory (one per core) each keep the other's results."""
-    profile = PROFILES["quick"]
-    meta = {"profile": "quick", "seed": 0, "profile_settings": {"x": 1}}
-
-    def fresh():
-        return {"meta": {**meta, "settings": {}, "wall_seconds": {}, "done": []}}
-
-    a = Context(tmp_path, profile, get_backend("numpy"), 0, None, fresh())
-    b = Context(tmp_path, profile, get_backend("numpy"), 0, None, fresh())
-    a.record("fig03", {"fig03": {"c": [1]}}, {"s": "a"}, 1.0)
-    b.record("table1", {"table1": [{"beta": None}]}, {"s": "b"}, 2.0)
-    a.record("fig11", {"fig11": {"m": 2}}, {"s": "a2"}, 3.0)
+    a, b = _summary_file(tmp_path), _summary_file(tmp_path)
+    fig03 = {"c": [1], "z": [0.0], "sigmoid": {"1": [0.5]}}
+    t1 = [{"beta": None, "adv_training": "none", "n_cw": 1, "clean": 1.0, "fgsm": 0.5,
+           "pgd": 0.2, "cw": 0.0, "cw_mean_l2": None}]
+    a.record("fig03", {"fig03": fig03}, {"s": "a"}, 1.0)
+    b.record("table1", {"table1": t1}, {"s": "b"}, 2.0)
+    a.record("fig03b", {}, {"s": "a2"}, 3.0)
     disk = json.loads((tmp_path / "summary.json").read_text())
-    assert disk["meta"]["done"] == ["fig03", "table1", "fig11"]
-    assert disk["fig03"] == {"c": [1]} and disk["table1"] == [{"beta": None}]
-    assert disk["meta"]["settings"] == {"fig03": {"s": "a"}, "table1": {"s": "b"}, "fig11": {"s": "a2"}}
+    assert disk["meta"]["done"] == ["fig03", "table1", "fig03b"]
+    assert disk["fig03"] == fig03 and disk["table1"] == t1
+    assert disk["meta"]["settings"] == {"fig03": {"s": "a"}, "table1": {"s": "b"},
+                                        "fig03b": {"s": "a2"}}
     b.refresh()
-    assert b.summary["fig11"] == {"m": 2}
-    # A summary made with other settings is never merged in.
-    c = Context(tmp_path, profile, get_backend("numpy"), 1, None,
-                {"meta": {**meta, "seed": 1, "settings": {}, "wall_seconds": {}, "done": []}})
-    c.record("fig03", {"fig03": {"c": [9]}}, {}, 1.0)
-    assert json.loads((tmp_path / "summary.json").read_text())["meta"]["done"] == ["fig03"]
+    assert b.data["fig03"] == fig03
+    # A summary made with other settings is refused, and the file is left as it was.
+    before = (tmp_path / "summary.json").read_bytes()
+    with pytest.raises(SummaryError, match="seed 0 there, 1 here"):
+        _summary_file(tmp_path, seed=1)
+    assert (tmp_path / "summary.json").read_bytes() == before
+
+
+def test_a_block_of_the_wrong_shape_is_refused_naming_the_field(tmp_path):
+    s = _summary_file(tmp_path)
+    with pytest.raises(SummaryError, match=r"fig03\.sigmoid is missing"):
+        s.record("fig03", {"fig03": {"c": [1], "z": [0.0]}}, {}, 1.0)
+    with pytest.raises(SummaryError, match=r"fig03\.c\[0\] should be a number"):
+        s.record("fig03", {"fig03": {"c": ["x"], "z": [0.0], "sigmoid": {}}}, {}, 1.0)
+    with pytest.raises(SummaryError, match="notes is not a block"):
+        s.record("x", {"notes": ["hand-written"]}, {}, 1.0)
+    assert not (tmp_path / "summary.json").exists()
+
+
+def test_an_unreadable_summary_is_kept_aside_and_the_run_goes_on(tmp_path, capfd):
+    (tmp_path / "summary.json").write_text("{ not json")
+    s = _summary_file(tmp_path)
+    assert "kept aside" in capfd.readouterr().err
+    assert (tmp_path / "summary.json.corrupt").read_text() == "{ not json"
+    s.record("fig03", {"fig03": {"c": [1], "z": [0.0], "sigmoid": {"1": [0.5]}}}, {}, 1.0)
+    assert read_summary(tmp_path / "summary.json", OUTPUTS)["meta"]["done"] == ["fig03"]
+
+
+def test_a_summary_of_another_run_is_refused_naming_what_differs_and_left_as_it_was(tmp_path):
+    s = _summary_file(tmp_path)
+    s.record("fig03", {"fig03": {"c": [1], "z": [0.0], "sigmoid": {"1": [0.5]}}}, {}, 1.0)
+    before = (tmp_path / "summary.json").read_bytes()
+    with pytest.raises(SummaryError, match=r"seed 0 there, 1 here; done there: fig03\); choose "
+                                           r"another --out, or pass --overwrite"):
+        _summary_file(tmp_path, seed=1)
+    with pytest.raises(SummaryError, match="profile 'quick' there, 'paper' here"):
+        SummaryFile(tmp_path, run_meta(PROFILES["paper"], 0, "numpy"), OUTPUTS)
+    other = replace(PROFILES["quick"], n_table=7, epochs=9)
+    with pytest.raises(SummaryError, match="profile 'quick' settings epochs 2 there, 9 here, "
+                                           "n_table 500 there, 7 here"):
+        SummaryFile(tmp_path, run_meta(other, 0, "numpy"), OUTPUTS)
+    assert (tmp_path / "summary.json").read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+    assert _summary_file(tmp_path).meta["done"] == ["fig03"]   # the same run resumes
+
+
+def test_the_summary_lock_is_exclusive_and_leaves_no_file(tmp_path):
+    import fcntl
+    import os
+
+    from nprelu.experiments.summary import _lock
+
+    with _lock(tmp_path / "out"):
+        fd = os.open(tmp_path / "out", os.O_RDONLY)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
+    fd = os.open(tmp_path / "out", os.O_RDONLY)   # released after the block
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    os.close(fd)
+    _summary_file(tmp_path / "out").record(
+        "fig03", {"fig03": {"c": [1], "z": [0.0], "sigmoid": {"1": [0.5]}}}, {}, 1.0)
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["summary.json"]
