@@ -1,25 +1,33 @@
 r"""What the paper measures on a network and a batch: accuracies, attack success, perturbation
 growth through the hidden layers (Figure 1), the sensitivity map (Section 7), zero gradients.
 
-Inputs are batches ``x`` (N, d) with integer labels ``y`` (N,), on the network's device or the
-host. Scalar results are Python floats; per-sample results stay on the device.
+Inputs are batches ``x`` (N, d) in [0, 1] with integer labels ``y`` (N,) in [0, n_out), on the
+network's device or the host; every measure that takes labels checks them, and its inputs, with
+the attacks' :func:`~nprelu.attacks._common.prepare` (ValueError naming the bad value). Scalar
+results are Python floats; per-sample results stay on the device.
 """
 from __future__ import annotations
 
 import math
 
-from .attacks._common import prepare
+from .attacks._common import check_int, prepare
 from .losses import logit_sum
 from .train import accuracy
 
-#: Fraction of the clean samples ``x`` classified as ``y`` (all N samples):
-#: (1/N) sum_n 1[argmax Z(x_n) = y_n]. The training loop's own :func:`nprelu.train.accuracy`.
-standard_accuracy = accuracy
+
+def _correct(net, x, y, batch_size, name="x"):
+    x, y, xp = prepare(net, x, y, name)
+    return net.predict(x, check_int("batch_size", batch_size)) == y
 
 
-def _correct(net, x, y, batch_size):
-    x, y, xp = prepare(net, x, y)
-    return net.predict(x, batch_size) == y
+def standard_accuracy(net, x, y, batch_size=8192) -> float:
+    """Fraction of the clean samples ``x`` classified as ``y`` (all N samples):
+    (1/N) sum_n 1[argmax Z(x_n) = y_n]; nan when N = 0.
+
+    The training loop's own :func:`nprelu.train.accuracy`, after :func:`prepare`'s checks.
+    """
+    x, y, _ = prepare(net, x, y)
+    return accuracy(net, x, y, batch_size)
 
 
 def robust_accuracy(net, x_adv, y, batch_size=8192) -> float:
@@ -29,6 +37,7 @@ def robust_accuracy(net, x_adv, y, batch_size=8192) -> float:
     network got wrong before the attack count as wrong here too, so robust accuracy is at most
     the standard accuracy when ``x_adv`` comes from an attack that never repairs one.
     """
+    x_adv, y, _ = prepare(net, x_adv, y, "x_adv")
     return accuracy(net, x_adv, y, batch_size)
 
 
@@ -44,7 +53,7 @@ def worst_case_correct(net, x_advs, y, batch_size=8192):
         raise ValueError("x_advs must hold at least one adversarial batch")
     correct = None
     for x_adv in batches:
-        c = _correct(net, x_adv, y, batch_size)
+        c = _correct(net, x_adv, y, batch_size, "x_advs")
         correct = c if correct is None else correct & c
     return correct
 
@@ -65,10 +74,10 @@ def attack_success_rate(net, x, x_adv, y, batch_size=8192) -> float:
     nan when no sample was correct before the attack (the rate is undefined).
     """
     before = _correct(net, x, y, batch_size)
+    after = _correct(net, x_adv, y, batch_size, "x_adv")
     n = int(before.sum())
     if n == 0:
         return math.nan
-    after = _correct(net, x_adv, y, batch_size)
     return float((before & ~after).sum()) / n
 
 
@@ -80,6 +89,9 @@ def perturbation_growth(net, x, x_adv, batch_size=8192) -> dict:
     """
     be = net.backend
     x, x_adv = be.asarray(x), be.asarray(x_adv)
+    if x_adv.shape != x.shape:
+        raise ValueError(f"x_adv must have the shape of x {x.shape}, got {x_adv.shape}")
+    batch_size = check_int("batch_size", batch_size)
     n_hidden = net.n_layers - 1
     linf, l2 = [0.0] * n_hidden, [0.0] * n_hidden
     for i in range(0, len(x), batch_size):
@@ -100,7 +112,8 @@ def sensitivity_map(net, x, t, batch_size=8192):
     with Z the logits and t the true class of each row. Returns ``(maps, sums)``: ``maps`` (N, d)
     and ``sums`` (N,), each map summed over its pixels.
     """
-    x, t, xp = prepare(net, x, t)
+    x, t, xp = prepare(net, x, t, labels="t")
+    batch_size = check_int("batch_size", batch_size)
     k = net.sizes[-1]
     maps = xp.empty_like(x)
     for i in range(0, len(x), batch_size):
@@ -116,6 +129,7 @@ def sensitivity_map(net, x, t, batch_size=8192):
 def zero_gradient_fraction(net, x, y, batch_size=8192) -> float:
     """Fraction of samples whose cross-entropy gradient with respect to the input is exactly 0."""
     x, y, xp = prepare(net, x, y)
+    batch_size = check_int("batch_size", batch_size)
     zero = 0
     for i in range(0, len(x), batch_size):
         _, dx = net.input_grad(x[i:i + batch_size], y[i:i + batch_size])

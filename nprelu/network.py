@@ -22,6 +22,11 @@ from the cached output a_{i+1} (0 < z < beta iff 0 < a < beta); BPDA's surrogate
 Weights start Glorot-uniform, U(-l, l) with l = sqrt(6 / (fan_in + fan_out)), and biases at zero,
 as Keras does; the draws are made on the host from the seed, so both backends get the same
 network.
+
+Input contract, checked where data enter (:func:`check_batch`, :func:`check_labels`): a batch
+is (N, n_in) with N >= 0 (an empty batch gives empty logits and predictions); labels are
+integers in [0, n_out), one per row. The network itself is defined on all of R^d; the [0, 1]
+pixel box is the attacks' business (:func:`nprelu.attacks._common.prepare`).
 """
 from __future__ import annotations
 
@@ -32,6 +37,65 @@ from .activations import backward_mask, capped_relu, capped_relu_backward, check
 from .backend import Backend, array_module, get_backend, to_host
 from .checkpoint import CheckpointError, read_checkpoint, write_checkpoint
 from .losses import cross_entropy, get_loss
+
+
+def check_batch(x, width, name="x"):
+    """ValueError unless ``x`` is a batch of flat inputs (N, ``width``); N = 0 is allowed."""
+    shape = getattr(x, "shape", None)
+    if shape is None or len(shape) != 2:
+        raise ValueError(f"{name} must be a batch of flat inputs of shape (N, {width}), got "
+                         f"shape {shape}")
+    if shape[1] != width:
+        raise ValueError(f"{name} has rows of width {shape[1]}, but the network takes {width} "
+                         f"inputs: {name} must have shape (N, {width})")
+
+
+def check_labels(y, n_classes, n=None, name="y"):
+    """``y`` as int64 class labels on ``y``'s own array module; ValueError naming the first bad
+    one unless it is 1-D (with ``n`` entries, if given) and every entry is an integer in
+    [0, ``n_classes``). Integer and integral float dtypes are accepted; NaN, 2.7, -1 and
+    ``n_classes`` are not, nor booleans. One vectorized test and one host read."""
+    if getattr(y, "ndim", None) != 1:
+        raise ValueError(f"{name} must be a 1-D array of class labels, got shape "
+                         f"{getattr(y, 'shape', None)}")
+    if n is not None and len(y) != n:
+        raise ValueError(f"{name} must hold one label per input row ({n}), got {len(y)} labels")
+    kind = y.dtype.kind
+    if kind not in "iuf":
+        raise ValueError(f"{name} must hold integer class labels in [0, {n_classes}), got dtype "
+                         f"{y.dtype}")
+    if len(y):
+        bad = (y < 0) | (y >= n_classes)          # False for NaN: caught by the next test
+        if kind == "f":
+            bad |= ~(y == array_module(y).floor(y))
+        if bool(bad.any()):
+            i = int(bad.nonzero()[0][0])
+            raise ValueError(f"{name}[{i}] = {y[i].item()!r} is not a class label: labels must be "
+                             f"integers in [0, {n_classes})")
+    return y.astype("int64", copy=False)
+
+
+def check_sizes(sizes):
+    """``sizes`` as a list of Python ints: >= 2 layer widths, each an integer >= 1."""
+    try:
+        sizes = list(sizes)
+    except TypeError:
+        raise ValueError(f"sizes must list the layer widths [n_in, hidden..., n_out], got "
+                         f"{sizes!r}") from None
+    if len(sizes) < 2:
+        raise ValueError(f"sizes must list >= 2 layer widths [n_in, hidden..., n_out], got {sizes}")
+    for i, s in enumerate(sizes):
+        if isinstance(s, bool) or not _is_integral(s) or int(s) < 1:
+            raise ValueError(f"sizes[{i}] = {s!r}: every layer width must be an integer >= 1")
+    return [int(s) for s in sizes]
+
+
+def _is_integral(v) -> bool:
+    """``v`` is a real number with an integer value (3, 3.0, a NumPy integer; not 2.7, nan)."""
+    try:
+        return float(v) == int(v)
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 def affine_forward(a, W, b):
@@ -84,9 +148,7 @@ class MLP:
     """Dense network: ``sizes`` = [n_in, hidden..., n_out]; ``caps`` = one beta (or None) per hidden layer."""
 
     def __init__(self, sizes, caps=None, *, seed=0, backend: Backend | None = None):
-        sizes = [int(s) for s in sizes]
-        if len(sizes) < 2 or min(sizes) < 1:
-            raise ValueError(f"sizes must list >= 2 positive layer widths, got {sizes}")
+        sizes = check_sizes(sizes)
         self.backend = backend or get_backend()
         self.sizes = sizes
         self.caps = [None] * (len(sizes) - 2) if caps is None else caps
@@ -122,8 +184,11 @@ class MLP:
 
     @caps.setter
     def caps(self, caps):
-        caps = list(caps)
         n_hidden = len(self.sizes) - 2
+        if isinstance(caps, str) or not hasattr(caps, "__iter__"):
+            raise ValueError(f"caps must be a list with one cap (a number > 0, or None) per hidden "
+                             f"layer ({n_hidden}), got {caps!r}; e.g. caps={[caps] * n_hidden!r}")
+        caps = list(caps)
         if len(caps) != n_hidden:
             raise ValueError(f"need one cap per hidden layer ({n_hidden}), got {len(caps)}: {caps}")
         self._caps = [check_cap(c) for c in caps]
@@ -158,8 +223,10 @@ class MLP:
         """``(logits, caches)``; with ``hidden=True``, ``(logits, caches, [a_1, ..., a_{L-1}])``.
 
         ``caches[i]`` is layer i's cache (:func:`layer_forward`); ``keep=False`` skips them
-        (evaluation only). The hidden activations are copies.
+        (evaluation only). The hidden activations are copies. ValueError unless ``x`` has shape
+        (N, n_in) (:func:`check_batch`; a shape test, no pass over the data).
         """
+        check_batch(x, self.sizes[0])
         a, caches, acts = x, [], []
         for i in range(self.n_layers):
             last = i == self.n_layers - 1
@@ -171,9 +238,16 @@ class MLP:
         return (a, caches, acts) if hidden else (a, caches)
 
     def logits(self, x, batch_size=8192):
-        """Logits Z(x), in batches of ``batch_size`` rows, no caches kept."""
+        """Logits Z(x) (N, n_out), in batches of ``batch_size`` rows, no caches kept.
+
+        ``x``: (N, n_in); an empty batch (N = 0) gives empty logits (0, n_out).
+        """
         xp = self.backend.xp
-        parts = [self.forward(x[i:i + batch_size], keep=False)[0] for i in range(0, len(x), batch_size)]
+        check_batch(x, self.sizes[0])
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        parts = [self.forward(x[i:i + batch_size], keep=False)[0]
+                 for i in range(0, max(len(x), 1), batch_size)]  # N = 0: one empty pass
         return parts[0] if len(parts) == 1 else xp.concatenate(parts)
 
     def hidden(self, x):
@@ -181,7 +255,8 @@ class MLP:
         return self.forward(x, keep=False, hidden=True)[2]
 
     def predict(self, x, batch_size=8192):
-        """Predicted class per row."""
+        """Predicted class per row, argmax Z(x) (ties: the first index); (N,), and an empty
+        array for an empty batch."""
         return self.logits(x, batch_size).argmax(axis=1)
 
     # ---- backward ---------------------------------------------------------------------------

@@ -16,6 +16,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from .checks import check_int
+from .network import check_batch, check_labels
 from .optim import Adam
 from .progress import Progress
 
@@ -42,10 +44,13 @@ def accuracy(net, x, y, batch_size=8192) -> float:
 
     The one accuracy of the package (``measures.standard_accuracy`` and ``robust_accuracy`` are
     this function on clean and on adversarial inputs). ``x``, ``y`` may be host or device
-    arrays; nan when N = 0.
+    arrays; nan when N = 0. ValueError unless ``x`` is (N, n_in) and ``y`` holds N integer labels
+    in [0, n_out) (:func:`~nprelu.network.check_labels`).
     """
     be = net.backend
-    x, y = be.asarray(x), be.xp.asarray(y)
+    x = be.asarray(x)
+    check_batch(x, net.sizes[0])
+    y = check_labels(be.xp.asarray(y), net.sizes[-1], n=len(x))
     if len(y) == 0:
         return float("nan")
     return float((net.predict(x, batch_size) == y).sum()) / len(y)
@@ -57,13 +62,21 @@ def train(net, x, y, *, epochs=20, batch_size=128, lr=1e-3, seed=0, x_test=None,
 
     ``x`` and ``y`` may be host or device arrays; they are moved to the network's device once.
     The shuffle uses ``seed`` alone, so the same seed and data give the same weights.
+
+    ValueError before any step unless ``x`` is (N, n_in) with N >= 1, ``y`` holds N integer
+    labels in [0, n_out), ``x_test``/``y_test`` likewise (both or neither), epochs >= 0 and
+    batch_size >= 1 are integers. The values of ``x`` are not checked: a NaN shows up as a
+    non-finite loss (:class:`TrainingError`).
     """
     be = net.backend
-    x, y = be.asarray(x), be.asarray(y)
+    x, y = _training_data(net, x, y, "x", "y")
+    if len(x) == 0:
+        raise ValueError("x is empty: there is nothing to train on")
+    if (x_test is None) != (y_test is None):
+        raise ValueError("pass both x_test and y_test, or neither")
     if x_test is not None:
-        x_test, y_test = be.asarray(x_test), be.asarray(y_test)
-    if epochs < 0 or batch_size < 1:
-        raise ValueError(f"need epochs >= 0 and batch_size >= 1, got {epochs}, {batch_size}")
+        x_test, y_test = _training_data(net, x_test, y_test, "x_test", "y_test")
+    epochs, batch_size = check_int("epochs", epochs, 0), check_int("batch_size", batch_size)
     opt = Adam([net.theta], lr=lr)  # one flat vector: the whole network in a few array operations
     rng = be.rng(seed)
     n = len(y)
@@ -96,3 +109,12 @@ def train(net, x, y, *, epochs=20, batch_size=128, lr=1e-3, seed=0, x_test=None,
             history.test_acc.append(accuracy(net, x_test, y_test))
     progress.close()
     return history
+
+
+def _training_data(net, x, y, x_name, y_name):
+    """``(x, y)`` on the network's device, checked: (N, n_in) inputs and N labels in [0, n_out)."""
+    be = net.backend
+    x = be.asarray(x)
+    check_batch(x, net.sizes[0], x_name)
+    y = check_labels(be.xp.asarray(y), net.sizes[-1], n=len(x), name=y_name)
+    return x, y

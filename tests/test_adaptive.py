@@ -176,7 +176,7 @@ def test_margin_pgd_keeps_the_worst_case_restart_per_sample(monkeypatch):
         np.array([[0.4, 0.5], [0.7, 0.6], [0.3, 0.6]]),   # margins +0.1 (wrong), -0.1, +0.3 (wrong)
         np.array([[0.5, 0.3], [0.7, 0.3], [0.2, 0.7]]),   # margins -0.2, -0.4, +0.5 (wrong)
     ])
-    monkeypatch.setattr(margin_module, "pgd", lambda *a, **k: next(candidates).copy())
+    monkeypatch.setattr(margin_module, "_pgd", lambda *a, **k: next(candidates).copy())
     out = margin_pgd(net, x, y, eps=0.3, step=0.1, steps=1, restarts=3)
     # a wrong restart beats right ones; among right ones, and among wrong ones, the larger margin
     np.testing.assert_array_equal(out, [[0.4, 0.5], [0.7, 0.6], [0.2, 0.7]])

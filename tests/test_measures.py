@@ -36,12 +36,14 @@ def test_accuracies_and_success_rate_on_hand_made_predictions(backend):
     assert attack_success_rate(net, x, x, y) == 0.0
 
 
-def test_standard_accuracy_is_the_training_loops_one_accuracy_function():
+def test_standard_accuracy_is_the_training_loops_accuracy_after_the_pixel_box_check():
     from nprelu.train import accuracy
-    assert standard_accuracy is accuracy
     net = argmax_net()
     x, y = np.eye(3), np.array([0, 2, 2])
-    assert standard_accuracy(net, x, y) == robust_accuracy(net, x, y) == 2 / 3
+    assert standard_accuracy(net, x, y) == robust_accuracy(net, x, y) == accuracy(net, x, y) == 2 / 3
+    assert accuracy(net, 2 * x, y) == 2 / 3              # the network is defined on all of R^d
+    with pytest.raises(ValueError, match=r"x must lie in the pixel box \[0, 1\]"):
+        standard_accuracy(net, 2 * x, y)
     assert math.isnan(standard_accuracy(net, np.zeros((0, 3)), np.zeros(0, dtype=int)))
 
 

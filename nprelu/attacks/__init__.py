@@ -3,7 +3,8 @@ and the adaptive attacks that tell robustness from gradient masking: BPDA-PGD, m
 restarts, the Square Attack (no gradients) and transfer from another network.
 
 All take a network, a batch ``x`` (N, d) in [0, 1] and its true labels ``y``, and are
-untargeted. Every gradient they follow is ``net.input_grad(x, y, loss, surrogate)``: the
+untargeted. Each checks its inputs and settings once, before any work, and raises a ValueError
+naming the argument, the bad value and the valid range (:mod:`~nprelu.attacks._common`). Every gradient they follow is ``net.input_grad(x, y, loss, surrogate)``: the
 network's one forward -> loss -> backward path (:func:`input_grad_fn` makes it a PGD hook).
 """
 from ..activations import SURROGATES

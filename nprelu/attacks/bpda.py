@@ -44,7 +44,7 @@ def bpda_pgd(net, x, y, eps, step, steps, surrogate="relu", loss="cross_entropy"
     result equals ``pgd(net, x, y, eps, step, steps, ...)`` bit for bit (with the same loss).
 
     Cost per sample: ``steps`` forward and backward passes (plus one forward per step with
-    ``early_stop``).
+    ``early_stop``). Inputs and settings are checked as :func:`~nprelu.attacks.pgd.pgd` does.
     """
     if surrogate not in SURROGATES:
         raise ValueError(f"unknown surrogate {surrogate!r}: choose one of {', '.join(SURROGATES)}")

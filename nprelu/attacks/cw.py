@@ -47,7 +47,7 @@ from typing import NamedTuple
 from ..backend import array_module
 from ..losses import best_other_class
 from ..optim import Adam
-from ._common import prepare
+from ._common import check_int, check_real, prepare
 
 SHRINK = 1.0 - 1e-6
 NO_UPPER = 1e10
@@ -83,12 +83,25 @@ def cw_l2(net, x, y, c_init=1e-3, search_steps=9, max_iter=10000, lr=1e-2, kappa
     free: 10000 rows ran 10x more images per second than 1000 on an H100.
 
     Returns a :class:`CWResult`. A sample never broken is returned unchanged (the clean input),
-    with ``l2`` 0 and ``success`` False.
+    with ``l2`` 0 and ``success`` False. An empty batch gives empty fields.
+
+    ValueError unless ``x`` lies in [0, 1] with labels in [0, n_out) (:func:`prepare`; outside
+    the box the tanh change of variables has no solution), c_init > 0, lr > 0, kappa >= 0 and
+    0 < shrink < 1 are finite, and search_steps, max_iter, batch_size >= 1 are integers.
     """
     x, y, xp = prepare(net, x, y)
-    parts = [_cw_batch(net, x[i:i + batch_size], y[i:i + batch_size], float(c_init),
-                       int(search_steps), int(max_iter), float(lr), float(kappa), bool(abort_early),
-                       float(shrink))
+    c_init = check_real("c_init", c_init, 0.0, low_open=True)
+    search_steps = check_int("search_steps", search_steps)
+    max_iter = check_int("max_iter", max_iter)
+    lr = check_real("lr", lr, 0.0, low_open=True)
+    kappa = check_real("kappa", kappa, 0.0)
+    shrink = check_real("shrink", shrink, 0.0, 1.0, low_open=True, high_open=True)
+    batch_size = check_int("batch_size", batch_size)
+    if len(x) == 0:
+        return CWResult(x.copy(), xp.zeros(0, dtype=x.dtype), xp.zeros(0, dtype=bool),
+                        xp.zeros(0, dtype=x.dtype))
+    parts = [_cw_batch(net, x[i:i + batch_size], y[i:i + batch_size], c_init, search_steps,
+                       max_iter, lr, kappa, bool(abort_early), shrink)
              for i in range(0, len(x), batch_size)]
     if len(parts) == 1:
         return parts[0]

@@ -7,7 +7,7 @@ with the softmax cross-entropy of the true label ``y`` as the loss. One gradient
 """
 from __future__ import annotations
 
-from ._common import prepare
+from ._common import check_int, check_real, prepare
 
 
 def fgsm(net, x, y, eps, batch_size=10000):
@@ -19,9 +19,12 @@ def fgsm(net, x, y, eps, batch_size=10000):
     Returns ``x_adv`` (N, d), on ``net``'s device and in its dtype, with ``||x_adv - x||_inf <=
     eps``. FGSM has no notion of failure: where the gradient is zero (a saturated capped layer)
     ``sign`` is 0 and the clean pixel is returned unchanged.
+
+    ValueError unless ``x`` lies in [0, 1] with labels in [0, n_out) (:func:`prepare`), eps is
+    finite and >= 0, and batch_size is an integer >= 1.
     """
     x, y, xp = prepare(net, x, y)
-    eps = float(eps)
+    eps, batch_size = check_real("eps", eps, 0.0), check_int("batch_size", batch_size)
     out = xp.empty_like(x)
     for i in range(0, len(x), batch_size):
         xb = x[i:i + batch_size]

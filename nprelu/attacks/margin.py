@@ -21,8 +21,8 @@ that misclassifies the sample beats one that does not, and among equals the larg
 from __future__ import annotations
 
 from ..losses import logit_margin
-from ._common import input_grad_fn, prepare
-from .pgd import pgd
+from ._common import check_int, check_real, input_grad_fn, prepare
+from .pgd import _pgd
 
 
 def margin_pgd(net, x, y, eps, step, steps, restarts=1, seed=0, batch_size=10000):
@@ -40,17 +40,21 @@ def margin_pgd(net, x, y, eps, step, steps, restarts=1, seed=0, batch_size=10000
     Returns ``x_adv`` (N, d), on ``net``'s device, inside the eps-ball and [0, 1]: per sample
     the restart that misclassifies it if one does (the largest margin among those), else the
     restart with the largest margin m = max_{i != y} Z_i - Z_y.
+
+    ValueError unless ``x`` lies in [0, 1] with labels in [0, n_out) (:func:`prepare`), eps >= 0,
+    step > 0 (both finite), and steps, restarts, batch_size >= 1 and seed >= 0 are integers.
+    The inputs are checked once here, not again by each restart.
     """
     x, y, xp = prepare(net, x, y)
-    restarts = int(restarts)
-    if restarts < 1:
-        raise ValueError(f"restarts must be >= 1, got {restarts}")
+    eps, step = check_real("eps", eps, 0.0), check_real("step", step, 0.0, low_open=True)
+    steps, restarts = check_int("steps", steps), check_int("restarts", restarts)
+    seed, batch_size = check_int("seed", seed, 0), check_int("batch_size", batch_size)
     seeds = [int(s) for s in net.backend.rng(seed).integers(0, 2 ** 31 - 1, size=restarts)]
     grad_fn = input_grad_fn("margin")
     best = best_m = best_wrong = None
     for r_seed in seeds:
-        xr = pgd(net, x, y, eps, step, steps, random_start=True, seed=r_seed,
-                 batch_size=batch_size, grad_fn=grad_fn)
+        xr = _pgd(net, x, y, eps, step, steps, random_start=True, seed=r_seed, early_stop=False,
+                  batch_size=batch_size, grad_fn=grad_fn)
         logits = net.logits(xr, batch_size)
         m, wrong = logit_margin(logits, y), logits.argmax(axis=1) != y
         if best is None:

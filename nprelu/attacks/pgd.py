@@ -12,7 +12,7 @@ cross-entropy of the true label (``net.input_grad``). Every iterate stays in the
 """
 from __future__ import annotations
 
-from ._common import input_grad, prepare
+from ._common import check_int, check_real, input_grad, prepare
 
 
 def pgd(net, x, y, eps, step, steps, random_start=False, seed=0, early_stop=False,
@@ -36,9 +36,20 @@ def pgd(net, x, y, eps, step, steps, random_start=False, seed=0, early_stop=Fals
     Returns ``x_adv`` (N, d) on ``net``'s device, in its dtype. There is no failure value: a
     sample the attack does not flip is returned wherever the steps left it (inside the ball);
     compare predictions to know which were broken.
+
+    ValueError unless ``x`` lies in [0, 1] with labels in [0, n_out) (:func:`prepare`), eps >= 0,
+    step > 0 (both finite), steps >= 1, seed >= 0 and batch_size >= 1 (integers).
     """
-    x, y, xp = prepare(net, x, y)
-    eps, step = float(eps), float(step)
+    x, y, _ = prepare(net, x, y)
+    eps, step = check_real("eps", eps, 0.0), check_real("step", step, 0.0, low_open=True)
+    steps = check_int("steps", steps)
+    seed, batch_size = check_int("seed", seed, 0), check_int("batch_size", batch_size)
+    return _pgd(net, x, y, eps, step, steps, random_start, seed, early_stop, batch_size, grad_fn)
+
+
+def _pgd(net, x, y, eps, step, steps, random_start, seed, early_stop, batch_size, grad_fn):
+    """:func:`pgd` on inputs and settings already checked (and ``x``, ``y`` on the device)."""
+    xp = net.backend.xp
     rng = net.backend.rng(seed) if random_start else None
     out = xp.empty_like(x)
     for i in range(0, len(x), batch_size):
@@ -54,7 +65,7 @@ def pgd(net, x, y, eps, step, steps, random_start=False, seed=0, early_stop=Fals
         else:
             xa = x0.copy()
         g = xp.empty_like(xa)               # step * sign(grad), reused by every step
-        for _ in range(int(steps)):
+        for _ in range(steps):
             xp.sign(grad_fn(net, xa, yb), out=g)
             g *= step
             if early_stop:

@@ -19,7 +19,12 @@ def transfer(source_net, target_net, x, y, attack):
     ``functools.partial(pgd, eps=0.1, step=0.01, steps=10)``; if it returns a result object,
     its ``x_adv`` field is taken. The two networks must have the same input size and classes.
     Cost: that of ``attack`` on the source network; nothing runs on the target.
+
+    ValueError unless ``x`` lies in [0, 1] with labels in [0, n_out) (:func:`prepare`) and
+    ``attack`` is callable; ``attack`` checks its own settings.
     """
+    if not callable(attack):
+        raise ValueError(f"attack must be a callable attack(net, x, y) -> x_adv, got {attack!r}")
     if source_net.sizes[0] != target_net.sizes[0] or source_net.sizes[-1] != target_net.sizes[-1]:
         raise ValueError(f"source {source_net.sizes} and target {target_net.sizes} networks differ "
                          "in input size or number of classes")

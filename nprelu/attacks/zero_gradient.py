@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._common import input_grad, prepare
+from ._common import check_int, check_real, input_grad, prepare
 
 
 @dataclass
@@ -61,12 +61,21 @@ def zero_gradient_pgd(net, x, y, step=0.01, max_steps=500, eps=None, batch_size=
     input gradient (default cross-entropy, ``net.input_grad``; others from
     :func:`~nprelu.attacks.input_grad_fn`).
 
-    Returns a :class:`ZeroGradientResult`; see the module doc for the not-found case.
+    Returns a :class:`ZeroGradientResult`; see the module doc for the not-found case. An empty
+    batch gives empty fields.
+
+    ValueError unless ``x`` lies in [0, 1] with labels in [0, n_out) (:func:`prepare`), step > 0
+    and eps (unless None) >= 0 are finite, max_steps >= 0 (0: only test the clean input's
+    gradient) and batch_size >= 1 are integers.
     """
     x, y, xp = prepare(net, x, y)
-    parts = [_zero_batch(net, x[i:i + batch_size], y[i:i + batch_size], float(step),
-                         int(max_steps), eps, grad_fn)
-             for i in range(0, len(x), batch_size)]
+    step = check_real("step", step, 0.0, low_open=True)
+    max_steps = check_int("max_steps", max_steps, 0)
+    eps = None if eps is None else check_real("eps", eps, 0.0)
+    batch_size = check_int("batch_size", batch_size)
+    parts = [_zero_batch(net, x[i:i + batch_size], y[i:i + batch_size], step, max_steps, eps,
+                         grad_fn)
+             for i in range(0, max(len(x), 1), batch_size)]   # N = 0: one empty batch
     if len(parts) == 1:
         return parts[0]
     return ZeroGradientResult(*(xp.concatenate([getattr(p, f) for p in parts])
@@ -79,10 +88,12 @@ def _zero_batch(net, x, y, step, max_steps, eps, grad_fn):
     found = xp.zeros(n, dtype=bool)
     steps = xp.full(n, max_steps, dtype="int64")
     x_final = x.copy()
+    if n == 0:
+        return ZeroGradientResult(found, steps, xp.zeros(0, dtype=x.dtype), x_final)
     if eps is None:
         lo, hi = 0.0, 1.0
     else:
-        lo, hi = xp.clip(x - float(eps), 0.0, 1.0), xp.clip(x + float(eps), 0.0, 1.0)
+        lo, hi = xp.clip(x - eps, 0.0, 1.0), xp.clip(x + eps, 0.0, 1.0)
     idx = xp.arange(n)
     xa, ya = x.copy(), y
     for k in range(max_steps + 1):
