@@ -36,13 +36,13 @@ from nprelu.experiments import EXPERIMENTS, OUTPUTS, PROFILES
 from nprelu.experiments.config import describe_subsets, describe_training
 from nprelu.experiments.context import Context
 from nprelu.experiments.schema import SummaryError
-from nprelu.experiments.summary import SummaryFile, run_meta
+from nprelu.experiments.summary import REPORT_FILES, SummaryFile, run_meta, set_aside
 from nprelu.progress import format_seconds, log
 
 PROG = "run_all.py"
 DEFAULT_PROFILE = "paper"
 #: What a run writes into ``--out`` besides ``models/``, and what ``--overwrite`` clears.
-SUMMARY, REPORTS = "summary.json", ("REPORT.md", "table1.md")
+SUMMARY, REPORTS = "summary.json", REPORT_FILES
 #: Errors of a run that are reported in one line (exit status 1) unless ``--debug``.
 RUN_ERRORS = (BackendError, DataError, SummaryError, CheckpointError, OSError)
 
@@ -211,23 +211,13 @@ def check_out_dir(out: Path) -> None:
 
 
 def clear_previous_run(out: Path) -> None:
-    """``--overwrite``: keep the summary in ``out`` aside as ``summary.json.previous`` and delete
-    the outputs drawn from it (the reports and the registry's figures). The models stay: each
-    checkpoint is reused only when trained with the same settings. The summary goes last, so an
-    interrupted clear leaves a folder that is still refused, never a mix."""
-    removed = []
-    for name in (*REPORTS, *(o.file for o in OUTPUTS.values() if o.file)):
-        path = out / name
-        if path.is_file():
-            path.unlink()
-            removed.append(name)
-    summary, aside = out / SUMMARY, out / f"{SUMMARY}.previous"
-    kept = summary.exists()
-    if kept:
-        os.replace(summary, aside)
+    """``--overwrite``: the summary in ``out`` kept as ``summary.json.previous``, the report and
+    figures drawn from it deleted (``summary.set_aside``); the models stay."""
+    kept = (out / SUMMARY).exists()
+    removed = set_aside(out, OUTPUTS, ".previous")
     if removed or kept:
         log(f"--overwrite: removed {', '.join(removed) or 'no report or figure'} from {out}"
-            + (f"; the previous summary is kept as {aside}" if kept else ""))
+            + (f"; the previous summary is kept as {out / SUMMARY}.previous" if kept else ""))
 
 
 def write_outputs(summary: dict, out: Path) -> None:

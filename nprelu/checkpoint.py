@@ -32,7 +32,7 @@ def atomic_write_bytes(path, data: bytes) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    mode = 0o666 & ~_umask()
+    mode = new_file_mode()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -47,11 +47,12 @@ def atomic_write_bytes(path, data: bytes) -> None:
         raise
 
 
-def _umask() -> int:
-    """The process umask (read by setting it and putting it back: there is no getter)."""
+def new_file_mode() -> int:
+    """The mode a plain ``open()`` gives a new file: 0o666 less the process umask (read by
+    setting it and putting it back: there is no getter)."""
     mask = os.umask(0o022)
     os.umask(mask)
-    return mask
+    return 0o666 & ~mask
 
 
 def write_checkpoint(path, weights, biases, meta: dict) -> None:

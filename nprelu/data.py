@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .checkpoint import new_file_mode
+
 MNIST_FILES = {
     "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
     "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
@@ -120,6 +122,7 @@ def _fetch(url: str, dest: Path, name: str, sha: str, timeout: float) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=dest)
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+            os.fchmod(out.fileno(), new_file_mode())   # readable as a plain open() makes it
             shutil.copyfileobj(resp, out)
         actual = _sha256(gzip.decompress(Path(tmp).read_bytes()))
         if actual != sha:

@@ -308,6 +308,16 @@ def test_download_lands_files_atomically(env, served):
     assert load_mnist(data_dir=dest, verify=True)[0].shape == (5, 784)
 
 
+def test_downloaded_files_are_readable_by_others_as_a_plain_open_makes_them(env, served):
+    base, _, _ = served
+    old = os.umask(0o022)
+    try:
+        dest = download_mnist(env / "dest", mirrors=(base,), timeout=5)
+    finally:
+        os.umask(old)
+    assert {oct(p.stat().st_mode & 0o777) for p in dest.iterdir()} == {oct(0o644)}
+
+
 def test_download_skips_present_files(env, served):
     base, root, _ = served
     dest = env / "dest"

@@ -374,3 +374,14 @@ def test_report_writes_atomically_and_never_prints(tmp_path, summary, capsys):
     assert capsys.readouterr() == ("", "")
     assert [p.name for p in tmp_path.iterdir()] == ["REPORT.md"]
     assert "was not drawn" in (tmp_path / "REPORT.md").read_text()  # no PNG in tmp_path
+
+
+def test_a_quick_profile_report_opens_with_a_not_comparable_banner(tmp_path):
+    from nprelu.experiments import PROFILES
+    from nprelu.experiments.summary import run_meta
+    from nprelu.report import build_report
+    quick = {"meta": run_meta(PROFILES["quick"], 0, "numpy")}
+    paper_run = {"meta": run_meta(PROFILES["paper"], 0, "numpy")}
+    head = build_report(quick, tmp_path, strict=True).split("## How this was produced")[0]
+    assert "**Not comparable to the paper.**" in head and "the first 3000 training images" in head
+    assert "Not comparable" not in build_report(paper_run, tmp_path, strict=True)

@@ -212,3 +212,38 @@ def test_the_summary_lock_is_exclusive_and_leaves_no_file(tmp_path):
     _summary_file(tmp_path / "out").record(
         "fig03", {"fig03": {"c": [1], "z": [0.0], "sigmoid": {"1": [0.5]}}}, {}, 1.0)
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["summary.json"]
+
+
+def test_a_corrupt_summary_takes_the_report_and_figures_drawn_from_it_along(tmp_path):
+    (tmp_path / "summary.json").write_text("{ not json")
+    stale = [tmp_path / "REPORT.md", tmp_path / "table1.md", tmp_path / OUTPUTS["fig12"].file]
+    for p in stale:
+        p.write_text("old")
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "kept.npz").write_text("a model")
+    _summary_file(tmp_path)
+    assert not any(p.exists() for p in stale)
+    assert (tmp_path / "models" / "kept.npz").exists()
+    assert (tmp_path / "summary.json.corrupt").read_text() == "{ not json"
+
+
+def test_another_run_taking_the_folder_midway_is_refused_and_nothing_is_lost(tmp_path):
+    mine = _summary_file(tmp_path, seed=0)
+    fig03 = {"c": [1], "z": [0.0], "sigmoid": {"1": [0.5]}}
+    mine.record("fig03", {"fig03": fig03}, {}, 1.0)
+    (tmp_path / "summary.json").unlink()
+    _summary_file(tmp_path, seed=1).record("fig03", {"fig03": fig03}, {}, 1.0)
+    with pytest.raises(SummaryError, match="another run's results .*seed 1 there, 0 here"):
+        mine.record("fig11", {}, {}, 1.0)
+    unsaved = list(tmp_path.glob("summary.json.unsaved-*"))
+    assert len(unsaved) == 1 and json.loads(unsaved[0].read_text())["fig03"] == fig03
+    assert json.loads((tmp_path / "summary.json").read_text())["meta"]["seed"] == 1
+
+
+def test_recorded_settings_read_the_same_before_and_after_a_reload(tmp_path):
+    s = _summary_file(tmp_path)
+    s.record("fig03", {"fig03": {"c": [1], "z": [0.0], "sigmoid": {"1": [0.5]}}},
+             {"z": 1, "a": (2, 3), "m": {"y": 1, "b": 2}}, 1.0)
+    in_memory = json.dumps(s.data["meta"]["settings"])
+    reloaded = json.dumps(read_summary(tmp_path / "summary.json", OUTPUTS)["meta"]["settings"])
+    assert in_memory == reloaded == '{"fig03": {"a": [2, 3], "m": {"b": 2, "y": 1}, "z": 1}}'

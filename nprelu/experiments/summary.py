@@ -89,6 +89,29 @@ def read_summary(path, outputs: dict) -> dict:
     return check_summary(summary, outputs, where=str(path))
 
 
+#: What ``nprelu.report`` draws from a summary besides the registry's figures.
+REPORT_FILES = ("REPORT.md", "table1.md")
+
+
+def set_aside(out_dir, outputs: dict, suffix: str) -> list:
+    """Keep ``out_dir/summary.json`` aside as ``summary.json{suffix}`` and delete what was drawn
+    from it (the report files and the registry's figures), so that a new run's report never
+    stands beside an old run's figures. Models stay: each checkpoint is reused only when it was
+    trained with the same settings. The summary moves last, so an interrupted call leaves a
+    folder that still holds it. Returns the names of the files removed."""
+    out_dir = Path(out_dir)
+    removed = []
+    for name in (*REPORT_FILES, *(o.file for o in outputs.values() if o.file)):
+        path = out_dir / name
+        if path.is_file():
+            path.unlink()
+            removed.append(name)
+    summary = out_dir / "summary.json"
+    if summary.exists():
+        os.replace(summary, out_dir / f"summary.json{suffix}")
+    return removed
+
+
 class SummaryFile:
     """The summary of one run in ``out_dir``, kept in memory and on disk."""
 
@@ -114,9 +137,10 @@ class SummaryFile:
             try:
                 old = read_summary(self.path, self.outputs)
             except SummaryError as exc:
-                aside = self.path.with_name(self.path.name + ".corrupt")
-                os.replace(self.path, aside)
-                log(f"{exc}; kept aside as {aside}, starting a fresh summary")
+                removed = set_aside(self.path.parent, self.outputs, ".corrupt")
+                log(f"{exc}; kept aside as {self.path}.corrupt"
+                    + (f" (and removed what was drawn from it: {', '.join(removed)})"
+                       if removed else "") + "; starting a fresh summary")
             else:
                 old_meta = old.get("meta", {})
                 if same_run(old_meta, meta):
@@ -133,7 +157,7 @@ class SummaryFile:
     def record(self, key: str, numbers: dict, settings, wall_seconds: float) -> None:
         """Add the finished experiment ``key`` (its blocks ``numbers``) and save, merged with
         what concurrent runs in the same directory have saved meanwhile."""
-        numbers = json.loads(json.dumps(numbers, allow_nan=False, default=_json_default))
+        numbers, settings = (_as_json(v) for v in (numbers, settings))  # as a reload gives them
         check_summary(numbers, self.outputs, where=f"experiment {key}")
         with _lock(self.lock_dir):
             self._merge_from_disk()
@@ -159,8 +183,13 @@ class SummaryFile:
             log(f"{exc}; not merged (it will be overwritten)")
             return
         mine, theirs = self.meta, disk.get("meta", {})
-        if not same_run(theirs, mine):
-            return
+        if not same_run(theirs, mine):   # another run took this folder meanwhile: keep ours apart
+            aside = self.path.with_name(f"summary.json.unsaved-{os.getpid()}")
+            atomic_write_bytes(aside, json.dumps(self.data, indent=1, sort_keys=True).encode())
+            raise SummaryError(
+                f"{self.path} now holds another run's results "
+                f"({'; '.join(run_differences(theirs, mine))}); this run's results are kept in "
+                f"{aside}; run again with another --out")
         for key, value in disk.items():
             if key != "meta":
                 self.data.setdefault(key, value)   # numbers this run computed itself win
@@ -185,6 +214,11 @@ def _lock(directory: Path):
         yield
     finally:
         os.close(fd)  # closing the last descriptor releases the lock
+
+
+def _as_json(value):
+    """``value`` as it comes back from ``summary.json``: plain JSON types, keys sorted."""
+    return json.loads(json.dumps(value, allow_nan=False, sort_keys=True, default=_json_default))
 
 
 def _json_default(o):

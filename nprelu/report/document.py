@@ -44,6 +44,21 @@ def _experiments(group, summary: dict) -> list:
 
 # --------------------------------------------------------------------------- the run
 
+def small_profile_banner(summary: dict) -> list[str]:
+    """A warning on top of a report whose networks were trained on less than the paper's data
+    or for fewer epochs (the ``quick`` profile): its numbers check the code, not the paper."""
+    settings = summary.get("meta", {}).get("profile_settings", {})
+    subset, epochs = settings.get("train_subset"), settings.get("epochs")
+    if subset is None and (epochs is None or epochs >= paper.SECTION8["epochs"]):
+        return []
+    trained = f"the first {subset} training images" if subset is not None else "all images"
+    return [f"> **Not comparable to the paper.** Profile `{summary['meta']['profile']}`: the "
+            f"networks were trained on {trained} for {epochs} epochs (the paper: 60,000 images, "
+            f"{paper.SECTION8['epochs']} epochs) and evaluated on small test subsets. These "
+            "numbers show that every step runs, not what the paper's claims come to; run the "
+            "paper profile for those.", ""]
+
+
 def how_produced(summary: dict, groups: list) -> list[str]:
     """Profile, seed, backend, times and data of the run, as ``meta`` records them."""
     meta = summary.get("meta")
@@ -180,7 +195,7 @@ def build_report(summary: dict, out_dir, strict: bool = False) -> str:
                           RuntimeWarning, stacklevel=3)
             return note(f"_This part could not be generated ({type(exc).__name__}: {exc})._")
 
-    lines = HEADER + how_produced(summary, groups)
+    lines = HEADER + small_profile_banner(summary) + how_produced(summary, groups)
     for group in groups:
         lines += guarded(lambda: section(group, summary, out_dir), group,
                          lambda text: [f"## {group[0].title}", "", text, ""])
