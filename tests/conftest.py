@@ -34,3 +34,10 @@ def mnist():
             pytest.fail("CI must set NPRELU_DATA to the MNIST directory (../shared/mnist)")
         pytest.skip("NPRELU_DATA is not set")
     return load_mnist()
+
+
+@pytest.fixture(scope="module")
+def summary():
+    """A synthetic summary with every block of the registry (tests/summary_helpers.py)."""
+    from summary_helpers import make_summary
+    return make_summary()

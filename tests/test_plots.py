@@ -11,15 +11,9 @@ import pytest
 from nprelu import plots
 from nprelu.experiments import OUTPUTS
 from nprelu.plots import DRAWERS, plot_all
-from summary_helpers import make_summary
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FIGURES = [o for o in OUTPUTS.values() if o.file]
-
-
-@pytest.fixture(scope="module")
-def summary():
-    return make_summary()
 
 
 @pytest.fixture(scope="module")

@@ -17,14 +17,9 @@ from nprelu.report.registry import CLAIM_TESTS, NUMBERS, sections
 from nprelu.report.stats import beta_trend
 from nprelu.report.sweeps import pairwise_counts
 from nprelu.report.table1 import table1_markdown
-from summary_helpers import EVAL_BETAS, SIZES, make_summary
+from summary_helpers import EVAL_BETAS, SIZES
 
 REPORT_DIR = Path(nprelu.report.__file__).parent
-
-
-@pytest.fixture(scope="module")
-def summary():
-    return make_summary()
 
 
 @pytest.fixture(scope="module")
