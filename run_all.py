@@ -6,12 +6,18 @@
     python run_all.py --full                # no subsets (meant for a GPU: --backend cupy)
     python run_all.py --only fig04 table1   # some experiments (by registry key)
     python run_all.py --seeds 3             # Table 1 over 3 seeds, mean and spread
+    python run_all.py --jobs 1              # one process (default: one worker per core)
 
 Outputs in ``--out`` (default ``results/``): ``models/*.npz``, ``summary.json``, one PNG per
 figure, ``table1.md`` and ``REPORT.md``. Everything is written atomically and the run is
 resumable: run the same command again after an interruption and it continues where it stopped,
 giving the same numbers as an uninterrupted run. A folder holding another run's results (other
 profile, seed or settings) is refused unless ``--overwrite`` is given: two runs never mix.
+
+The work is split into units (an experiment, or one trained network or one row of Table 1 of a
+long one; ``nprelu/experiments/units.py``) run by ``--jobs N`` worker processes with one BLAS
+thread each (``nprelu/experiments/jobs.py``); finished units are kept in ``units/`` until their
+experiment is recorded, so an interrupted run resumes unit by unit.
 
 Mistakes (bad arguments, an unusable ``--out``, no data, no CuPy, ...) are reported in one line,
 ``run_all.py: error: ...``, naming the problem and the fix, before any data is loaded where they
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -35,6 +42,7 @@ from nprelu.data import DataError, find_data_dir, load_mnist
 from nprelu.experiments import EXPERIMENTS, OUTPUTS, PROFILES
 from nprelu.experiments.config import describe_subsets, describe_training
 from nprelu.experiments.context import Context
+from nprelu.experiments.jobs import WorkerError, WorkerSetup, default_jobs, run_experiments
 from nprelu.experiments.schema import SummaryError
 from nprelu.experiments.summary import REPORT_FILES, SummaryFile, run_meta, set_aside
 from nprelu.progress import format_seconds, log
@@ -44,7 +52,7 @@ DEFAULT_PROFILE = "paper"
 #: What a run writes into ``--out`` besides ``models/``, and what ``--overwrite`` clears.
 SUMMARY, REPORTS = "summary.json", REPORT_FILES
 #: Errors of a run that are reported in one line (exit status 1) unless ``--debug``.
-RUN_ERRORS = (BackendError, DataError, SummaryError, CheckpointError, OSError)
+RUN_ERRORS = (BackendError, DataError, SummaryError, CheckpointError, OSError, WorkerError)
 
 
 class UsageError(Exception):
@@ -95,6 +103,11 @@ def parse_args(argv=None):
     ap.add_argument("--only", nargs="+", metavar="EXP",
                     help=f"run only these experiments, among: {' '.join(EXPERIMENTS)}; "
                          "default: all")
+    ap.add_argument("--jobs", type=int, default=None, metavar="N",
+                    help="worker processes, each with one BLAS thread, that share the units of "
+                         "work (trained networks, rows of Table 1); 1 runs everything in this "
+                         "process with its BLAS threads; default: the number of cores "
+                         f"({default_jobs('numpy')} here) on numpy, 1 on cupy")
     ap.add_argument("--data", type=Path, default=None, metavar="DIR",
                     help="directory holding the four MNIST files (.gz or raw); default: "
                          "$NPRELU_DATA, else ~/.cache/nprelu/mnist (downloaded if missing)")
@@ -115,6 +128,8 @@ def parse_args(argv=None):
         ap.error(f"--seed must be >= 0 (got {args.seed})")
     if args.seeds < 1:
         ap.error(f"--seeds must be >= 1 (got {args.seeds})")
+    if args.jobs is not None and args.jobs < 1:
+        ap.error(f"--jobs must be >= 1 (got {args.jobs})")
     if args.seeds > 1 and not any(e.seed_runs(args.seeds) != e.seed_runs(1)
                                   for e in selected(args.only, args.seeds)):
         ap.error(f"--seeds {args.seeds} repeats Table 1, which --only "
@@ -166,20 +181,20 @@ def _run(args) -> int:
     summary = SummaryFile(args.out, meta, OUTPUTS)
     todo = [e for e in selected(args.only, args.seeds) if e.key not in summary.meta["done"]]
     minutes = [e.estimate(profile.name, args.seeds) for e in todo]
-    log(f"nprelu run_all: profile {profile.name}, backend {backend.name}, seed {args.seed}, out {args.out}")
+    jobs = args.jobs or default_jobs(backend.name)
+    log(f"nprelu run_all: profile {profile.name}, backend {backend.name}, seed {args.seed}, "
+        f"out {args.out}, jobs {jobs}")
     log(f"to do: {', '.join(e.key for e in todo) or 'nothing (all done)'}; estimated "
-        f"{sum(minutes):.0f} min on 2 CPU cores" + (" (a GPU is much faster)" if backend.name == "cupy" else ""))
+        f"{sum(minutes):.0f} min on 2 CPU cores"
+        + (" (a GPU is much faster)" if backend.name == "cupy" else ""))
 
-    x_train, y_train, x_test, y_test = load_mnist(args.data)
-    data = tuple(backend.asarray(a) for a in (x_train, y_train, x_test, y_test))
-    ctx = Context.create(args.out, profile, backend, args.seed, data, args.seeds)
     start = time.perf_counter()
-    for k, exp in enumerate(todo):
-        t = time.perf_counter()
-        log(f"[{k + 1}/{len(todo)}] {exp.key} (elapsed {format_seconds(t - start)}, "
-            f"~{format_seconds(60 * sum(minutes[k:]))} left)")
-        numbers, settings = exp.run(ctx)
-        summary.record(exp.key, numbers, settings, time.perf_counter() - t)
+    if todo:
+        load_mnist(args.data)  # downloaded here, once, if it must be (workers read the files)
+        setup = WorkerSetup(str(args.out), profile, backend.name, args.seed, args.seeds,
+                            None if args.data is None else str(args.data))
+        plan = Context.plan(profile, backend, args.seed, args.seeds)
+        run_experiments(todo, plan, summary, args.out, jobs, setup)
     summary.refresh()  # with what a concurrent run (another --only list) has added meanwhile
     write_outputs(summary.data, args.out)
     log(f"done in {format_seconds(time.perf_counter() - start)}; report: {args.out / 'REPORT.md'}")
@@ -212,9 +227,13 @@ def check_out_dir(out: Path) -> None:
 
 def clear_previous_run(out: Path) -> None:
     """``--overwrite``: the summary in ``out`` kept as ``summary.json.previous``, the report and
-    figures drawn from it deleted (``summary.set_aside``); the models stay."""
+    figures drawn from it deleted (``summary.set_aside``), its finished units too; the models
+    stay."""
     kept = (out / SUMMARY).exists()
     removed = set_aside(out, OUTPUTS, ".previous")
+    if (out / "units").is_dir():
+        shutil.rmtree(out / "units")
+        removed.append("units/")
     if removed or kept:
         log(f"--overwrite: removed {', '.join(removed) or 'no report or figure'} from {out}"
             + (f"; the previous summary is kept as {out / SUMMARY}.previous" if kept else ""))

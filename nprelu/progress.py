@@ -2,12 +2,21 @@
 
 Library code never prints. It calls a :class:`Progress` (or the ``quiet`` one), which writes a
 self-overwriting status line to stderr only when stderr is a terminal, and logs finished steps
-through :func:`log` (stderr, always), so CI logs and pipes stay clean.
+through :func:`log` (stderr, always), so CI logs and pipes stay clean. Worker processes that
+share one terminal turn the status lines off (:func:`status_lines`) and keep the log lines.
 """
 from __future__ import annotations
 
 import sys
 import time
+
+_STATUS_LINES = True
+
+
+def status_lines(enabled: bool) -> None:
+    """Allow (the default) or forbid the self-overwriting status lines in this process."""
+    global _STATUS_LINES
+    _STATUS_LINES = bool(enabled)
 
 
 def format_seconds(s) -> str:
@@ -38,7 +47,7 @@ class Progress:
 
     def __init__(self, label: str, total: int, stream=None, enabled: bool | None = None):
         self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.enabled = (_STATUS_LINES and self.stream.isatty()) if enabled is None else enabled
         self.label, self.total, self.done = label, max(int(total), 1), 0
         self.start = time.perf_counter()
         self._last = 0.0

@@ -232,7 +232,8 @@ def test_an_error_during_the_run_is_one_line_and_keeps_what_was_done(tmp_path, m
     monkeypatch.setitem(EXPERIMENTS, "fig04", replace(EXPERIMENTS["fig04"], run=disk_full))
     monkeypatch.delenv("NPRELU_BACKEND", raising=False)
     out = tmp_path / "out"
-    assert run_all.main(["--profile", "quick", "--only", "fig03", "fig04", "--out", str(out)]) == 1
+    assert run_all.main(["--profile", "quick", "--only", "fig03", "fig04", "--out", str(out),
+                         "--jobs", "1"]) == 1   # in process: spawned workers see no monkeypatch
     last = capfd.readouterr().err.splitlines()[-1]
     assert last.startswith("run_all.py: error: [Errno 28] No space left on device")
     assert "run the same command again" in last
@@ -260,6 +261,6 @@ def test_help_gives_every_option_a_default_and_the_default_profile_its_duration(
         else:
             entries[option] += line
     assert set(entries) == {"-h", "--profile", "--full", "--out", "--overwrite", "--backend",
-                            "--seed", "--seeds", "--only", "--data", "--debug"}
+                            "--seed", "--seeds", "--only", "--data", "--debug", "--jobs"}
     for option, entry in entries.items():
         assert option == "-h" or "default:" in entry, entry

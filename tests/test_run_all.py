@@ -1,7 +1,11 @@
 """run_all.py end to end on the quick profile, resuming, the registry, the summary file and the
 model store's checks."""
 import json
+import os
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,23 +14,30 @@ import run_all
 from nprelu.backend import get_backend
 from nprelu.experiments import EXPERIMENTS, OUTPUTS, PROFILES
 from nprelu.experiments.context import Context
+from nprelu.experiments.jobs import BLAS_THREAD_VARS
 from nprelu.experiments.schema import SCHEMAS, SummaryError
 from nprelu.experiments.store import ModelSpec
 from nprelu.experiments.summary import SummaryFile, read_summary, run_meta
 
 
 def _comparable(summary):
-    """The summary without its timing and clock fields, which differ between runs."""
+    """The summary without its timing and clock fields, which differ between runs, nor the
+    --jobs and the operation counts of each experiment (a network is trained, and counted, by
+    whichever experiment needs it first)."""
     s = json.loads(json.dumps(summary))
-    for k in ("wall_seconds", "started", "done"):
+    for k in ("wall_seconds", "started", "done", "flops", "jobs"):
         s["meta"].pop(k, None)
     return s
 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory, mnist):
+    """The quick profile in one process with one BLAS thread (``--jobs 1``)."""
     out = tmp_path_factory.mktemp("quick")
-    assert run_all.main(["--profile", "quick", "--out", str(out)]) == 0
+    env = {**os.environ, **dict.fromkeys(BLAS_THREAD_VARS, "1")}
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "run_all.py", "--profile", "quick", "--jobs", "1", "--out",
+                    str(out)], cwd=root, env=env, check=True)
     return out
 
 
@@ -56,23 +67,27 @@ def test_quick_profile_writes_every_output(quick_run):
 
 
 @pytest.mark.slow
-def test_interrupted_run_resumes_to_the_same_summary(quick_run, tmp_path, monkeypatch):
+def test_an_interrupted_run_on_two_workers_resumes_to_the_numbers_of_one_process(
+        quick_run, tmp_path, capfd):
+    """``--jobs 2`` (one BLAS thread per worker) against ``--jobs 1`` with one BLAS thread: the
+    same numbers, also when the two-worker run stops at a failing unit (a network whose
+    checkpoint path is a directory) and is resumed."""
     out = tmp_path / "resumed"
-    real = EXPERIMENTS["fig05"]
-
-    def interrupted(ctx):
-        raise KeyboardInterrupt
-
-    monkeypatch.setitem(EXPERIMENTS, "fig05", replace(real, run=interrupted))
-    with pytest.raises(KeyboardInterrupt):
-        run_all.main(["--profile", "quick", "--out", str(out)])
+    blocker = out / "models" / "196-392_capnone-1_s0.npz"      # a network of fig05
+    blocker.mkdir(parents=True)
+    assert run_all.main(["--profile", "quick", "--jobs", "2", "--out", str(out)]) == 1
+    assert "Is a directory" in capfd.readouterr().err
     partial = json.loads((out / "summary.json").read_text())
-    assert partial["meta"]["done"] == ["fig01-02", "fig03", "fig04"]
-    monkeypatch.setitem(EXPERIMENTS, "fig05", real)
-    assert run_all.main(["--profile", "quick", "--out", str(out)]) == 0
+    assert {"fig01-02", "fig03", "fig04"} <= set(partial["meta"]["done"])
+    assert "fig05" not in partial["meta"]["done"] and list((out / "units" / "fig05").iterdir())
+    blocker.rmdir()
+    assert run_all.main(["--profile", "quick", "--jobs", "2", "--out", str(out)]) == 0
+    assert "resuming:" in capfd.readouterr().err
     resumed = json.loads((out / "summary.json").read_text())
     full = json.loads((quick_run / "summary.json").read_text())
     assert _comparable(resumed) == _comparable(full)
+    assert set(resumed["meta"]["jobs"].values()) == {2}
+    assert set(full["meta"]["jobs"].values()) == {1}
 
 
 def _tiny_context(out, mnist, epochs=1):

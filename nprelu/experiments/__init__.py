@@ -1,7 +1,8 @@
 """The ONE registry of experiments: what runs, what it writes, how it is drawn and read.
 
-Each :class:`Experiment` names its key (the unit ``run_all.py`` runs, resumes and records), its
-``run(ctx) -> (numbers, settings)`` function, the summary blocks it writes (:class:`Output`:
+Each :class:`Experiment` names its key (what ``run_all.py`` runs, resumes and records), its
+``run(ctx) -> (numbers, settings)`` function, or a :class:`~nprelu.experiments.units.Split`
+of it into units of work that run apart, the summary blocks it writes (:class:`Output`:
 key, kind, title, figure file, the paper claims tested on it), its cost estimate and the test
 subsets it evaluates on. ``run_all.py``, the plots, the report and the profiles all read it.
 
@@ -9,8 +10,9 @@ An output's ``kind`` says what shape its block has (``schema.SCHEMAS``), which f
 it (``plots``) and which function reads it in the report (``report.findings``); figures of the
 same kind (Figures 4, 5 and 6) share all three.
 
-To add an experiment: write its module here (``run(ctx)``), add one entry below, and, for a
-new kind, one schema, one plotting function and one findings function registered under it.
+To add an experiment: write its module here (``run(ctx)``, or a ``Split`` when it is long), add
+one entry below, and, for a new kind, one schema, one plotting function and one findings
+function registered under it.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from typing import Callable
 from .. import paper
 from . import adaptive, growth, sensitivity, sigmoid, sweeps, table1, zero_gradient
 from .config import PROFILES, Profile
+from .units import Split
 
 
 @dataclass(frozen=True)
@@ -46,8 +49,11 @@ class Output:
 
 @dataclass(frozen=True)
 class Experiment:
-    """One unit of a run (see the module doc).
+    """One experiment of a run (see the module doc).
 
+    ``run``: ``run(ctx) -> (numbers, settings)``, or a :class:`Split` (callable the same way)
+    whose units ``run_all.py --jobs N`` spreads over N workers; an experiment that is not split
+    is one unit, named by its key.
     ``minutes``: measured wall-clock minutes on 2 CPU cores, per profile (``full`` falls back to
     ``paper``). ``subsets``: the test subsets it evaluates on, {what they serve: the Profile
     field of their size}. ``seed_runs(n_seeds)``: how many times its ``minutes`` a run with
@@ -66,6 +72,24 @@ class Experiment:
         """Expected wall-clock minutes on 2 CPU cores."""
         return self.minutes.get(profile, self.minutes["paper"]) * self.seed_runs(n_seeds)
 
+    # ---- units of work (experiments/units.py): one code path, split or not ------------------
+    def units(self, ctx) -> list:
+        """The ids of its units, in order: the split's, or its key alone."""
+        return list(self.run.units(ctx)) if isinstance(self.run, Split) else [self.key]
+
+    def run_unit(self, ctx, unit: str):
+        """One unit's partial result (JSON-able); unsplit: ``[numbers, settings]``."""
+        if isinstance(self.run, Split):
+            return self.run.run_unit(ctx, unit)
+        return list(self.run(ctx))
+
+    def combine(self, ctx, partials: dict) -> tuple:
+        """``(numbers, settings)`` from every unit's partial, by unit id."""
+        if isinstance(self.run, Split):
+            return self.run.combine(ctx, partials)
+        numbers, settings = partials[self.key]
+        return numbers, settings
+
 
 def _sweep(key, number, network):
     return Output(key, "pgd_sweep", f"Figure {number} — PGD over a range of max values, "
@@ -79,7 +103,7 @@ def _zero(key, number, network, partner):
 
 
 _ENTRIES = (
-    Experiment("fig01-02", growth.run, (
+    Experiment("fig01-02", growth.SPLIT, (
         Output("fig01", "growth", "Figure 1 — perturbation growth through the hidden layers",
                "fig01_perturbation_growth.png", "1", paper.claims("fig01")),
         Output("fig02", "accuracy", "Figure 2 — accuracy of capped networks",
@@ -88,31 +112,31 @@ _ENTRIES = (
     Experiment("fig03", sigmoid.run, (
         Output("fig03", "sigmoid", "Figure 3 — sigmoid with a constant c", "fig03_sigmoid.png",
                "3", paper.claims("fig03")),), {"quick": 0.0, "paper": 0.0}),
-    Experiment("fig04", sweeps.runner("fig04"), (_sweep("fig04", "4", "general"),),
+    Experiment("fig04", sweeps.split("fig04"), (_sweep("fig04", "4", "general"),),
                {"quick": 0.3, "paper": 6}, {"test images": "n_sweep"}),
-    Experiment("fig05", sweeps.runner("fig05"), (_sweep("fig05", "5", "reversed"),),
+    Experiment("fig05", sweeps.split("fig05"), (_sweep("fig05", "5", "reversed"),),
                {"quick": 0.2, "paper": 4}, {"test images": "n_sweep"}),
-    Experiment("fig06", sweeps.runner("fig06"), (_sweep("fig06", "6", "equal"),),
+    Experiment("fig06", sweeps.split("fig06"), (_sweep("fig06", "6", "equal"),),
                {"quick": 0.4, "paper": 16}, {"test images": "n_sweep"}),
-    Experiment("fig08", zero_gradient.runner("fig08"), (_zero("fig08", "8", "general", "fig04"),),
+    Experiment("fig08", zero_gradient.split("fig08"), (_zero("fig08", "8", "general", "fig04"),),
                {"quick": 0.2, "paper": 6}, {"test images": "n_zero"}),
-    Experiment("fig09", zero_gradient.runner("fig09"), (_zero("fig09", "9", "reversed", "fig05"),),
+    Experiment("fig09", zero_gradient.split("fig09"), (_zero("fig09", "9", "reversed", "fig05"),),
                {"quick": 0.2, "paper": 4}, {"test images": "n_zero"}),
-    Experiment("fig10", zero_gradient.runner("fig10"), (_zero("fig10", "10", "equal", "fig06"),),
+    Experiment("fig10", zero_gradient.split("fig10"), (_zero("fig10", "10", "equal", "fig06"),),
                {"quick": 0.2, "paper": 10}, {"test images": "n_zero"}),
     Experiment("fig11", sensitivity.run, (
         Output("fig11", "sensitivity", "Figure 11 — sensitivity map",
                "fig11_sensitivity_map.png", "11", paper.claims("fig11")),),
         {"quick": 0.05, "paper": 0.5}, {"test-set mean": "n_sensitivity"}),
-    Experiment("table1", table1.run, (
+    Experiment("table1", table1.SPLIT, (
         Output("table1", "table1", "Table 1 — capped ReLU with adversarial training",
                claims=paper.claims("table1")),),
         {"quick": 0.5, "paper": 40}, {"clean/FGSM/PGD": "n_table", "CW-L2": "n_cw"}),
-    Experiment("table1_seeds", table1.run_seeds, (
+    Experiment("table1_seeds", table1.SPLIT_SEEDS, (
         Output("table1_seeds", "table1_seeds", "Table 1 over several seeds", section=False),),
         {"quick": 0.5, "paper": 40}, {"clean/FGSM/PGD": "n_table", "CW-L2": "n_cw"},
         seed_runs=lambda n_seeds: n_seeds - 1),
-    Experiment("adaptive", adaptive.run, (
+    Experiment("adaptive", adaptive.SPLIT, (
         Output("adaptive", "adaptive", "Beyond the paper — adaptive attacks: robustness, or a "
                "hidden gradient?"),
         Output("fig12", "adaptive_curve",
@@ -136,5 +160,5 @@ def experiment_of(output_key: str) -> Experiment:
     raise KeyError(f"no experiment writes {output_key!r}")
 
 
-__all__ = ["EXPERIMENTS", "OUTPUTS", "PROFILES", "Experiment", "Output", "Profile",
+__all__ = ["EXPERIMENTS", "OUTPUTS", "PROFILES", "Experiment", "Output", "Profile", "Split",
            "experiment_of"]

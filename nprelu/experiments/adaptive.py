@@ -15,7 +15,8 @@ the network is robust (Athalye, Carlini & Wagner 2018; Carlini et al. 2019). For
 and report per row the worst case: a sample counts as robust only if every attack above fails
 on it. The checklist of Carlini et al. 2019 is computed for every network on a smaller subset.
 A second part re-caps the general network's HL2 over beta = 0.01 ... 0.15 (the networks of
-Figure 4's HL2 row) and compares plain PGD with the worst case (``fig12``).
+Figure 4's HL2 row) and compares plain PGD with the worst case (``fig12``). One unit of work
+per network of Table 1 and per network of Figure 12.
 
 Nothing here is tuned toward an answer: the attack settings are fixed below, before any result.
 """
@@ -30,6 +31,7 @@ from .store import ModelSpec
 from .summary import beta_key
 from .sweeps import INITIAL_BETAS
 from .table1 import FGSM, PGD, models
+from .units import Split
 
 EPS = PGD["eps"]   # Table 1's budget
 MARGIN_PGD = {"eps": EPS, "step": 0.01, "steps": 20, "restarts": 5}
@@ -63,48 +65,74 @@ def row_numbers(net, advs, x, y) -> dict:
             "worst_case": worst_case_robust_accuracy(net, list(advs.values()), y)}
 
 
-def run(ctx):
+def _rows(seed) -> dict:
+    """``{unit id: ModelSpec}``: one unit per network of Table 1, in its row order."""
+    return {f"adaptive/{spec.adv or 'none'}-{beta_key(spec.caps[1])}": spec
+            for spec in models(seed)}
+
+
+def _curves() -> dict:
+    """``{unit id: initial beta}``: one unit per trained network of Figure 12."""
+    return {f"adaptive/fig12-{beta_key(beta0)}": beta0 for beta0 in INITIAL_BETAS}
+
+
+def run_unit(ctx, unit) -> dict:
+    if unit in _curves():
+        x, y = ctx.test(ctx.profile.n_fig12)
+        return {"curve": curve(ctx, _curves()[unit], x, y), "n_test": int(len(y))}
+    return row(ctx, _rows(ctx.seed)[unit])
+
+
+def row(ctx, spec) -> dict:
+    """One of Table 1's networks under every attack, and its checklist."""
     p = ctx.profile
     x, y = ctx.test(p.n_adaptive)
     xc, yc = ctx.test(p.n_checklist)
-    rows, checks = [], []
-    for spec in models(ctx.seed):   # Table 1's networks; their uncapped twins are among them
-        net, source = ctx.model(spec), ctx.model(spec.uncapped())
-        advs = adaptive_examples(net, source, x, y, ctx.seed, p.adaptive_queries)
-        row = {"beta": spec.caps[1], "adv_training": spec.adv or "none", "n": int(len(y)),
+    net, source = ctx.model(spec), ctx.model(spec.uncapped())  # twins are among Table 1's
+    advs = adaptive_examples(net, source, x, y, ctx.seed, p.adaptive_queries)
+    numbers = {"beta": spec.caps[1], "adv_training": spec.adv or "none", "n": int(len(y)),
                **row_numbers(net, advs, x, y),
                "zero_gradient_fraction": zero_gradient_fraction(net, x, y)}
-        rows.append(row)
-        records = run_checklist(net, xc, yc, EPS, steps=p.checklist_steps,
-                                eps_steps=p.checklist_eps_steps, n_queries=p.adaptive_queries,
-                                p_init=P_INIT, seed=ctx.seed)
-        checks.append({"beta": row["beta"], "adv_training": row["adv_training"],
-                       "n": int(len(yc)), "checks": [r.as_dict() for r in records],
-                       "lines": format_checklist(records)})
-    result = {"eps": EPS, "rows": rows, "checklist": checks}
-    return {"adaptive": result, "fig12": curve(ctx)}, settings(p)
+    records = run_checklist(net, xc, yc, EPS, steps=p.checklist_steps,
+                            eps_steps=p.checklist_eps_steps, n_queries=p.adaptive_queries,
+                            p_init=P_INIT, seed=ctx.seed)
+    checks = {"beta": numbers["beta"], "adv_training": numbers["adv_training"],
+              "n": int(len(yc)), "checks": [r.as_dict() for r in records],
+              "lines": format_checklist(records)}
+    return {"row": numbers, "checklist": checks}
 
 
-def curve(ctx) -> dict:
-    """Figure 12: robust accuracy against the evaluation cap, plain PGD and the worst case."""
-    x, y = ctx.test(ctx.profile.n_fig12)
+def curve(ctx, beta0, x, y) -> dict:
+    """Figure 12, one trained network (HL2 trained at ``beta0``): robust accuracy against the
+    evaluation cap, plain PGD and the worst case."""
+    net = ctx.model(ModelSpec(GENERAL, (None, beta0), seed=ctx.seed))
     source = ctx.model(ModelSpec(GENERAL, (None, None), seed=ctx.seed))
     transfer_adv = pgd(source, x, y, seed=ctx.seed, **PGD)  # one batch serves every beta
-    curves = {}
-    for beta0 in INITIAL_BETAS:
-        net = ctx.model(ModelSpec(GENERAL, (None, beta0), seed=ctx.seed))
-        out = {"pgd": [], "worst_case": [], "standard": []}
-        for k, beta in enumerate(EVAL_BETAS):
-            capped = net.with_caps((None, beta))
-            advs = adaptive_examples(capped, source, x, y, ctx.seed * 1000 + k,
-                                     ctx.profile.fig12_queries, transfer_adv)
-            nums = row_numbers(capped, advs, x, y)
-            for key in out:
-                out[key].append(nums["clean" if key == "standard" else key])
-        curves[beta_key(beta0)] = out
-    return {"network": "general", "sizes": list(GENERAL), "capped_layer": "HL2",
-            "betas_eval": list(EVAL_BETAS), "initial_betas": list(INITIAL_BETAS),
-            "curves": curves, "n_test": int(len(y)), "eps": EPS}
+    out = {"pgd": [], "worst_case": [], "standard": []}
+    for k, beta in enumerate(EVAL_BETAS):
+        capped = net.with_caps((None, beta))
+        advs = adaptive_examples(capped, source, x, y, ctx.seed * 1000 + k,
+                                 ctx.profile.fig12_queries, transfer_adv)
+        nums = row_numbers(capped, advs, x, y)
+        for key in out:
+            out[key].append(nums["clean" if key == "standard" else key])
+    return out
+
+
+def combine(ctx, partials) -> tuple:
+    rows = [partials[u] for u in _rows(ctx.seed)]
+    result = {"eps": EPS, "rows": [r["row"] for r in rows],
+              "checklist": [r["checklist"] for r in rows]}
+    curves = [partials[u] for u in _curves()]
+    fig12 = {"network": "general", "sizes": list(GENERAL), "capped_layer": "HL2",
+             "betas_eval": list(EVAL_BETAS), "initial_betas": list(INITIAL_BETAS),
+             "curves": {beta_key(b): c["curve"] for b, c in zip(_curves().values(), curves)},
+             "n_test": curves[-1]["n_test"], "eps": EPS}
+    return {"adaptive": result, "fig12": fig12}, settings(ctx.profile)
+
+
+#: One unit per network of Table 1 (attacks and checklist), then one per Figure 12 network.
+SPLIT = Split(lambda ctx: [*_rows(ctx.seed), *_curves()], run_unit, combine)
 
 
 def settings(p) -> dict:

@@ -9,7 +9,8 @@ given. A summary from an older version, or one that is not ours, fails :func:`ch
 A schema is written with these pieces: a type (``str``, ``int``, ``NUM`` for int or float,
 ``dict`` for any object), ``[spec]`` (a list of spec), ``{field: spec}`` (an object with at
 least those fields), ``Map(spec)`` (an object whose values are all spec, keys free: a cap, a
-layer) and ``Opt(spec)`` (spec or null).
+layer), ``Opt(spec)`` (spec or null) and, as a field of an object, ``MayLack(spec)`` (spec, or
+no such field: what older summaries lack).
 """
 from __future__ import annotations
 
@@ -30,6 +31,11 @@ class Map:
 
 @dataclass(frozen=True)
 class Opt:
+    spec: object
+
+
+@dataclass(frozen=True)
+class MayLack:
     spec: object
 
 
@@ -68,9 +74,14 @@ SCHEMAS = {
                        "curves": Map({"pgd": NUMS, "worst_case": NUMS, "standard": NUMS})},
 }
 
+#: ``wall_seconds``: per experiment, the wall time of its units summed (with ``--jobs N``, seconds
+#: of one worker with one BLAS thread each); ``flops``: the useful operations of its units
+#: (``nprelu.flops``); ``jobs``: the ``--jobs`` of the run that recorded it. The last two are
+#: missing from summaries written before they were recorded.
 META = {"profile": str, "seed": int, "profile_settings": dict, "backend": str,
         "started": str, "subsets": Map(str), "settings": Map(Opt(dict)),
-        "wall_seconds": Map(NUM), "done": [str]}
+        "wall_seconds": Map(NUM), "done": [str], "flops": MayLack(Map(int)),
+        "jobs": MayLack(Map(int))}
 
 
 def check(value, spec, where: str) -> None:
@@ -87,6 +98,10 @@ def check(value, spec, where: str) -> None:
     if isinstance(spec, dict):
         _need(isinstance(value, dict), where, "an object")
         for k, sub in spec.items():
+            if isinstance(sub, MayLack):
+                if k not in value:
+                    continue
+                sub = sub.spec
             if k not in value:
                 raise SummaryError(f"{where}.{k} is missing")
             check(value[k], sub, f"{where}.{k}")

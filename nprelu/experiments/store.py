@@ -5,17 +5,30 @@ Table 1, adversarial fine-tuning). :meth:`ModelStore.model` returns it from memo
 checkpoint ``DIR/models/NAME.npz`` when that file was trained with exactly the same
 configuration (kept in the checkpoint's ``meta``), or trains and saves it. A corrupt checkpoint,
 or one trained under other settings, is retrained, not reused.
+
+Processes share the directory (``run_all.py --jobs N`` runs units of work on N workers): each
+network is loaded or trained under an exclusive lock of its own (``models/.NAME.npz.lock``,
+``flock``), so the first process to need it trains it and writes the checkpoint (atomically)
+while the others wait, then load it. :meth:`ModelStore.shared` does the same for an array that
+several units need (Figures 1-2's adversarial images).
 """
 from __future__ import annotations
 
+import fcntl
+import io
 import json
+import os
 import time
+import zipfile
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from .. import paper
 from ..adversarial_training import adversarial_hook
-from ..checkpoint import CheckpointError
+from ..checkpoint import CheckpointError, atomic_write_bytes
 from ..network import MLP
 from ..progress import log
 from ..train import train
@@ -76,10 +89,35 @@ class ModelStore:
         return json.loads(json.dumps(cfg))  # tuples -> lists, as they come back from JSON
 
     def model(self, spec: ModelSpec) -> MLP:
-        """The trained network for ``spec``: from memory, a matching checkpoint, or trained now."""
+        """The trained network for ``spec``: from memory, a matching checkpoint, or trained now
+        (under the network's lock, so that concurrent processes train it once: see the module
+        doc)."""
         if spec not in self._trained:
-            self._trained[spec] = self._load(spec) or self._train_and_save(spec)
+            with locked(self.path(spec)):
+                self._trained[spec] = self._load(spec) or self._train_and_save(spec)
         return self._trained[spec]
+
+    def shared(self, name: str, config: dict, compute):
+        """The array ``compute()`` returns, computed once per output directory: kept in memory
+        and in ``models/NAME.npz`` with ``config`` (JSON-able: everything the array depends on);
+        a file made with another ``config``, or unreadable, is computed again. Under a lock of
+        its own, like :meth:`model`."""
+        key = ("shared", name)
+        if key not in self._trained:
+            path = self.dir / f"{name}.npz"
+            with locked(path):
+                config = json.loads(json.dumps(config))
+                array = _read_shared(path, config)
+                if array is None:
+                    array = compute()
+                    buf = io.BytesIO()
+                    np.savez(buf, array=self.backend.to_host(array),
+                             config=np.asarray(json.dumps(config, sort_keys=True)))
+                    atomic_write_bytes(path, buf.getvalue())
+                else:
+                    array = self.backend.asarray(array)
+            self._trained[key] = array
+        return self._trained[key]
 
     def _load(self, spec: ModelSpec) -> MLP | None:
         path = self.path(spec)
@@ -111,3 +149,38 @@ class ModelStore:
         log(f"trained {spec.name} in {time.perf_counter() - t:.1f} s")
         net.save(self.path(spec), config=self.config(spec), history=h.as_dict())
         return net
+
+
+@contextmanager
+def locked(path: Path):
+    """An exclusive ``flock`` on ``DIR/.NAME.lock`` (beside ``path`` = ``DIR/NAME``), held for
+    the block; another process asking for it waits. The lock file stays (empty): removing it
+    while another process waits on it would let a third take a second lock."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.parent / f".{path.name}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"waiting for {path.name}: another process is making it")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _read_shared(path: Path, config: dict):
+    """The array stored at ``path`` by :meth:`ModelStore.shared` for ``config``; None when the
+    file is missing, unreadable or made with another config."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if json.loads(str(npz["config"])) != config:
+                log(f"recomputing {path.name}: it was made with other settings")
+                return None
+            return npz["array"]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+        log(f"recomputing {path.name}: not readable ({type(exc).__name__}: {exc})")
+        return None

@@ -36,13 +36,21 @@ def run_meta(profile, seed: int, backend: str) -> dict:
     settings = json.loads(json.dumps(asdict(profile)))  # tuples -> lists, as JSON gives them back
     return {"profile": profile.name, "seed": int(seed), "profile_settings": settings,
             "backend": backend, "started": datetime.datetime.now().isoformat(timespec="seconds"),
-            "subsets": {}, "settings": {}, "wall_seconds": {}, "done": []}
+            "subsets": {}, "settings": {}, "wall_seconds": {}, "flops": {}, "jobs": {},
+            "done": []}
 
 
 def same_run(meta_a: dict, meta_b: dict) -> bool:
     """Whether two summaries' ``meta`` describe the same run (profile, seed and its settings),
     so that their numbers may be combined."""
     return all(meta_a.get(k) == meta_b.get(k) for k in RUN_KEYS)
+
+
+def run_identity(meta: dict) -> dict:
+    """What a file written for this summary (a finished unit, ``experiments/units.py``) records
+    to be recognised as its own: the run (:func:`same_run`) and when the summary was started, so
+    that a summary deleted and started afresh never picks up the old one's units."""
+    return {k: meta.get(k) for k in (*RUN_KEYS, "started")}
 
 
 def run_differences(old: dict, new: dict) -> list:
@@ -154,10 +162,20 @@ class SummaryFile:
                     "--overwrite to replace that run")
         return {"meta": meta}
 
-    def record(self, key: str, numbers: dict, settings, wall_seconds: float) -> None:
+    def start(self) -> None:
+        """Save the summary now, before any experiment is finished, merged with what is on disk:
+        its ``started`` is then fixed, and the units finished from here on are recognised as
+        this summary's when a killed run resumes (:func:`run_identity`)."""
+        with _lock(self.lock_dir):
+            self._merge_from_disk()
+            self._save()
+
+    def record(self, key: str, numbers: dict, settings, wall_seconds: float,
+               flops: int | None = None, jobs: int | None = None) -> None:
         """Add the finished experiment ``key`` (its blocks ``numbers``) and save, merged with
-        what concurrent runs in the same directory have saved meanwhile."""
-        numbers, settings = (_as_json(v) for v in (numbers, settings))  # as a reload gives them
+        what concurrent runs in the same directory have saved meanwhile. ``flops``, ``jobs``:
+        its useful operations and the ``--jobs`` it ran with (``schema.META``), if known."""
+        numbers, settings = (as_json(v) for v in (numbers, settings))  # as a reload gives them
         check_summary(numbers, self.outputs, where=f"experiment {key}")
         with _lock(self.lock_dir):
             self._merge_from_disk()
@@ -165,6 +183,9 @@ class SummaryFile:
             self.data.update(numbers)
             meta["settings"][key] = settings
             meta["wall_seconds"][key] = round(wall_seconds, 1)
+            for part, value in (("flops", flops), ("jobs", jobs)):
+                if value is not None:
+                    meta.setdefault(part, {})[key] = int(value)
             if key not in meta["done"]:
                 meta["done"].append(key)
             self._save()
@@ -193,9 +214,11 @@ class SummaryFile:
         for key, value in disk.items():
             if key != "meta":
                 self.data.setdefault(key, value)   # numbers this run computed itself win
-        for part in ("settings", "wall_seconds"):
-            mine[part] = {**theirs.get(part, {}), **mine[part]}
+        for part in ("settings", "wall_seconds", "flops", "jobs"):
+            if part in theirs or part in mine:
+                mine[part] = {**theirs.get(part, {}), **mine.get(part, {})}
         mine["done"] = list(dict.fromkeys(theirs.get("done", []) + mine["done"]))
+        mine["started"] = theirs.get("started", mine["started"])  # the summary's first start
 
     def _save(self) -> None:
         text = json.dumps(self.data, indent=1, sort_keys=True, allow_nan=False,
@@ -216,7 +239,7 @@ def _lock(directory: Path):
         os.close(fd)  # closing the last descriptor releases the lock
 
 
-def _as_json(value):
+def as_json(value):
     """``value`` as it comes back from ``summary.json``: plain JSON types, keys sorted."""
     return json.loads(json.dumps(value, allow_nan=False, sort_keys=True, default=_json_default))
 

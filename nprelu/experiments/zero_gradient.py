@@ -9,34 +9,36 @@ from __future__ import annotations
 
 from ..attacks import zero_gradient_pgd
 from .config import EVAL_BETAS, caps_for
-from .summary import beta_key
-from .sweeps import CAPPED, INITIAL_BETAS, NETWORKS, specs
-
-#: Each zero-gradient figure reuses the networks of a PGD figure.
-PGD_FIGURE = {"fig08": "fig04", "fig09": "fig05", "fig10": "fig06"}
+from .sweeps import CAPPED, figure_block, networks
+from .units import Split
 
 
-def runner(figure):
-    """``run(ctx)`` for one of Figures 8-10."""
-    def run(ctx):
-        network, sizes = NETWORKS[PGD_FIGURE[figure]]
+def curve(ctx, name, spec, x, y) -> dict:
+    """One trained network's zero-gradient distances over the evaluation caps."""
+    net = ctx.model(spec)
+    out = {"distance": [], "found_fraction": [], "mean_steps": []}
+    for beta in EVAL_BETAS:
+        res = zero_gradient_pgd(net.with_caps(caps_for(CAPPED[name], beta, 2)), x, y,
+                                max_steps=ctx.profile.zero_max_steps)
+        found = res.found
+        n_found = int(found.sum())
+        out["found_fraction"].append(n_found / len(y))
+        out["distance"].append(float(res.distance[found].mean()) if n_found else None)
+        out["mean_steps"].append(float(res.steps[found].mean()) if n_found else None)
+    return out
+
+
+def split(figure) -> Split:
+    """One of Figures 8-10, one unit per trained network of its PGD figure
+    (``sweeps.PGD_FIGURE``)."""
+    def run_unit(ctx, unit):
+        name, _, spec = networks(figure, ctx.seed)[unit]
         x, y = ctx.test(ctx.profile.n_zero)
+        return {"curve": curve(ctx, name, spec, x, y), "n_test": int(len(y))}
+
+    def combine(ctx, partials):
         max_steps = ctx.profile.zero_max_steps
-        curves = {}
-        for name, beta0, spec in specs(sizes, ctx.seed):
-            net = ctx.model(spec)
-            out = {"distance": [], "found_fraction": [], "mean_steps": []}
-            for beta in EVAL_BETAS:
-                res = zero_gradient_pgd(net.with_caps(caps_for(CAPPED[name], beta, 2)), x, y,
-                                        max_steps=max_steps)
-                found = res.found
-                n_found = int(found.sum())
-                out["found_fraction"].append(n_found / len(y))
-                out["distance"].append(float(res.distance[found].mean()) if n_found else None)
-                out["mean_steps"].append(float(res.steps[found].mean()) if n_found else None)
-            curves.setdefault(name, {})[beta_key(beta0)] = out
-        result = {"network": network, "sizes": list(sizes), "betas_eval": list(EVAL_BETAS),
-                  "initial_betas": list(INITIAL_BETAS), "capped_layers": list(CAPPED),
-                  "curves": curves, "n_test": int(len(y)), "max_steps": max_steps}
-        return {figure: result}, {"max_steps": max_steps, "attack": zero_gradient_pgd.__module__}
-    return run
+        block = figure_block(figure, ctx, partials, {"max_steps": max_steps})
+        return {figure: block}, {"max_steps": max_steps, "attack": zero_gradient_pgd.__module__}
+
+    return Split(lambda ctx: list(networks(figure, ctx.seed)), run_unit, combine)

@@ -73,16 +73,24 @@ def how_produced(summary: dict, groups: list) -> list[str]:
     if "training" in subsets:
         lines.append(f"- Training data: {subsets['training']}")
     if walls:
-        lines.append(f"- Total wall time: {format_seconds(sum(walls.values()))}")
+        total = format_seconds(sum(walls.values()))
+        lines.append(f"- Compute time, summed over experiments: {total}"
+                     " (each experiment's units added up: with `--jobs N` these are worker-seconds,"
+                     " about N times the elapsed time; runs sharing a folder overlap)")
+    flops = meta.get("flops") or {}
+    if flops:
+        lines.append(f"- Useful work: {sum(flops.values()) / 1e12:.1f} TFLOP of matrix products "
+                     "(multiply-add = 2; `nprelu.flops`)")
     lines.append(f"- Results in this summary: {', '.join(results) or 'none'}")
     recorded = [*walls, *subsets]
     keys = ([k for k in EXPERIMENTS if k in recorded]
             + [k for k in dict.fromkeys(recorded) if k not in EXPERIMENTS and k != "training"])
     if keys:
         lines += ["", "Experiments (as recorded in `meta`):", "",
-                  md_table(["Experiment", "Wall time", "Data used"],
-                           [[k, format_seconds(walls.get(k)), subsets.get(k, "—")]
-                            for k in keys])]
+                  md_table(["Experiment", "Compute time", "Useful TFLOP", "Data used"],
+                           [[k, format_seconds(walls.get(k)),
+                             f"{flops[k] / 1e12:.2f}" if k in flops else "—",
+                             subsets.get(k, "—")] for k in keys])]
     return lines + [""]
 
 
