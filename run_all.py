@@ -5,14 +5,14 @@
     python run_all.py --profile quick       # everything on small subsets, a few minutes
     python run_all.py --full                # no subsets (meant for a GPU: --backend cupy)
     python run_all.py --only fig04 table1   # some experiments (by registry key)
-    python run_all.py --seeds 3             # Table 1 over 3 seeds, mean and spread
+    python run_all.py --seeds 3             # every experiment over 3 seeds, mean and interval
     python run_all.py --jobs 1              # one process (default: one worker per core)
 
 Outputs in ``--out`` (default ``results/``): ``models/*.npz``, ``summary.json``, one PNG per
 figure, ``table1.md`` and ``REPORT.md``. Everything is written atomically and the run is
 resumable: run the same command again after an interruption and it continues where it stopped,
 giving the same numbers as an uninterrupted run. A folder holding another run's results (other
-profile, seed or settings) is refused unless ``--overwrite`` is given: two runs never mix.
+profile, seeds or settings) is refused unless ``--overwrite`` is given: two runs never mix.
 
 The work is split into units (an experiment, or one trained network or one row of Table 1 of a
 long one; ``nprelu/experiments/units.py``) run by ``--jobs N`` worker processes with one BLAS
@@ -67,7 +67,7 @@ class _Parser(argparse.ArgumentParser):
 
 def profile_minutes(profile: str) -> float:
     """Expected wall-clock minutes of a default run (one seed) of ``profile`` on 2 CPU cores."""
-    return sum(e.estimate(profile) for e in EXPERIMENTS.values() if e.seed_runs(1))
+    return sum(e.estimate(profile) for e in EXPERIMENTS.values())
 
 
 def parse_args(argv=None):
@@ -96,10 +96,13 @@ def parse_args(argv=None):
     ap.add_argument("--backend", choices=["numpy", "cupy"], default=None,
                     help="numpy (CPU) or cupy (NVIDIA GPU); default: $NPRELU_BACKEND, else numpy")
     ap.add_argument("--seed", type=int, default=0, metavar="N",
-                    help="seed of the networks and attacks, >= 0; default: 0")
+                    help="the (first) seed of the networks, attacks and test subsets, >= 0; "
+                         "default: 0")
     ap.add_argument("--seeds", type=int, default=1, metavar="N",
-                    help="repeat Table 1 over N seeds (seed, seed + 1, ...; the run must include "
-                         "table1); default: 1")
+                    help="run every experiment that trains or draws at random over N seeds "
+                         "(seed, seed + 1, ...: each seed its own initialisation, shuffle, "
+                         "random starts and test subsets); the summary keeps each seed's "
+                         "numbers, their mean and a 95%% interval; default: 1")
     ap.add_argument("--only", nargs="+", metavar="EXP",
                     help=f"run only these experiments, among: {' '.join(EXPERIMENTS)}; "
                          "default: all")
@@ -130,20 +133,13 @@ def parse_args(argv=None):
         ap.error(f"--seeds must be >= 1 (got {args.seeds})")
     if args.jobs is not None and args.jobs < 1:
         ap.error(f"--jobs must be >= 1 (got {args.jobs})")
-    if args.seeds > 1 and not any(e.seed_runs(args.seeds) != e.seed_runs(1)
-                                  for e in selected(args.only, args.seeds)):
-        ap.error(f"--seeds {args.seeds} repeats Table 1, which --only "
-                 f"{' '.join(args.only or [])} does not include; add table1 to --only, or drop "
-                 "--seeds")
     return args
 
 
-def selected(only, n_seeds: int) -> list:
-    """The experiments a run includes, in registry order; Table 1 over seeds goes with Table 1."""
+def selected(only) -> list:
+    """The experiments a run includes, in registry order."""
     keys = set(only or EXPERIMENTS)
-    if "table1" in keys:
-        keys.add("table1_seeds")
-    return [e for key, e in EXPERIMENTS.items() if key in keys and e.seed_runs(n_seeds) > 0]
+    return [e for key, e in EXPERIMENTS.items() if key in keys]
 
 
 def main(argv=None) -> int:
@@ -172,17 +168,19 @@ def _run(args) -> int:
     backend = get_backend(args.backend)
     find_data_dir(args.data)  # an explicit --data or $NPRELU_DATA lacking a file fails here
     check_out_dir(args.out)
-    meta = run_meta(profile, args.seed, backend.name)
+    meta = run_meta(profile, args.seed, backend.name, args.seeds)
     meta["subsets"] = {"training": describe_training(profile),
                        **{e.key: describe_subsets(profile, e.subsets)
                           for e in EXPERIMENTS.values() if e.subsets}}
     if args.overwrite:
         clear_previous_run(args.out)
     summary = SummaryFile(args.out, meta, OUTPUTS)
-    todo = [e for e in selected(args.only, args.seeds) if e.key not in summary.meta["done"]]
+    todo = [e for e in selected(args.only) if e.key not in summary.meta["done"]]
     minutes = [e.estimate(profile.name, args.seeds) for e in todo]
     jobs = args.jobs or default_jobs(backend.name)
-    log(f"nprelu run_all: profile {profile.name}, backend {backend.name}, seed {args.seed}, "
+    seeds = f"seed {args.seed}" if args.seeds == 1 else \
+        f"seeds {args.seed}-{args.seed + args.seeds - 1}"
+    log(f"nprelu run_all: profile {profile.name}, backend {backend.name}, {seeds}, "
         f"out {args.out}, jobs {jobs}")
     log(f"to do: {', '.join(e.key for e in todo) or 'nothing (all done)'}; estimated "
         f"{sum(minutes):.0f} min on 2 CPU cores"

@@ -38,6 +38,8 @@ def mnist():
 
 @pytest.fixture(scope="module")
 def summary():
-    """A synthetic summary with every block of the registry (tests/summary_helpers.py)."""
+    """A synthetic summary with every block of the registry over 3 seeds, in the designed
+    layout (``runs``, mean blocks, ``intervals``; tests/summary_helpers.py). The older
+    single-seed layout: ``make_summary()``."""
     from summary_helpers import make_summary
-    return make_summary()
+    return make_summary(seeds=3)

@@ -38,8 +38,12 @@ def zero_block(rng, network):
             dist[0] = steps[0] = None  # no sample found a zero gradient
             found = rng.random(15).tolist()
             found[0] = 0.0
-            curves[layer][beta_key(b0)] = {"distance": dist, "found_fraction": found,
-                                           "mean_steps": steps}
+            common = (0.8 + 2 * rng.random(15)).tolist()
+            common[0] = None           # no sample common to every configuration
+            curves[layer][beta_key(b0)] = {
+                "distance": dist, "found_fraction": found, "mean_steps": steps,
+                "distance_censored": (2.0 + 3 * rng.random(15)).tolist(),
+                "distance_common": common, "n_common": [0] + [40] * 14}
     return {"network": network, "sizes": SIZES[network], "betas_eval": EVAL_BETAS,
             "initial_betas": [0.01, 0.1, 1], "capped_layers": ["HL1", "HL2", "HL12"],
             "curves": curves, "n_test": 100, "max_steps": 200}
@@ -48,7 +52,7 @@ def zero_block(rng, network):
 def table1_rows(rng):
     rows = []
     for p in paper.TABLE1:
-        row = {"beta": p["beta"], "adv_training": p["adv_training"], "n_cw": 50,
+        row = {"beta": p["beta"], "adv_training": p["adv_training"], "n_cw": 50, "n": 500,
                "cw_mean_l2": float(rng.random() * 2)}
         for m in paper.TABLE1_METRICS:
             row[m] = float(np.clip(p[m] / 100 + rng.normal(0, 0.01), 0, 1))
@@ -71,8 +75,29 @@ def adaptive_block(rng):
     return {"eps": 0.1, "rows": rows, "checklist": checklist}
 
 
-def make_summary(seed: int = 0) -> dict:
-    """Every block the registry knows, with random but well-formed numbers, and its meta."""
+def make_summary(seed: int = 0, seeds: int | None = None) -> dict:
+    """Every block the registry knows, with random but well-formed numbers, and its meta.
+
+    ``seeds=None``: a single-seed summary of the older layout (no ``runs``, no intervals).
+    ``seeds=N``: the designed layout for seeds ``seed .. seed + N - 1``: each seed's blocks
+    under ``runs``, their mean blocks, ``intervals`` and ``interval_methods`` from
+    ``experiments.aggregate``, and ``meta.seeds``; Figure 3 (no seed) stored once.
+    """
+    if seeds is None:
+        return check_summary(one_seed(seed), OUTPUTS)
+    from nprelu.experiments.aggregate import aggregate
+    per_seed = [one_seed(seed + k) for k in range(seeds)]
+    summary = {"meta": {**per_seed[0]["meta"], "seeds": [seed + k for k in range(seeds)]},
+               "fig03": per_seed[0]["fig03"]}
+    runs = {str(seed + k): {key: b for key, b in s.items() if key not in ("meta", "fig03")}
+            for k, s in enumerate(per_seed)}
+    summary.update(aggregate(runs))
+    summary["runs"] = runs
+    return check_summary(json.loads(json.dumps(summary)), OUTPUTS)
+
+
+def one_seed(seed: int) -> dict:
+    """One seed's summary (unchecked)."""
     rng = np.random.default_rng(seed)
     betas = [0.01, 0.1, 1, 10, 100]
     layers = ["HL1", "HL2", "HL3", "HL123"]
@@ -102,7 +127,7 @@ def make_summary(seed: int = 0) -> dict:
         "fig02": {"betas": betas, "capped_layers": layers,
                   "accuracy": {l: {beta_key(b): float(0.8 + 0.19 * rng.random()) for b in betas}
                                for l in layers},
-                  "uncapped": 0.98},
+                  "uncapped": 0.98, "n_test": 500},
         "fig03": {"c": [1, 2, 5, 10], "z": z.tolist(),
                   "sigmoid": {beta_key(c): (1 / (1 + np.exp(-c * z))).tolist()
                               for c in [1, 2, 5, 10]}},
@@ -115,12 +140,10 @@ def make_summary(seed: int = 0) -> dict:
         "fig11": {"betas": [1, 0.1, 0.01], "sample_index": 8, "label": 5,
                   "image": rng.random(784).tolist(),
                   "maps": [(rng.random(784) * s).tolist() for s in (3.0, 1.0, 0.2)],
-                  "sums": [300.0, 100.0, 20.0], "mean_sum_test": [250.0, 90.0, 25.0],
-                  "n_test": 100},
+                  "sums": (np.array([300.0, 100.0, 20.0]) * (1 + 0.05 * rng.random(3))).tolist(),
+                  "mean_sum_test": [250.0, 90.0, 25.0], "n_test": 100,
+                  "zero_fraction": [0.0, 0.02, 0.3]},
         "table1": rows,
-        "table1_seeds": {"n_seeds": 3, "rows": [
-            {**{k: r[k] for k in ("beta", "adv_training", "n_cw", *paper.TABLE1_METRICS)},
-             **{f"{m}_std": 0.01 for m in paper.TABLE1_METRICS}} for r in rows]},
         "adaptive": adaptive_block(rng),
         "fig12": {"network": "general", "sizes": SIZES["general"], "capped_layer": "HL2",
                   "betas_eval": EVAL_BETAS, "initial_betas": [0.01, 0.1, 1], "n_test": 100,
@@ -128,5 +151,4 @@ def make_summary(seed: int = 0) -> dict:
                       b: {"pgd": rng.random(15).tolist(), "worst_case": rng.random(15).tolist(),
                           "standard": rng.random(15).tolist()} for b in ("0.01", "0.1", "1")}},
     }
-    summary = json.loads(json.dumps(summary))  # exactly what a summary.json round trip gives
-    return check_summary(summary, OUTPUTS)
+    return json.loads(json.dumps(summary))  # exactly what a summary.json round trip gives

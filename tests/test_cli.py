@@ -65,7 +65,6 @@ def snapshot(folder):
     (["--full", "--profile", "quick"], ["--full and --profile quick contradict", "drop one"]),
     (["--full", "--profile", "paper"], ["--full and --profile paper contradict"]),
     (["--only", "fig99"], ["unknown experiment(s) fig99", "table1"]),
-    (["--seeds", "2", "--only", "fig03"], ["--seeds 2 repeats Table 1", "add table1 to --only"]),
     (["--seed", "x"], ["--seed", "invalid int value"]),
     (["--profile", "fast"], ["--profile", "invalid choice", "quick"]),
 ])
@@ -251,7 +250,7 @@ def test_help_gives_every_option_a_default_and_the_default_profile_its_duration(
     proc = run_cli(tmp_path, "--help")
     assert proc.returncode == 0 and proc.stderr == ""
     text = " ".join(proc.stdout.split())
-    minutes = sum(e.estimate("paper") for e in EXPERIMENTS.values() if e.seed_runs(1))
+    minutes = sum(e.estimate("paper") for e in EXPERIMENTS.values())
     assert f"The default profile (paper) takes about {format_seconds(60 * minutes)}" in text
     entries, lines = {}, proc.stdout.split("options:\n")[1].split("\n\n")[0].splitlines()
     for line in lines:

@@ -11,7 +11,8 @@ MODULES = sorted(PACKAGE.rglob("*.py"))
 # Lower layers first; a module may import only from its own layer or below (paper.py is data,
 # readable from every layer above the core).
 LAYERS = [
-    {"backend", "activations", "losses", "checkpoint", "progress", "data", "paper", "checks", "stats", "flops"},
+    {"backend", "activations", "losses", "checkpoint", "progress", "data", "paper", "checks", "stats", "flops",
+     "parallel"},
     {"network", "optim"},
     {"train"},
     {"attacks", "adversarial_training"},

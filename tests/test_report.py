@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -14,10 +15,11 @@ from nprelu.experiments.schema import SummaryError
 from nprelu.report import build_report, write_all, write_report, write_table1
 from nprelu.report.adaptive import answer, row_evidence, strongest
 from nprelu.report.registry import CLAIM_TESTS, NUMBERS, sections
+from nprelu.report.intervals import compare, overall
 from nprelu.report.stats import beta_trend
-from nprelu.report.sweeps import pairwise_counts
+from nprelu.report.sweeps import pairwise_verdicts
 from nprelu.report.table1 import table1_markdown
-from summary_helpers import EVAL_BETAS, SIZES
+from summary_helpers import EVAL_BETAS, SIZES, make_summary
 
 REPORT_DIR = Path(nprelu.report.__file__).parent
 
@@ -75,8 +77,10 @@ def test_table1_markdown_cells():
 
 
 def test_only_table1(tmp_path, summary):
-    only = {"meta": _meta("table1", "table1_seeds"), "table1": summary["table1"],
-            "table1_seeds": summary["table1_seeds"]}
+    only = {"meta": _meta("table1"), "table1": summary["table1"],
+            "runs": {k: {"table1": r["table1"]} for k, r in summary["runs"].items()},
+            "intervals": {"table1": summary["intervals"]["table1"]},
+            "interval_methods": {"table1": summary["interval_methods"]["table1"]}}
     paths = write_all(only, tmp_path, strict=True)
     assert sorted(p.name for p in paths) == ["REPORT.md", "table1.md"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["REPORT.md", "table1.md"]
@@ -84,8 +88,12 @@ def test_only_table1(tmp_path, summary):
     assert f"## {OUTPUTS['table1'].title}" in text
     assert "## Figure" not in text and "fig04" not in text
     t1 = (tmp_path / "table1.md").read_text()
-    assert "Mean ± standard deviation over 3 seeds" in t1 and " ± 1.00 (" in t1
-    assert t1.count("\n|") >= 2 * 13  # one run and the mean over seeds, 12 rows each
+    assert "mean [95% interval] (paper, mean − paper)" in t1
+    assert "Student t interval over 3 seeds" in t1
+    row = summary["table1"][0]
+    lo, hi = summary["intervals"]["table1"][0]["pgd"]
+    assert f"{100 * row['pgd']:.2f} [{100 * lo:.2f}, {100 * hi:.2f}] (" in t1
+    assert t1.count("\n|") >= 13
 
 
 def test_empty_summary(tmp_path):
@@ -100,7 +108,8 @@ def _with_pgd(pgd_none: list[float]) -> dict:
     rows = []
     for beta, pgd in zip((None, 1.0, 0.1, 0.01), pgd_none):
         p = paper.table1_row(beta, "none")
-        rows.append({"beta": beta, "adv_training": "none", "n_cw": 20, "cw_mean_l2": None,
+        rows.append({"beta": beta, "adv_training": "none", "n_cw": 20, "n": 10000,
+                     "cw_mean_l2": None,
                      "clean": p["clean"] / 100, "fgsm": p["fgsm"] / 100, "pgd": pgd,
                      "cw": p["cw"] / 100})
     return {"table1": rows}
@@ -112,26 +121,62 @@ def test_trend_verdicts_follow_the_data(tmp_path):
     head = "**Robust accuracy under PGD without adversarial training**"
     line_r = next(l for l in rising.splitlines() if head in l)
     line_f = next(l for l in falling.splitlines() if head in l)
-    assert "ours: rises steadily as β falls" in line_r and line_r.endswith("**agrees**.")
-    assert "ours: falls steadily as β falls" in line_f and line_f.endswith("**differs**.")
+    assert "+80.00 [" in line_r and line_r.endswith("→ **holds**.")   # one seed: Wilson
+    assert "-80.00 [" in line_f and line_f.endswith("→ **fails**.")
     # a cell far from the paper is flagged
     assert "more than 5 points from the paper**: 2 of 16" in rising
     assert "| none | PGD | mostly rises" in rising and "| none | PGD | mostly rises" in falling
 
 
+def _seeded_table1(summary, change) -> dict:
+    """``summary``'s Table 1 over its seeds, ``change(rows, seed_index)`` applied to each."""
+    runs = {k: {"table1": copy.deepcopy(r["table1"])} for k, r in summary["runs"].items()}
+    for i, r in enumerate(runs.values()):
+        change(r["table1"], i)
+    from nprelu.experiments.aggregate import aggregate
+    return {**aggregate(runs), "runs": runs}
+
+
 def test_table1_claims_use_the_claims_thresholds(tmp_path, summary):
-    s = {"table1": copy.deepcopy(summary["table1"])}
-    for r in s["table1"]:
-        if r["adv_training"] == "pgd" and r["beta"] == 0.01:
-            r["clean"] = next(u["clean"] for u in s["table1"]
-                              if u["adv_training"] == "pgd" and u["beta"] is None) - 0.015
+    def drop(rows, i):     # PGD training: clean 1.5 points lower at 0.01, +-0.05 over seeds
+        unc = next(r for r in rows if r["adv_training"] == "pgd" and r["beta"] is None)
+        low = next(r for r in rows if r["adv_training"] == "pgd" and r["beta"] == 0.01)
+        low["clean"] = unc["clean"] - 0.015 + 0.0005 * (i - 1)
+
+    s = _seeded_table1(summary, drop)
     line = next(l for l in build_report(s, tmp_path, strict=True).splitlines()
                 if "**Clean-accuracy cost of capping** (PGD" in l)
-    assert "is -1.50 points" in line and line.endswith(" holds.")
+    assert "is +1.50 [" in line and line.endswith("→ **holds**.")
     strict = paper.Claim("clean_cost", "a claim", "8", "clean_cost", {"points": 1.0})
-    lines = CLAIM_TESTS["clean_cost"](strict, OUTPUTS["table1"], s)
-    pgd_line = next(l for l in lines if "(PGD" in l)
-    assert "\"a claim\" does not hold (a drop of more than 1 points)" in pgd_line
+    pgd_line = next(l for l in CLAIM_TESTS["clean_cost"](strict, OUTPUTS["table1"], s)
+                    if "(PGD" in l)
+    assert "at most 1 points → **fails**" in pgd_line
+    loose = paper.Claim("clean_cost", "a claim", "8", "clean_cost", {"points": 1.52})
+    pgd_line = next(l for l in CLAIM_TESTS["clean_cost"](loose, OUTPUTS["table1"], s)
+                    if "(PGD" in l)
+    assert pgd_line.endswith("→ **inconclusive**.")      # the interval straddles 1.52
+
+
+def test_verdicts_on_pgd_alone_point_to_the_adaptive_worst_case(tmp_path, summary):
+    text = build_report(summary, tmp_path, strict=True)
+    beyond = [l for l in text.splitlines() if "capped vs general ReLU** (PGD" in l]
+    assert len(beyond) == 2
+    assert all("on PGD alone; see the adaptive worst case for the same networks" in l
+               for l in beyond)
+    fig11 = [l for l in text.splitlines() if "**Sensitivity as β falls**" in l]
+    assert fig11 and all("adaptive worst case" in l for l in fig11)
+    no_adaptive = {k: v for k, v in summary.items() if k != "adaptive"}
+    no_adaptive["runs"] = {k: {b: v for b, v in r.items() if b != "adaptive"}
+                           for k, r in summary["runs"].items()}
+    text = build_report(no_adaptive, tmp_path, strict=True)
+    assert "adaptive worst case" not in text
+
+
+def test_cw_is_ranked_against_no_attack_on_other_images(tmp_path, summary):
+    text = build_report(summary, tmp_path, strict=True)
+    line = next(l for l in text.splitlines() if "**CW-L2 remains effective**" in l)
+    assert "on 50 test images per seed" in line and "not on the 500 images" in line
+    assert "below PGD" not in line
 
 
 # --------------------------------------------------------------------------- the document
@@ -172,8 +217,7 @@ def test_section_settings_and_data_come_from_its_experiment(full_output):
     t1 = _section(text, OUTPUTS["table1"].title)
     assert "Data (experiment `table1`): clean/FGSM/PGD: the first 500 test images" in t1
     assert "Settings (experiment `table1`):" in t1
-    assert "Settings (experiment `table1_seeds`):" in t1  # Table 1 over seeds goes with it
-    assert "### Mean ± standard deviation over 3 seeds" in t1
+    assert "### Our run: mean over seeds 0, 1, 2" in t1
     adaptive = _section(text, OUTPUTS["adaptive"].title)
     assert "Settings (experiment `adaptive`):" in adaptive
     assert f"]({OUTPUTS['fig12'].file})" in adaptive  # Figure 12 is drawn in its section
@@ -181,7 +225,7 @@ def test_section_settings_and_data_come_from_its_experiment(full_output):
 
 def test_sections_group_outputs_without_a_section_with_the_one_before():
     groups = {g[0].key: [o.key for o in g] for g in sections()}
-    assert groups["table1"] == ["table1", "table1_seeds"]
+    assert groups["table1"] == ["table1"]
     assert groups["adaptive"] == ["adaptive", "fig12"]
     assert groups["fig04"] == ["fig04"]
     assert [o.key for g in sections() for o in g] == list(OUTPUTS)
@@ -200,8 +244,8 @@ def test_missing_blocks_drop_their_sections(tmp_path, summary):
             assert f"## {host.title}" in text, follower.key
 
 
-def test_missing_pieces_do_not_crash(tmp_path, summary):
-    s = copy.deepcopy(summary)
+def test_missing_pieces_do_not_crash(tmp_path):
+    s = make_summary()                    # one seed, older layout: no intervals to match
     del s["fig04"]["curves"]["HL12"]
     s["fig08"]["curves"]["HL1"]["0.1"]["distance"] = [None] * 15
     s["fig01"]["capped"].pop("HL3")
@@ -209,7 +253,7 @@ def test_missing_pieces_do_not_crash(tmp_path, summary):
     del s["fig03"]["sigmoid"]["5"]
     for key in ("meta", "fig06", "fig09", "adaptive", "table1"):
         s.pop(key)
-    assert write_table1(s, tmp_path) == tmp_path / "table1.md"   # from the seeds' rows
+    assert write_table1(s, tmp_path) is None
     text = write_report(s, tmp_path, strict=True).read_text()
     assert "Settings: not recorded." in text and "Run metadata: not in this summary." in text
     fig10 = _section(text, "Where we agree and where we differ").split(
@@ -219,7 +263,7 @@ def test_missing_pieces_do_not_crash(tmp_path, summary):
 
 
 def test_a_failing_section_becomes_a_note_unless_strict(tmp_path, summary, monkeypatch):
-    def broken(block):
+    def broken(block, blocks=None):
         raise ValueError("broken on purpose")
 
     monkeypatch.setitem(NUMBERS, "sensitivity", broken)
@@ -248,50 +292,120 @@ def test_a_wrong_field_fails_write_all_naming_it(tmp_path, summary):
 
 # --------------------------------------------------------------------------- verdicts
 
-def test_sensitivity_and_claim_verdicts_follow_the_data(tmp_path, summary):
-    s = copy.deepcopy(summary)
-    good = build_report(s, tmp_path, strict=True)
-    s["fig11"]["sums"] = [1.0, 2.0, 3.0]
-    bad = build_report(s, tmp_path, strict=True)
-    key = "(sum of the map for this digit)"
-    assert next(l for l in good.splitlines() if key in l).endswith("**agrees**.")
-    assert next(l for l in bad.splitlines() if key in l).endswith("**differs**.")
+def _seeded(summary, key, change) -> dict:
+    """``summary`` with ``change(block, seed_index)`` applied to each seed's ``key`` block,
+    the mean and intervals recomputed."""
+    from nprelu.experiments.aggregate import aggregate
+    runs = copy.deepcopy(summary["runs"])
+    for i, r in enumerate(runs.values()):
+        change(r[key], i)
+    return {**{k: v for k, v in summary.items() if k not in runs["0"]}, **aggregate(runs),
+            "runs": runs}
 
-    block = copy.deepcopy(summary["fig06"])
-    for init in ("0.01", "0.1", "1"):
-        block["curves"]["HL2"][init]["robust"] = [0.9] * 15
-        block["curves"]["HL1"][init]["robust"] = [0.5] * 15
+
+def test_a_steady_paired_gain_holds_through_large_seed_noise():
+    noisy = [0.2, 0.9, 0.5]                       # seed noise far larger than the gain
+    gain = [x + 0.05 + 0.001 * i for i, x in enumerate(noisy)]
+    verdict, diff = compare(gain, noisy, 1)
+    assert verdict == "holds" and diff.lo > 0
+    assert compare(noisy, gain, 1)[0] == "fails"
+    other = [0.3, 0.8, 0.55]                      # not paired: the intervals overlap
+    assert compare(other, noisy, 1)[0] == "inconclusive"
+    assert compare([0.6], [0.5], 1, n=10000)[0] == "holds"    # one seed: Wilson, apart
+    assert compare([0.52], [0.5], 1, n=100)[0] == "inconclusive"
+    assert compare([2.0], [1.0], 1)[0] == "inconclusive"      # one seed, not a proportion
+    assert overall(Counter(holds=3, fails=1, inconclusive=1)) == "holds"
+    assert overall(Counter(holds=2, fails=1, inconclusive=1)) == "inconclusive"
+    assert overall(Counter(holds=1, fails=2, inconclusive=5)) == "fails"
+
+
+def test_sensitivity_and_claim_verdicts_follow_the_data(tmp_path, summary):
+    good = build_report(summary, tmp_path, strict=True)
+    bad = build_report(_seeded(summary, "fig11", lambda b, i: b.update(
+        sums=[1.0 + 0.01 * i, 2.0, 3.0 + 0.02 * i])), tmp_path, strict=True)
+    key = "(sum of the map for this digit)"
+    assert "→ **holds**" in next(l for l in good.splitlines() if key in l)
+    assert "→ **fails**" in next(l for l in bad.splitlines() if key in l)
+
+    def hl2_better(block, i):                     # HL2 0.3 points above HL1, seed noise 30
+        for init in ("0.01", "0.1", "1"):
+            base = [0.3 * i + 0.01 * j for j in range(15)]
+            block["curves"]["HL1"][init]["robust"] = base
+            block["curves"]["HL2"][init]["robust"] = [v + 0.003 for v in base]
+    s = _seeded(summary, "fig06", hl2_better)
     first, second = paper.claims("fig06")
-    assert pairwise_counts(block, first) == (15, 0, 0)
-    assert pairwise_counts(block, second) == (0, 30, 0)
-    lines = [CLAIM_TESTS[c.test](c, OUTPUTS["fig06"], {"fig06": block})[0] for c in (first,
-                                                                                      second)]
-    assert lines[0].startswith(f"Paper: {first.text}.") and "**holds**" in lines[0]
-    assert "**does not hold**" in lines[1]
+    assert pairwise_verdicts(s, "fig06", first) == Counter(holds=15)
+    assert pairwise_verdicts(s, "fig06", second) == Counter(fails=30)
+    lines = [CLAIM_TESTS[c.test](c, OUTPUTS["fig06"], s)[0] for c in (first, second)]
+    assert lines[0].startswith(f"Paper: {first.text}.") and lines[0].endswith("→ **holds**.")
+    assert lines[1].endswith("→ **fails**.")
+
+    def overlap(block, i):                        # no steady difference: inconclusive
+        for init in ("0.01", "0.1", "1"):
+            block["curves"]["HL1"][init]["robust"] = [0.5 + 0.1 * (i - 1)] * 15
+            block["curves"]["HL2"][init]["robust"] = [0.5 - 0.1 * (i - 1) * (-1) ** i] * 15
+    s = _seeded(summary, "fig06", overlap)
+    assert pairwise_verdicts(s, "fig06", first) == Counter(inconclusive=15)
+    text = build_report(s, tmp_path, strict=True)
+    assert "Figure 6, every pairwise comparison of its claims: 0 hold, 0 fail, 45 inconclusive" \
+        in text
+
+
+def test_the_report_counts_verdicts_per_figure(full_output):
+    _, _, text = full_output
+    agree = _section(text, "Where we agree and where we differ")
+    table = agree.split("Claim verdicts per section:")[1].split("\n### ")[0]
+    for output in OUTPUTS.values():
+        if output.section and output.claims:
+            row = next(l for l in table.splitlines() if l.startswith(f"| {output.title} |"))
+            counts = [int(c) for c in row.strip("|").split("|")[1:]]
+            body = agree.split(f"### {output.title}\n")[1].split("\n### ")[0]
+            assert sum(counts) == sum(body.count(f"→ **{v}**")
+                                      for v in ("holds", "fails", "inconclusive"))
+    assert "more of its comparisons hold than fail or are inconclusive together" in agree
+
+
+def test_an_old_single_seed_summary_reads_distances_as_inconclusive(tmp_path):
+    text = build_report(make_summary(), tmp_path, strict=True)
+    assert "- Seeds: `0` (one seed)" in text and "- Intervals: none in this summary" in text
+    fig08 = _section(text, "Where we agree and where we differ").split(
+        f"### {OUTPUTS['fig08'].title}")[1].split("\n### ")[0]
+    assert "0 hold, 0 fail," in fig08 and "→ **inconclusive**" in fig08
+    fig04 = _section(text, "Where we agree and where we differ").split(
+        f"### {OUTPUTS['fig04'].title}")[1].split("\n### ")[0]
+    assert "Figure 4, every pairwise comparison" in fig04      # Wilson on accuracies
 
 
 def test_pairwise_eval_range_is_open():
     below = paper.claim("fig04", "hl2_better_below")     # eval (None, 0.05): 0.01 ... 0.04
     block = {"betas_eval": EVAL_BETAS, "initial_betas": [1], "capped_layers": ["HL1", "HL2"],
-             "curves": {"HL1": {"1": {"robust": [0.5] * 15}},
-                        "HL2": {"1": {"robust": [0.6] * 15}}}}
+             "n_test": 10000, "curves": {"HL1": {"1": {"robust": [0.5] * 15}},
+                                         "HL2": {"1": {"robust": [0.6] * 15}}}}
     below = paper.Claim(below.id, below.text, below.section, below.test,
                         {**below.params, "pairs": (("HL2", "HL1"),)})
-    assert pairwise_counts(block, below) == (4, 0, 0)
+    assert pairwise_verdicts({"fig04": block}, "fig04", below) == Counter(holds=4)
 
 
 def test_zero_gradient_figures_retest_their_partners_claims_on_distance(tmp_path, summary):
-    s = copy.deepcopy(summary)
-    for init in ("0.01", "0.1", "1"):
-        s["fig10"]["curves"]["HL2"][init]["distance"] = [0.5] * 15   # HL2: closer everywhere
-        s["fig10"]["curves"]["HL1"][init]["distance"] = [2.0] * 15
-    text = build_report(s, tmp_path, strict=True)
+    def closer(block, i):
+        for init in ("0.01", "0.1", "1"):
+            for field in ("distance", "distance_censored", "distance_common"):
+                block["curves"]["HL2"][init][field] = [0.5 + i] * 15   # HL2: closer everywhere
+                block["curves"]["HL1"][init][field] = [2.0 + i] * 15
+    text = build_report(_seeded(summary, "fig10", closer), tmp_path, strict=True)
     first, second = paper.claims(OUTPUTS["fig10"].partner)
-    line_1 = next(l for l in text.splitlines() if f"\"{first.text}\", tested on distance" in l)
-    line_2 = next(l for l in text.splitlines() if f"\"{second.text}\", tested on distance" in l)
+    head_1 = f"\"{first.text}\", tested on distance over every sample"
+    line_1 = next(l for l in text.splitlines() if head_1 in l)
+    line_2 = next(l for l in text.splitlines()
+                  if f"\"{second.text}\", tested on distance over every sample" in l)
     assert line_1.startswith("- Paper's Fig. 6 statement")
-    assert "better in 15, worse in 0" in line_1 and line_1.endswith("**holds**.")
-    assert "better in 0, worse in 30" in line_2 and line_2.endswith("**does not hold**.")
+    assert "15 hold, 0 fail, 0 inconclusive" in line_1 and line_1.endswith("→ **holds**.")
+    assert "0 hold, 30 fail" in line_2 and line_2.endswith("→ **fails**.")
+    assert any(f"\"{first.text}\", tested on distance over the samples where every" in l
+               for l in text.splitlines())
+    numbers = _section(text, OUTPUTS["fig10"].title)
+    assert "Distance on common samples" in numbers and "Distance, not found censored" in numbers
+    assert "Survivorship: a zero gradient was found for" in text
 
 
 def test_every_claim_has_a_test_that_gives_a_verdict(summary):
@@ -326,7 +440,7 @@ def test_adaptive_verdicts_are_computed_from_the_rows(tmp_path):
     real = _adaptive_row(0.1, "none", 0.50, 0.40, "square")      # gain survives
     lines = answer([twin, hidden, real])
     assert lines[0].startswith("In 2 of 2 capped networks PGD overstates")
-    assert "β = 0.01" in lines[2] and "does not survive" in lines[2]
+    assert "β = 0.01" in lines[2] and "not borne out by the worst case" in lines[2]
     assert "β = 0.1 " in lines[1] and "even under the worst case" in lines[1]
     assert "masked gradient" in row_evidence(hidden)
     assert "holds up" in row_evidence(twin)
@@ -380,3 +494,15 @@ def test_a_quick_profile_report_opens_with_a_not_comparable_banner(tmp_path):
     head = build_report(quick, tmp_path, strict=True).split("## How this was produced")[0]
     assert "**Not comparable to the paper.**" in head and "the first 3000 training images" in head
     assert "Not comparable" not in build_report(paper_run, tmp_path, strict=True)
+
+
+def test_an_old_table1_without_n_takes_its_subset_size_from_the_profile(tmp_path):
+    s = _with_pgd([0.1, 0.2, 0.5, 0.9])
+    for row in s["table1"]:
+        del row["n"]
+    head = "**Robust accuracy under PGD without adversarial training**"
+    line = next(l for l in build_report(s, tmp_path, strict=True).splitlines() if head in l)
+    assert line.endswith("→ **inconclusive**.")             # no n: no interval
+    s["meta"] = {**_meta("table1"), "profile_settings": {"n_table": None, "n_cw": 200}}
+    line = next(l for l in build_report(s, tmp_path, strict=True).splitlines() if head in l)
+    assert line.endswith("→ **holds**.")                    # None: all 10,000 test images

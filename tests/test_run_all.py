@@ -50,7 +50,10 @@ def test_quick_profile_writes_every_output(quick_run):
     for name in figures:
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = read_summary(out / "summary.json", OUTPUTS)   # checked against the schema
-    assert set(summary["meta"]["done"]) == set(EXPERIMENTS) - {"table1_seeds"}
+    assert set(summary["meta"]["done"]) == set(EXPERIMENTS)
+    assert set(summary["runs"]) == {"0"} and "fig03" not in summary["runs"]["0"]
+    assert summary["runs"]["0"]["table1"] == summary["table1"]   # one seed: its blocks
+    assert "Wilson" in summary["interval_methods"]["table1"]
     rows = summary["table1"]
     assert len(rows) == 12
     assert {(r["beta"], r["adv_training"]) for r in rows} == {
@@ -62,6 +65,7 @@ def test_quick_profile_writes_every_output(quick_run):
         # there when trainable. 0.01 caps starve the gradient in 2 epochs, so the floor is lower.
         floor = 0.80 if r["beta"] in (None, 1.0) else 0.30
         assert r["clean"] >= floor, r
+        assert r["n"] == 500 and r["n_cw"] == 20
     report = (out / "REPORT.md").read_text()
     assert "Table 1" in report and "98.49" in report  # the paper's value beside ours
 
@@ -127,12 +131,11 @@ def test_unknown_experiment_is_refused(capsys):
     assert "unknown experiment(s) fig99" in capsys.readouterr().err
 
 
-def test_table1_over_seeds_runs_with_table1_only():
-    keys = lambda only, n: [e.key for e in run_all.selected(only, n)]  # noqa: E731
-    assert "table1_seeds" not in keys(None, 1)
-    assert keys(None, 3)[-2:] == ["table1_seeds", "adaptive"]
-    assert keys(["fig03"], 2) == ["fig03"]
-    assert keys(["table1"], 2) == ["table1", "table1_seeds"]
+def test_a_run_includes_the_experiments_asked_for_in_registry_order():
+    keys = lambda only: [e.key for e in run_all.selected(only)]  # noqa: E731
+    assert keys(None) == list(EXPERIMENTS)
+    assert keys(["table1", "fig03"]) == ["fig03", "table1"]
+    assert run_all.parse_args(["--seeds", "2", "--only", "fig03"]).seeds == 2
 
 
 def test_every_output_has_a_schema_and_every_figure_a_file_of_its_own():

@@ -1,8 +1,9 @@
 """The ONE registry of experiments: what runs, what it writes, how it is drawn and read.
 
 Each :class:`Experiment` names its key (what ``run_all.py`` runs, resumes and records), its
-``run(ctx) -> (numbers, settings)`` function, or a :class:`~nprelu.experiments.units.Split`
-of it into units of work that run apart, the summary blocks it writes (:class:`Output`:
+``run(ctx) -> (numbers, settings)`` function (for one seed, ``ctx.seed``), or a
+:class:`~nprelu.experiments.units.Split` of it into units of work that run apart, the summary
+blocks it writes (:class:`Output`:
 key, kind, title, figure file, the paper claims tested on it), its cost estimate and the test
 subsets it evaluates on. ``run_all.py``, the plots, the report and the profiles all read it.
 
@@ -22,7 +23,7 @@ from typing import Callable
 from .. import paper
 from . import adaptive, growth, sensitivity, sigmoid, sweeps, table1, zero_gradient
 from .config import PROFILES, Profile
-from .units import Split
+from .units import Split, unit_id, unit_seed
 
 
 @dataclass(frozen=True)
@@ -51,14 +52,12 @@ class Output:
 class Experiment:
     """One experiment of a run (see the module doc).
 
-    ``run``: ``run(ctx) -> (numbers, settings)``, or a :class:`Split` (callable the same way)
-    whose units ``run_all.py --jobs N`` spreads over N workers; an experiment that is not split
-    is one unit, named by its key.
-    ``minutes``: measured wall-clock minutes on 2 CPU cores, per profile (``full`` falls back to
-    ``paper``). ``subsets``: the test subsets it evaluates on, {what they serve: the Profile
-    field of their size}. ``seed_runs(n_seeds)``: how many times its ``minutes`` a run with
-    ``--seeds n_seeds`` costs (0: such a run does not include it; Table 1 over seeds reuses the
-    first seed's networks, so it costs n_seeds - 1).
+    ``run``: ``run(ctx) -> (numbers, settings)`` for the seed ``ctx.seed``, or a :class:`Split`
+    (callable the same way) whose units ``run_all.py --jobs N`` spreads over N workers.
+    ``minutes``: measured wall-clock minutes of one seed on 2 CPU cores, per profile (``full``
+    falls back to ``paper``). ``subsets``: the test subsets it evaluates on, {what they serve:
+    the Profile field of their size}. ``seeded``: whether it trains or draws at random, so that
+    ``--seeds N`` runs it once per seed (Figure 3 does neither: it runs once, unit id its key).
     """
 
     key: str
@@ -66,28 +65,42 @@ class Experiment:
     outputs: tuple
     minutes: dict
     subsets: dict = field(default_factory=dict)
-    seed_runs: Callable = field(default=lambda n_seeds: 1)
+    seeded: bool = True
 
     def estimate(self, profile: str, n_seeds: int = 1) -> float:
-        """Expected wall-clock minutes on 2 CPU cores."""
-        return self.minutes.get(profile, self.minutes["paper"]) * self.seed_runs(n_seeds)
+        """Expected wall-clock minutes on 2 CPU cores for ``n_seeds`` seeds."""
+        return self.minutes.get(profile, self.minutes["paper"]) * (n_seeds if self.seeded else 1)
 
     # ---- units of work (experiments/units.py): one code path, split or not ------------------
+    def seeds(self, ctx) -> list:
+        """The seeds it runs for: the run's (``ctx.seeds``), or ``[None]`` when not seeded."""
+        return ctx.seeds if self.seeded else [None]
+
+    def seed_units(self, ctx, seed) -> list:
+        """The ids of its units for one seed (None: not seeded), in order."""
+        sub = ctx if seed is None else ctx.for_seed(seed)
+        if isinstance(self.run, Split):
+            return list(self.run.units(sub))
+        return [self.key if seed is None else unit_id(self.key, seed)]
+
     def units(self, ctx) -> list:
-        """The ids of its units, in order: the split's, or its key alone."""
-        return list(self.run.units(ctx)) if isinstance(self.run, Split) else [self.key]
+        """The ids of its units for every seed of the run, seed by seed."""
+        return [u for seed in self.seeds(ctx) for u in self.seed_units(ctx, seed)]
 
     def run_unit(self, ctx, unit: str):
         """One unit's partial result (JSON-able); unsplit: ``[numbers, settings]``."""
+        seed = unit_seed(unit) if self.seeded else None
+        sub = ctx if seed is None else ctx.for_seed(seed)
         if isinstance(self.run, Split):
-            return self.run.run_unit(ctx, unit)
-        return list(self.run(ctx))
+            return self.run.run_unit(sub, unit)
+        return list(self.run(sub))
 
-    def combine(self, ctx, partials: dict) -> tuple:
-        """``(numbers, settings)`` from every unit's partial, by unit id."""
+    def combine(self, ctx, seed, partials: dict) -> tuple:
+        """``(numbers, settings)`` of one seed (None: not seeded) from its units' partials."""
+        sub = ctx if seed is None else ctx.for_seed(seed)
         if isinstance(self.run, Split):
-            return self.run.combine(ctx, partials)
-        numbers, settings = partials[self.key]
+            return self.run.combine(sub, partials)
+        numbers, settings = partials[self.seed_units(ctx, seed)[0]]
         return numbers, settings
 
 
@@ -111,7 +124,7 @@ _ENTRIES = (
         {"quick": 0.3, "paper": 10}, {"test images": "n_growth"}),
     Experiment("fig03", sigmoid.run, (
         Output("fig03", "sigmoid", "Figure 3 — sigmoid with a constant c", "fig03_sigmoid.png",
-               "3", paper.claims("fig03")),), {"quick": 0.0, "paper": 0.0}),
+               "3", paper.claims("fig03")),), {"quick": 0.0, "paper": 0.0}, seeded=False),
     Experiment("fig04", sweeps.split("fig04"), (_sweep("fig04", "4", "general"),),
                {"quick": 0.3, "paper": 6}, {"test images": "n_sweep"}),
     Experiment("fig05", sweeps.split("fig05"), (_sweep("fig05", "5", "reversed"),),
@@ -132,10 +145,6 @@ _ENTRIES = (
         Output("table1", "table1", "Table 1 — capped ReLU with adversarial training",
                claims=paper.claims("table1")),),
         {"quick": 0.5, "paper": 40}, {"clean/FGSM/PGD": "n_table", "CW-L2": "n_cw"}),
-    Experiment("table1_seeds", table1.SPLIT_SEEDS, (
-        Output("table1_seeds", "table1_seeds", "Table 1 over several seeds", section=False),),
-        {"quick": 0.5, "paper": 40}, {"clean/FGSM/PGD": "n_table", "CW-L2": "n_cw"},
-        seed_runs=lambda n_seeds: n_seeds - 1),
     Experiment("adaptive", adaptive.SPLIT, (
         Output("adaptive", "adaptive", "Beyond the paper — adaptive attacks: robustness, or a "
                "hidden gradient?"),

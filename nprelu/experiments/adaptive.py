@@ -31,7 +31,7 @@ from .store import ModelSpec
 from .summary import beta_key
 from .sweeps import INITIAL_BETAS
 from .table1 import FGSM, PGD, models
-from .units import Split
+from .units import Split, unit_id
 
 EPS = PGD["eps"]   # Table 1's budget
 MARGIN_PGD = {"eps": EPS, "step": 0.01, "steps": 20, "restarts": 5}
@@ -67,19 +67,20 @@ def row_numbers(net, advs, x, y) -> dict:
 
 def _rows(seed) -> dict:
     """``{unit id: ModelSpec}``: one unit per network of Table 1, in its row order."""
-    return {f"adaptive/{spec.adv or 'none'}-{beta_key(spec.caps[1])}": spec
+    return {unit_id("adaptive", seed, f"{spec.adv or 'none'}-{beta_key(spec.caps[1])}"): spec
             for spec in models(seed)}
 
 
-def _curves() -> dict:
+def _curves(seed) -> dict:
     """``{unit id: initial beta}``: one unit per trained network of Figure 12."""
-    return {f"adaptive/fig12-{beta_key(beta0)}": beta0 for beta0 in INITIAL_BETAS}
+    return {unit_id("adaptive", seed, f"fig12-{beta_key(beta0)}"): beta0
+            for beta0 in INITIAL_BETAS}
 
 
 def run_unit(ctx, unit) -> dict:
-    if unit in _curves():
+    if unit in _curves(ctx.seed):
         x, y = ctx.test(ctx.profile.n_fig12)
-        return {"curve": curve(ctx, _curves()[unit], x, y), "n_test": int(len(y))}
+        return {"curve": curve(ctx, _curves(ctx.seed)[unit], x, y), "n_test": int(len(y))}
     return row(ctx, _rows(ctx.seed)[unit])
 
 
@@ -123,16 +124,17 @@ def combine(ctx, partials) -> tuple:
     rows = [partials[u] for u in _rows(ctx.seed)]
     result = {"eps": EPS, "rows": [r["row"] for r in rows],
               "checklist": [r["checklist"] for r in rows]}
-    curves = [partials[u] for u in _curves()]
+    curves = [partials[u] for u in _curves(ctx.seed)]
     fig12 = {"network": "general", "sizes": list(GENERAL), "capped_layer": "HL2",
              "betas_eval": list(EVAL_BETAS), "initial_betas": list(INITIAL_BETAS),
-             "curves": {beta_key(b): c["curve"] for b, c in zip(_curves().values(), curves)},
+             "curves": {beta_key(b): c["curve"] for b, c in zip(_curves(ctx.seed).values(),
+                                                                curves)},
              "n_test": curves[-1]["n_test"], "eps": EPS}
     return {"adaptive": result, "fig12": fig12}, settings(ctx.profile)
 
 
 #: One unit per network of Table 1 (attacks and checklist), then one per Figure 12 network.
-SPLIT = Split(lambda ctx: [*_rows(ctx.seed), *_curves()], run_unit, combine)
+SPLIT = Split(lambda ctx: [*_rows(ctx.seed), *_curves(ctx.seed)], run_unit, combine)
 
 
 def settings(p) -> dict:

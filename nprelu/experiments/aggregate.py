@@ -15,7 +15,10 @@ One seed's run of an experiment gives blocks (``{"fig04": block}``) of the shape
 - the method, in words (``summary["interval_methods"][key]``).
 
 Strings, booleans and None are not averaged: they must agree across seeds (or be None in some),
-else :class:`ValueError` names the path. Lists must have the same length in every seed.
+else :class:`ValueError` names the path. Lists must have the same length in every seed. The
+fields of :data:`PER_SEED` are a diagnosis of one network (the checklist's lines and
+passed/failed checks), not numbers to average: the mean block keeps the first seed's, as its
+interval block does; ``runs`` keeps every seed's.
 """
 from __future__ import annotations
 
@@ -27,6 +30,8 @@ PROPORTIONS = frozenset({
     "accuracy", "standard", "robust", "success", "found_fraction", "clean", "fgsm", "pgd", "cw",
     "bpda", "bpda_relu", "bpda_identity", "transfer", "square", "margin_pgd", "worst_case",
     "zero_gradient_fraction", "zero_fraction"})
+#: Fields whose subtree is one seed's diagnosis (module doc): the first seed's is kept.
+PER_SEED = frozenset({"checklist"})
 #: Where a proportion's n is found: the nearest of these fields on its path ("cw" uses n_cw).
 N_FIELDS = ("n", "n_test")
 
@@ -41,9 +46,10 @@ def mean_block(blocks: list, path: str = "block"):
     if isinstance(first, dict):
         keys = list(first)
         for b in blocks[1:]:
-            if not isinstance(b, dict) or list(b) != keys:
+            if not isinstance(b, dict) or set(b) != set(keys):
                 raise ValueError(f"{path}: the seeds' blocks have different fields")
-        return {k: mean_block([b[k] for b in blocks], f"{path}.{k}") for k in keys}
+        return {k: first[k] if k in PER_SEED else mean_block([b[k] for b in blocks], f"{path}.{k}")
+                for k in keys}
     if isinstance(first, list):
         if any(not isinstance(b, list) or len(b) != len(first) for b in blocks):
             raise ValueError(f"{path}: the seeds' lists have different lengths")
@@ -67,7 +73,8 @@ def interval_block(blocks: list, path=(), n=None):
     if isinstance(first, dict):
         n = next((first[f] for f in N_FIELDS if is_number(first.get(f))), n)
         n_cw = first.get("n_cw") if is_number(first.get("n_cw")) else n
-        return {k: interval_block([b[k] for b in blocks], path + (k,), n_cw if k == "cw" else n)
+        return {k: first[k] if k in PER_SEED else
+                interval_block([b[k] for b in blocks], path + (k,), n_cw if k == "cw" else n)
                 for k in first}
     if isinstance(first, list):
         return [interval_block([b[i] for b in blocks], path, n) for i in range(len(first))]
@@ -100,7 +107,7 @@ def aggregate(runs: dict) -> dict:
     seeds = sorted(runs, key=int)
     keys = list(runs[seeds[0]])
     for s in seeds[1:]:
-        if list(runs[s]) != keys:
+        if set(runs[s]) != set(keys):
             raise ValueError(f"seed {s} holds blocks {list(runs[s])}, seed {seeds[0]} {keys}")
     out = {k: mean_block([runs[s][k] for s in seeds], k) for k in keys}
     out["intervals"] = {k: interval_block([runs[s][k] for s in seeds]) for k in keys}

@@ -6,7 +6,8 @@ training settings with test subsets where a full evaluation is too slow on a CPU
 zero-gradient search, the adaptive attacks); ``full`` lifts them (meant for a GPU); ``quick``
 runs everything on small subsets in a couple of minutes.
 
-Every test subset is the first N images of the test set (``None``: all 10,000).
+Every test subset of N images is drawn at random per seed (``context.subset_indices``: uniform,
+without replacement, not stratified; the same for every network of a seed; ``None``: all 10,000).
 """
 from __future__ import annotations
 
@@ -53,7 +54,8 @@ class Profile:
 
 def describe_subset(n) -> str:
     """How a test subset of ``n`` images is drawn, in words."""
-    return "all 10,000 test images" if n is None else f"the first {n} test images"
+    return ("all 10,000 test images" if n is None
+            else f"{n} test images drawn at random (one draw per seed)")
 
 
 def describe_training(profile: Profile) -> str:

@@ -13,9 +13,10 @@ from .. import paper
 from ..attacks import pgd
 from ..measures import perturbation_growth, standard_accuracy
 from .config import DEEP, caps_for
+from .context import subset_key
 from .store import ModelSpec
 from .summary import beta_key
-from .units import Split
+from .units import Split, unit_id
 
 BETAS = paper.FIG1["betas"]
 CAPPED = paper.FIG1["capped"]
@@ -25,10 +26,10 @@ N_HIDDEN = len(DEEP) - 2
 
 def _networks(seed) -> dict:
     """``{unit id: (capped layers' name, beta)}``, the uncapped network first (name None)."""
-    units = {"fig01-02/uncapped": (None, None)}
+    units = {unit_id("fig01-02", seed, "uncapped"): (None, None)}
     for name in CAPPED:
         for beta in BETAS:
-            units[f"fig01-02/{name}-{beta_key(beta)}"] = (name, beta)
+            units[unit_id("fig01-02", seed, f"{name}-{beta_key(beta)}")] = (name, beta)
     return units
 
 
@@ -39,7 +40,8 @@ def _spec(name, beta, seed) -> ModelSpec:
 def adversarial_images(ctx, x, y):
     """PGD on the uncapped network, made once per output directory and shared by every unit."""
     plain = _spec(None, None, ctx.seed)
-    config = {"model": ctx.store.config(plain), "pgd": PGD, "n_test": int(len(y))}
+    config = {"model": ctx.store.config(plain), "pgd": PGD, "n_test": int(len(y)),
+              "subset": ctx.drawn()[str(ctx.seed)][subset_key(ctx.profile.n_growth)]}
     return ctx.shared(f"fig01_pgd_{plain.name}", config,
                       lambda: pgd(ctx.model(plain), x, y, **PGD))
 
@@ -50,22 +52,26 @@ def run_unit(ctx, unit) -> dict:
     x, y = ctx.test(ctx.profile.n_growth)
     net = ctx.model(_spec(name, beta, ctx.seed))   # its own network first, then the shared PGD
     x_adv = adversarial_images(ctx, x, y)
-    return {"growth": perturbation_growth(net, x, x_adv), "accuracy": standard_accuracy(net, x, y)}
+    return {"growth": perturbation_growth(net, x, x_adv), "accuracy": standard_accuracy(net, x, y),
+            "n_test": int(len(y))}
 
 
 def combine(ctx, partials) -> tuple:
     fig1 = {"betas": list(BETAS), "capped_layers": list(CAPPED), "capped": {}}
     fig2 = {"betas": list(BETAS), "capped_layers": list(CAPPED), "accuracy": {}}
+    n_test = None
     for unit, (name, beta) in _networks(ctx.seed).items():
         part = partials[unit]
         if name is None:
             fig1["uncapped"], fig2["uncapped"] = part["growth"], part["accuracy"]
+            n_test = part.get("n_test")
         else:
             fig1["capped"].setdefault(name, {})[beta_key(beta)] = part["growth"]
             fig2["accuracy"].setdefault(name, {})[beta_key(beta)] = part["accuracy"]
     settings = {"network": list(DEEP), "pgd_on_uncapped": PGD, "betas": list(BETAS),
                 "note": "adversarial images are made once on the uncapped network and reused "
                         "for every capped network (the paper's procedure)"}
+    fig2["n_test"] = n_test
     return {"fig01": fig1, "fig02": fig2}, settings
 
 

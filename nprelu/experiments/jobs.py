@@ -12,9 +12,10 @@ experiments it includes, each id once, in registry order, and hands them out one
   load the checkpoint.
 
 Either way the parent keeps each finished unit in ``OUT/units/`` (a killed run resumes unit by
-unit), and once all the units of an experiment are in, combines them and records the result
-in ``summary.json``: its numbers, its settings, the wall time of its units summed and their
-useful operations (``nprelu.flops``). A unit computed in another process gives the same numbers
+unit), and once all the units of an experiment for one seed are in, combines them and records
+that seed in ``summary.json`` (the mean over the seeds once the last one is in): its numbers, its
+settings, the test subsets its units drew, the wall time of its units summed and their useful
+operations (``nprelu.flops``). A unit computed in another process gives the same numbers
 as one computed here with the same number of BLAS threads: every random draw is seeded per
 call, and a network loaded from its checkpoint has the weights it was trained to. A unit that
 fails stops the run with its error (the other workers are stopped; the finished units stay).
@@ -85,39 +86,58 @@ class WorkerSetup:
 
 
 def run_unit(ctx, experiment, unit: str) -> dict:
-    """Run one unit here: ``{"partial", "flops", "seconds", "experiment"}`` (``UnitFiles``)."""
+    """Run one unit here: ``{"partial", "flops", "seconds", "experiment", "subsets"}``
+    (``UnitFiles``); ``subsets``: the test subsets it drew, ``{seed: {n: record}}``."""
     ops, start = flops.read(), time.perf_counter()
+    ctx.subsets.clear()             # what this unit draws, recorded with it
     partial = as_json(experiment.run_unit(ctx, unit))
     return {"partial": partial, "flops": flops.read() - ops,
-            "seconds": round(time.perf_counter() - start, 3), "experiment": experiment.key}
+            "seconds": round(time.perf_counter() - start, 3), "experiment": experiment.key,
+            "subsets": as_json(ctx.drawn())}
 
 
 def run_experiments(todo: list, plan, summary, out, jobs: int, setup: WorkerSetup) -> None:
-    """Run the experiments ``todo`` (registry entries) unit by unit and record each in
-    ``summary`` (a ``SummaryFile``) when its last unit is in. ``plan``: a planning Context
-    (``Context.plan``); ``jobs``: 1 (here) or the number of workers (module doc)."""
+    """Run the experiments ``todo`` (registry entries) unit by unit and record each seed of each
+    in ``summary`` (a ``SummaryFile``) when its last unit is in. ``plan``: a planning Context
+    (``Context.plan``), whose seeds are the run's; ``jobs``: 1 (here) or the number of workers
+    (module doc). A seed already recorded in the summary is not run again."""
     summary.start()
     files = UnitFiles(out, run_identity(summary.meta))
-    needs = {e.key: e.units(plan) for e in todo}
+    needs = {}                      # (experiment key, seed) -> its unit ids, for each seed to do
+    for e in todo:
+        keys = [o.key for o in e.outputs]
+        for seed in e.seeds(plan):
+            if seed is None or not summary.has_seed(keys, seed):
+                needs[(e.key, seed)] = e.seed_units(plan, seed)
+            else:                   # recorded: a unit file left behind by a killed run goes
+                for unit in e.seed_units(plan, seed):
+                    files.remove(unit)
     owner = {}                      # unit id -> the experiment that runs it (the first listing it)
     for e in todo:
-        for unit in needs[e.key]:
-            owner.setdefault(unit, e)
+        for (key, _), units in needs.items():
+            if key == e.key:
+                for unit in units:
+                    owner.setdefault(unit, e)
     minutes = {}                    # unit id -> expected minutes on 2 cores
-    for e in todo:
-        own = [u for u in needs[e.key] if owner[u] is e]
+    for (key, seed), units in needs.items():
+        e = next(x for x in todo if x.key == key)
+        own = [u for u in units if owner[u] is e]
         for unit in own:
-            minutes[unit] = e.estimate(plan.profile.name, plan.n_seeds) / len(own)
+            minutes[unit] = e.estimate(plan.profile.name) / len(own)
     finished = {u: r for u in owner if (r := files.load(u)) is not None}
     if finished:
         log(f"resuming: {len(finished)} finished unit(s) of {len(owner)} found in {files.dir}")
     progress = _Progress(minutes, jobs, set(finished))
+    by_key = {e.key: e for e in todo}
 
     def record_ready():
-        for e in [e for e in todo if e.key in needs]:
-            if all(u in finished for u in needs[e.key]):
-                _record(e, needs.pop(e.key), finished, plan, summary, jobs)
-                _forget(e, files, plan, summary)
+        for group in [g for g, units in needs.items() if all(u in finished for u in units)]:
+            units = needs.pop(group)
+            _record(by_key[group[0]], group[1], units, finished, plan, summary, jobs)
+            wanted = {u for rest in needs.values() for u in rest}
+            for unit in units:
+                if unit not in wanted:
+                    files.remove(unit)
 
     record_ready()
     pending = [u for u in owner if u not in finished]
@@ -139,27 +159,22 @@ def run_experiments(todo: list, plan, summary, out, jobs: int, setup: WorkerSetu
             record_ready()
 
 
-def _record(e, units, finished, plan, summary, jobs) -> None:
-    """Combine the units of ``e`` and record it; its time and operations are those of the units
-    computed for it (a unit listed by two experiments counts for the one that ran it)."""
-    numbers, settings = e.combine(plan, {u: finished[u]["partial"] for u in units})
+def _record(e, seed, units, finished, plan, summary, jobs) -> None:
+    """Combine the units of ``e`` for ``seed`` (None: not seeded) and record them; the time and
+    operations are those of the units computed for it (a unit listed by two experiments counts
+    for the one that ran it)."""
+    numbers, settings = e.combine(plan, seed, {u: finished[u]["partial"] for u in units})
     own = [finished[u] for u in units if finished[u]["experiment"] == e.key]
     seconds, ops = sum(r["seconds"] for r in own), sum(r["flops"] for r in own)
-    summary.record(e.key, numbers, settings, seconds, flops=ops, jobs=jobs)
-    log(f"recorded {e.key}: {len(units)} unit(s), {format_seconds(seconds)} of unit time, "
-        f"{ops / 1e12:.3g} TFLOP")
-
-
-def _forget(e, files, plan, summary) -> None:
-    """Delete the unit files of ``e`` that no experiment still to do in this summary lists
-    (Table 1's rows stay for a later ``--seeds`` run, which lists them too)."""
-    from . import EXPERIMENTS
-    done = set(summary.meta["done"])
-    wanted = {u for other in EXPERIMENTS.values() if other.key not in done
-              for u in other.units(plan)}
-    for unit in e.units(plan):
-        if unit not in wanted:
-            files.remove(unit)
+    subsets: dict = {}
+    for u in units:
+        for s, records in finished[u].get("subsets", {}).items():
+            subsets.setdefault(s, {}).update(records)
+    summary.record(e.key, numbers, settings, seconds, flops=ops, jobs=jobs, seed=seed,
+                   subsets=subsets)
+    what = e.key if seed is None else f"{e.key} seed {seed}"
+    log(f"recorded {what}: {len(units)} unit(s), {format_seconds(seconds)} of unit time, "
+        f"{ops / 1e12:.3g} TFLOP" + (f"; {e.key} done" if e.key in summary.meta["done"] else ""))
 
 
 class _Progress:

@@ -1,7 +1,11 @@
 """The shape of ``summary.json``, defined once and checked when a summary is loaded.
 
 ``summary.json`` holds ``meta`` (how the run was made) and one block per finished output of the
-registry (``"fig04"``, ``"table1"``...). Each output's ``kind`` names its schema here, so a
+registry (``"fig04"``, ``"table1"``...): the mean over the run's seeds, of the same shape as one
+seed's block. Beside them (:data:`SEED_PARTS`), ``runs`` keeps every seed's blocks and
+``intervals`` and ``interval_methods`` the 95% interval of every number and how it was made.
+Summaries written before seeds were a run dimension have none of the three: one seed,
+``meta.seed``. Each output's ``kind`` names its schema here, so a
 reader (plots, report) can index a block directly: every field below is present, with the type
 given. A summary from an older version, or one that is not ours, fails :func:`check` with a
 :class:`SummaryError` naming the first field that is missing or of the wrong type.
@@ -40,10 +44,19 @@ class MayLack:
 
 
 NUMS = [NUM]
-LAYER_BETA_CURVES = lambda fields: Map(Map({f: [Opt(NUM)] for f in fields}))  # noqa: E731
+
+
+def LAYER_BETA_CURVES(fields, newer=()):  # noqa: N802 (a schema, like the constants)
+    """{capped layers: {initial beta: {field: [number or null per eval beta]}}}; ``newer``
+    fields may be missing (summaries written before them)."""
+    return Map(Map({**{f: [Opt(NUM)] for f in fields},
+                    **{f: MayLack([Opt(NUM)]) for f in newer}}))
+
+
+
 SWEEP_HEAD = {"network": str, "sizes": [int], "betas_eval": NUMS, "initial_betas": NUMS,
               "capped_layers": [str], "n_test": int}
-TABLE1_ROW = {"beta": Opt(NUM), "adv_training": str, "n_cw": int,
+TABLE1_ROW = {"beta": Opt(NUM), "adv_training": str, "n_cw": int, "n": MayLack(int),
               **{m: NUM for m in ("clean", "fgsm", "pgd", "cw")}}
 
 #: One schema per output kind (see ``nprelu.experiments.Output``).
@@ -51,14 +64,19 @@ SCHEMAS = {
     "growth": {"betas": NUMS, "capped_layers": [str], "uncapped": {"linf": NUMS, "l2": NUMS},
                "capped": Map(Map({"linf": NUMS, "l2": NUMS}))},
     "accuracy": {"betas": NUMS, "capped_layers": [str], "uncapped": NUM,
-                 "accuracy": Map(Map(NUM))},
+                 "accuracy": Map(Map(NUM)), "n_test": MayLack(int)},
     "sigmoid": {"c": NUMS, "z": NUMS, "sigmoid": Map(NUMS)},
     "pgd_sweep": {**SWEEP_HEAD, "curves": LAYER_BETA_CURVES(("standard", "robust", "success"))},
     "zero_gradient": {**SWEEP_HEAD, "max_steps": int,
-                      "curves": LAYER_BETA_CURVES(("distance", "found_fraction", "mean_steps"))},
+                      "curves": LAYER_BETA_CURVES(
+                          ("distance", "found_fraction", "mean_steps"),
+                          newer=("distance_censored", "distance_common", "n_common"))},
     "sensitivity": {"betas": NUMS, "sample_index": int, "label": int, "image": NUMS,
-                    "maps": [NUMS], "sums": NUMS, "mean_sum_test": NUMS, "n_test": int},
+                    "maps": [NUMS], "sums": NUMS, "mean_sum_test": NUMS, "n_test": int,
+                    "zero_fraction": MayLack(NUMS)},
     "table1": [{**TABLE1_ROW, "cw_mean_l2": Opt(NUM)}],
+    # Table 1 over seeds as summaries before seeds were a run dimension wrote it (read only:
+    # schema.LEGACY_BLOCKS); every experiment now keeps each seed's blocks in ``runs``.
     "table1_seeds": {"n_seeds": int, "rows": [{**TABLE1_ROW, **{
         f"{m}_std": NUM for m in ("clean", "fgsm", "pgd", "cw")}}]},
     "adaptive": {"eps": NUM, "rows": [{
@@ -74,14 +92,52 @@ SCHEMAS = {
                        "curves": Map({"pgd": NUMS, "worst_case": NUMS, "standard": NUMS})},
 }
 
+#: Blocks older summaries hold that no experiment writes any more, by key: their kind.
+LEGACY_BLOCKS = {"table1_seeds": "table1_seeds"}
+
 #: ``wall_seconds``: per experiment, the wall time of its units summed (with ``--jobs N``, seconds
 #: of one worker with one BLAS thread each); ``flops``: the useful operations of its units
 #: (``nprelu.flops``); ``jobs``: the ``--jobs`` of the run that recorded it. The last two are
 #: missing from summaries written before they were recorded.
+#: ``seeds``: the run's seeds (``--seed S --seeds N``: S, ..., S + N - 1; missing from older
+#: summaries, which are one seed, ``seed``). ``subsets_drawn``: per seed and subset size ("500",
+#: or "all"), the test images drawn (``context.subset_record``: SHA-256 prefix of the indices as
+#: int64 bytes, their count and the first five).
+SUBSET_RECORD = {"sha256": str, "count": int, "first": [int]}
 META = {"profile": str, "seed": int, "profile_settings": dict, "backend": str,
         "started": str, "subsets": Map(str), "settings": Map(Opt(dict)),
         "wall_seconds": Map(NUM), "done": [str], "flops": MayLack(Map(int)),
-        "jobs": MayLack(Map(int))}
+        "jobs": MayLack(Map(int)), "seeds": MayLack([int]),
+        "subsets_drawn": MayLack(Map(Map(SUBSET_RECORD)))}
+
+#: The parts of a summary besides ``meta`` and the blocks (``summary.check_summary``):
+#: ``runs`` {seed: {block key: that seed's block}}, ``intervals`` {block key: the block's shape,
+#: each number replaced by its 95% interval [lo, hi]} and ``interval_methods`` {block key: how the
+#: intervals were made, in words} (``experiments/aggregate.py``).
+SEED_PARTS = ("runs", "intervals", "interval_methods")
+
+
+def check_interval(interval, block, where: str) -> None:
+    """``interval`` has the shape of ``block`` with each number replaced by ``[lo, hi]``
+    (lo <= hi); other leaves as the block has them (SummaryError naming the field otherwise)."""
+    if isinstance(block, (dict, list)) and interval == block:
+        return                      # a subtree kept as one seed has it (aggregate.PER_SEED)
+    if isinstance(block, dict):
+        _need(isinstance(interval, dict) and set(interval) == set(block), where,
+              "an object with the block's fields")
+        for k, v in block.items():
+            check_interval(interval[k], v, f"{where}.{k}")
+    elif isinstance(block, list):
+        _need(isinstance(interval, list) and len(interval) == len(block), where,
+              f"a list of {len(block)}")
+        for i, v in enumerate(block):
+            check_interval(interval[i], v, f"{where}[{i}]")
+    elif isinstance(block, NUM) and not isinstance(block, bool):
+        _need(isinstance(interval, list) and len(interval) == 2
+              and all(isinstance(v, NUM) and not isinstance(v, bool) for v in interval)
+              and interval[0] <= interval[1], where, "an interval [lo, hi]")
+    else:
+        _need(interval == block, where, f"{block!r}, as the block has it")
 
 
 def check(value, spec, where: str) -> None:

@@ -1,11 +1,15 @@
 """``summary.json``: every finished experiment's numbers, persisted so that a run can resume.
 
-The file holds ``meta`` and one block per output of the registry (shapes in
-:mod:`~nprelu.experiments.schema`). It is rewritten atomically after each experiment, under an
-exclusive lock, merged with what is on disk: two runs with disjoint ``--only`` lists may share
-one output directory (one per core) and neither overwrites the other's results. Numbers are
-only combined between summaries of the *same run* (:func:`same_run`: profile, seed and the
-profile's settings).
+The file holds ``meta``, one block per output of the registry (shapes in
+:mod:`~nprelu.experiments.schema`) and, for the experiments run over seeds, ``runs`` (every seed's
+blocks), ``intervals`` and ``interval_methods``. A seeded experiment is recorded seed by seed
+(:meth:`SummaryFile.record` with its seed, into ``runs[seed]``); once all the run's seeds are in,
+its blocks are their mean, with intervals (:func:`~nprelu.experiments.aggregate.aggregate`), and
+it is done. An experiment that draws nothing at random (Figure 3) is recorded once, at the top
+level. The file is rewritten atomically after each record, under an exclusive lock, merged with
+what is on disk: two runs with disjoint ``--only`` lists may share one output directory (one per
+core) and neither overwrites the other's results. Numbers are only combined between summaries of
+the *same run* (:func:`same_run`: profile, seeds and the profile's settings).
 """
 from __future__ import annotations
 
@@ -19,9 +23,11 @@ from pathlib import Path
 
 from ..checkpoint import atomic_write_bytes
 from ..progress import log
-from .schema import META, SCHEMAS, SummaryError, check
+from .aggregate import aggregate
+from .schema import LEGACY_BLOCKS, META, SCHEMAS, SEED_PARTS, SummaryError, check, \
+    check_interval
 
-RUN_KEYS = ("profile", "seed", "profile_settings")
+RUN_KEYS = ("profile", "seed", "profile_settings", "seeds")
 
 
 def beta_key(beta) -> str:
@@ -31,34 +37,62 @@ def beta_key(beta) -> str:
     return "none" if beta is None else format(float(beta), "g")
 
 
-def run_meta(profile, seed: int, backend: str) -> dict:
-    """A fresh ``meta`` for a run of ``profile`` with ``seed`` on ``backend``."""
+def run_meta(profile, seed: int, backend: str, n_seeds: int = 1) -> dict:
+    """A fresh ``meta`` for a run of ``profile`` with seeds ``seed``, ..., ``seed + n_seeds - 1``
+    on ``backend``."""
     settings = json.loads(json.dumps(asdict(profile)))  # tuples -> lists, as JSON gives them back
     return {"profile": profile.name, "seed": int(seed), "profile_settings": settings,
+            "seeds": list(range(int(seed), int(seed) + int(n_seeds))),
             "backend": backend, "started": datetime.datetime.now().isoformat(timespec="seconds"),
-            "subsets": {}, "settings": {}, "wall_seconds": {}, "flops": {}, "jobs": {},
-            "done": []}
+            "subsets": {}, "subsets_drawn": {}, "settings": {}, "wall_seconds": {}, "flops": {},
+            "jobs": {}, "done": []}
+
+
+def seeds_of(meta: dict) -> list:
+    """The seeds of a summary's run: ``meta.seeds``, or ``[meta.seed]`` for a summary written
+    before seeds were recorded (one seed)."""
+    return [int(s) for s in meta["seeds"]] if "seeds" in meta else [int(meta.get("seed", 0))]
+
+
+def _run_value(meta: dict, key: str):
+    return seeds_of(meta) if key == "seeds" and meta else meta.get(key)
 
 
 def same_run(meta_a: dict, meta_b: dict) -> bool:
-    """Whether two summaries' ``meta`` describe the same run (profile, seed and its settings),
-    so that their numbers may be combined."""
-    return all(meta_a.get(k) == meta_b.get(k) for k in RUN_KEYS)
+    """Whether two summaries' ``meta`` describe the same run (profile, seeds and the profile's
+    settings), so that their numbers may be combined."""
+    return all(_run_value(meta_a, k) == _run_value(meta_b, k) for k in RUN_KEYS)
 
 
 def run_identity(meta: dict) -> dict:
     """What a file written for this summary (a finished unit, ``experiments/units.py``) records
     to be recognised as its own: the run (:func:`same_run`) and when the summary was started, so
     that a summary deleted and started afresh never picks up the old one's units."""
-    return {k: meta.get(k) for k in (*RUN_KEYS, "started")}
+    return {**{k: _run_value(meta, k) for k in RUN_KEYS}, "started": meta.get("started")}
+
+
+def runs_of(summary: dict, outputs: dict) -> dict:
+    """Every seed's blocks, ``{seed (str): {block key: block}}``: the summary's ``runs``, with the
+    blocks of experiments recorded once (Figure 3) or before seeds were recorded (an old summary:
+    one seed, ``meta.seed``) taken from the top level for every seed."""
+    runs = summary.get("runs") or {}
+    seeds = [str(s) for s in seeds_of(summary.get("meta", {}))]
+    out = {s: dict(runs.get(s, {})) for s in seeds}
+    for key in outputs:
+        if key in summary and not any(key in r for r in runs.values()):
+            for s in seeds:
+                out[s][key] = summary[key]
+    return out
 
 
 def run_differences(old: dict, new: dict) -> list:
     """What makes ``old`` and ``new`` (two summaries' ``meta``) different runs, in words."""
     diffs = []
-    for key in ("profile", "seed"):
-        if old.get(key) != new.get(key):
-            diffs.append(f"{key} {old.get(key)!r} there, {new.get(key)!r} here")
+    for key in ("profile", "seed", "seeds"):
+        if key == "seeds" and old.get("seed") != new.get("seed"):
+            continue                # another first seed: said once
+        if _run_value(old, key) != _run_value(new, key):
+            diffs.append(f"{key} {_run_value(old, key)!r} there, {_run_value(new, key)!r} here")
     if old.get("profile") == new.get("profile"):
         a, b = old.get("profile_settings") or {}, new.get("profile_settings") or {}
         fields = [k for k in dict.fromkeys([*a, *b]) if a.get(k) != b.get(k)]
@@ -68,23 +102,53 @@ def run_differences(old: dict, new: dict) -> list:
     return diffs or ["other settings"]
 
 
-def check_summary(summary: dict, outputs: dict, where: str = "summary") -> dict:
-    """``summary`` itself, after checking ``meta`` (when present) and every block it holds.
+def check_summary(summary: dict, outputs: dict, where: str = "summary",
+                  legacy: bool = True) -> dict:
+    """``summary`` itself, after checking ``meta`` (when present), every block it holds and
+    ``runs``, ``intervals`` and ``interval_methods`` (``schema.SEED_PARTS``).
 
     ``outputs``: the registry's outputs by key (``nprelu.experiments.OUTPUTS``). An unknown
-    block or a block of the wrong shape raises :class:`SummaryError` naming the field.
+    block or a block of the wrong shape raises :class:`SummaryError` naming the field; with
+    ``legacy``, blocks that older versions wrote (``schema.LEGACY_BLOCKS``) are accepted.
     """
     if not isinstance(summary, dict):
         raise SummaryError(f"{where} should be a JSON object")
     for key, block in summary.items():
         if key == "meta":
             check(block, META, f"{where}.meta")
+        elif key in SEED_PARTS:
+            _check_seed_part(key, block, summary, outputs, f"{where}.{key}")
         elif key in outputs:
             check(block, SCHEMAS[outputs[key].kind], f"{where}.{key}")
+        elif key in LEGACY_BLOCKS and legacy:   # an older summary's block, read only
+            check(block, SCHEMAS[LEGACY_BLOCKS[key]], f"{where}.{key}")
         else:
             raise SummaryError(f"{where}.{key} is not a block this version writes "
                                f"(known: {', '.join(outputs)})")
     return summary
+
+
+def _check_seed_part(part: str, value, summary: dict, outputs: dict, where: str) -> None:
+    """``runs``, ``intervals`` or ``interval_methods`` (schema.SEED_PARTS), against the blocks."""
+    if not isinstance(value, dict):
+        raise SummaryError(f"{where} should be an object")
+    if part == "runs":
+        for seed, blocks in value.items():
+            if not seed.isdigit() or not isinstance(blocks, dict):
+                raise SummaryError(f"{where}.{seed} should be a seed's object of blocks")
+            for key, block in blocks.items():
+                if key not in outputs:
+                    raise SummaryError(f"{where}.{seed}.{key} is not a block this version writes")
+                check(block, SCHEMAS[outputs[key].kind], f"{where}.{seed}.{key}")
+        return
+    for key, v in value.items():
+        if key not in outputs:
+            raise SummaryError(f"{where}.{key} is not a block this version writes")
+        if part == "interval_methods":
+            if not isinstance(v, str):
+                raise SummaryError(f"{where}.{key} should be a string")
+        elif key in summary:
+            check_interval(v, summary[key], f"{where}.{key}")
 
 
 def read_summary(path, outputs: dict) -> dict:
@@ -152,7 +216,9 @@ class SummaryFile:
             else:
                 old_meta = old.get("meta", {})
                 if same_run(old_meta, meta):
-                    old["meta"].update(backend=meta["backend"], subsets=meta["subsets"])
+                    old["meta"].update(backend=meta["backend"], subsets=meta["subsets"],
+                                       seeds=seeds_of(old_meta))
+                    old["meta"].setdefault("subsets_drawn", {})
                     return old
                 done = old_meta.get("done") or []
                 raise SummaryError(
@@ -170,23 +236,55 @@ class SummaryFile:
             self._merge_from_disk()
             self._save()
 
+    def has_seed(self, keys, seed: int) -> bool:
+        """Whether every block of ``keys`` is recorded for ``seed`` (in ``runs``)."""
+        run = (self.data.get("runs") or {}).get(str(seed), {})
+        return all(k in run for k in keys)
+
     def record(self, key: str, numbers: dict, settings, wall_seconds: float,
-               flops: int | None = None, jobs: int | None = None) -> None:
-        """Add the finished experiment ``key`` (its blocks ``numbers``) and save, merged with
-        what concurrent runs in the same directory have saved meanwhile. ``flops``, ``jobs``:
-        its useful operations and the ``--jobs`` it ran with (``schema.META``), if known."""
+               flops: int | None = None, jobs: int | None = None, seed: int | None = None,
+               subsets: dict | None = None) -> None:
+        """Add the experiment ``key``'s blocks ``numbers`` and save, merged with what concurrent
+        runs in the same directory have saved meanwhile.
+
+        ``seed`` None: an experiment run once (no seeds): its blocks go to the top level and it
+        is done. Otherwise the blocks of that seed go to ``runs[seed]`` and, when every seed of
+        the run (``meta.seeds``) holds them, the top-level blocks become their mean, with
+        ``intervals`` and ``interval_methods`` (``aggregate.aggregate``), and ``key`` is done.
+        ``wall_seconds``, ``flops``: of the units recorded now, added to what earlier seeds
+        spent; ``jobs``: the ``--jobs`` it ran with (``schema.META``). ``subsets``: the test
+        subsets the units drew, ``{seed: {n: record}}`` (``meta.subsets_drawn``)."""
         numbers, settings = (as_json(v) for v in (numbers, settings))  # as a reload gives them
-        check_summary(numbers, self.outputs, where=f"experiment {key}")
+        check_summary(numbers, self.outputs, where=f"experiment {key}", legacy=False)
         with _lock(self.lock_dir):
             self._merge_from_disk()
             meta = self.meta
-            self.data.update(numbers)
+            complete, added = seed is None, False
+            if seed is None:
+                self.data.update(numbers)
+            else:
+                runs = self.data.setdefault("runs", {})
+                added = any(all(k in blocks for k in numbers) for s, blocks in runs.items()
+                            if s != str(seed))     # another seed counted already: add to it
+                runs.setdefault(str(seed), {}).update(numbers)
+                seeds = [str(s) for s in seeds_of(meta)]
+                complete = all(k in runs.get(s, {}) for s in seeds for k in numbers)
+                if complete:
+                    agg = aggregate({s: {k: runs[s][k] for k in numbers} for s in seeds})
+                    for part in ("intervals", "interval_methods"):
+                        self.data.setdefault(part, {}).update(agg.pop(part))
+                    self.data.update(agg)
+            drawn = meta.setdefault("subsets_drawn", {})
+            for s, records in as_json(subsets or {}).items():
+                drawn.setdefault(s, {}).update(records)
             meta["settings"][key] = settings
-            meta["wall_seconds"][key] = round(wall_seconds, 1)
+            earlier = meta["wall_seconds"].get(key, 0.0) if added else 0.0
+            meta["wall_seconds"][key] = round(wall_seconds + earlier, 1)
             for part, value in (("flops", flops), ("jobs", jobs)):
                 if value is not None:
-                    meta.setdefault(part, {})[key] = int(value)
-            if key not in meta["done"]:
+                    earlier = meta.get(part, {}).get(key, 0) if added and part == "flops" else 0
+                    meta.setdefault(part, {})[key] = int(value) + earlier
+            if complete and key not in meta["done"]:
                 meta["done"].append(key)
             self._save()
 
@@ -212,8 +310,19 @@ class SummaryFile:
                 f"({'; '.join(run_differences(theirs, mine))}); this run's results are kept in "
                 f"{aside}; run again with another --out")
         for key, value in disk.items():
-            if key != "meta":
+            if key == "runs":                      # seed by seed, block by block
+                mine_runs = self.data.setdefault("runs", {})
+                for seed, blocks in value.items():
+                    for k, block in blocks.items():
+                        mine_runs.setdefault(seed, {}).setdefault(k, block)
+            elif key in SEED_PARTS:
+                for k, v in value.items():
+                    self.data.setdefault(key, {}).setdefault(k, v)
+            elif key != "meta":
                 self.data.setdefault(key, value)   # numbers this run computed itself win
+        drawn = mine.setdefault("subsets_drawn", {})
+        for seed, records in theirs.get("subsets_drawn", {}).items():
+            drawn[seed] = {**records, **drawn.get(seed, {})}
         for part in ("settings", "wall_seconds", "flops", "jobs"):
             if part in theirs or part in mine:
                 mine[part] = {**theirs.get(part, {}), **mine.get(part, {})}

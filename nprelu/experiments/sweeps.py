@@ -16,7 +16,7 @@ from ..measures import attack_success_rate, robust_accuracy, standard_accuracy
 from .config import EVAL_BETAS, caps_for
 from .store import ModelSpec
 from .summary import beta_key
-from .units import Split
+from .units import Split, unit_id
 
 NETWORKS = paper.SWEEPS["networks"]
 INITIAL_BETAS = paper.SWEEPS["initial_betas"]
@@ -38,7 +38,7 @@ def networks(figure, seed) -> dict:
     network of one of Figures 4-6 (or of Figures 8-10, ``figure`` naming them, on the same
     networks)."""
     sizes = NETWORKS[PGD_FIGURE.get(figure, figure)][1]
-    return {f"{figure}/{name}-{beta_key(beta0)}": (name, beta0, spec)
+    return {unit_id(figure, seed, f"{name}-{beta_key(beta0)}"): (name, beta0, spec)
             for name, beta0, spec in specs(sizes, seed)}
 
 

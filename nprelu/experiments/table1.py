@@ -4,11 +4,10 @@ General 392-196 networks with a cap on HL2 (beta none, 1, 0.1, 0.01) are trained
 of Adam (lr 0.001), then for 10 more epochs on FGSM or PGD examples (eps 0.1). Each is evaluated
 on clean images and under FGSM (eps 0.1), PGD (eps 0.1, step 0.01, 10 steps) and CW-L2 (9
 binary-search steps, 10,000 iterations, lr 0.01, initial c 0.001); each entry is the accuracy
-over all evaluated images. One unit of work per row (and per seed, over several seeds).
+over all evaluated images (``n`` of them for clean, FGSM and PGD, ``n_cw`` for CW-L2). One unit
+of work per row and seed.
 """
 from __future__ import annotations
-
-import math
 
 from .. import paper
 from ..attacks import cw_l2, fgsm, pgd
@@ -16,7 +15,7 @@ from ..measures import robust_accuracy, standard_accuracy
 from .config import GENERAL
 from .store import ModelSpec
 from .summary import beta_key
-from .units import Split
+from .units import Split, unit_id, unit_seed
 
 S8 = paper.SECTION8
 FGSM = dict(S8["fgsm"])
@@ -33,14 +32,14 @@ def models(seed):
 
 def row_units(seed) -> dict:
     """``{unit id: ModelSpec}``: one unit per row of Table 1 for ``seed``, in row order."""
-    return {f"table1/s{seed}/{spec.adv or 'none'}-{beta_key(spec.caps[1])}": spec
+    return {unit_id("table1", seed, f"{spec.adv or 'none'}-{beta_key(spec.caps[1])}"): spec
             for spec in models(seed)}
 
 
 def run_row(ctx, unit) -> dict:
     """One row: the network of ``unit`` (a :func:`row_units` id, of any seed) under clean
     images, FGSM, PGD and CW-L2."""
-    seed = int(unit.split("/")[1][1:])
+    seed = unit_seed(unit)
     spec = row_units(seed)[unit]
     p = ctx.profile
     x, y = ctx.test(p.n_table)
@@ -56,7 +55,7 @@ def run_row(ctx, unit) -> dict:
         "pgd": robust_accuracy(net, pgd(net, x, y, seed=seed, **PGD), y),
         "cw": robust_accuracy(net, cw.x_adv, yc),
         "cw_mean_l2": float(l2.mean()) if len(l2) else None,
-        "n_cw": int(len(yc)),
+        "n": int(len(y)), "n_cw": int(len(yc)),
     }
 
 
@@ -69,35 +68,9 @@ def settings(ctx) -> dict:
             "adv_training": "each batch replaced by its FGSM / PGD (random start) examples"}
 
 
-def _seeds(ctx) -> list:
-    return list(range(ctx.seed, ctx.seed + ctx.n_seeds))
-
-
 def combine(ctx, partials) -> tuple:
     return {"table1": [partials[u] for u in row_units(ctx.seed)]}, settings(ctx)
 
 
-def combine_seeds(ctx, partials) -> tuple:
-    """Table 1 over seeds seed, seed+1, ... (``ctx.n_seeds``): mean and sample std per cell."""
-    runs = [[partials[u] for u in row_units(seed)] for seed in _seeds(ctx)]
-    rows = []
-    for cells in zip(*runs):
-        row = {"beta": cells[0]["beta"], "adv_training": cells[0]["adv_training"],
-               "n_cw": cells[0]["n_cw"]}
-        for key in paper.TABLE1_METRICS:
-            vals = [c[key] for c in cells]
-            mean = sum(vals) / len(vals)
-            row[key] = mean
-            row[f"{key}_std"] = (math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1))
-                                 if len(vals) > 1 else 0.0)
-        rows.append(row)
-    n_seeds = ctx.n_seeds
-    return ({"table1_seeds": {"n_seeds": n_seeds, "rows": rows}},
-            {**settings(ctx), "seeds": _seeds(ctx)})
-
-
-#: Table 1, one unit per row.
+#: Table 1 for one seed, one unit per row ("table1/s0/pgd-0.1").
 SPLIT = Split(lambda ctx: list(row_units(ctx.seed)), run_row, combine)
-#: Table 1 over seeds, one unit per seed and row; the first seed's rows are Table 1's units.
-SPLIT_SEEDS = Split(lambda ctx: [u for seed in _seeds(ctx) for u in row_units(seed)], run_row,
-                    combine_seeds)

@@ -2,16 +2,21 @@
 
 An experiment whose ``run`` is a :class:`Split` declares
 
-- ``units(ctx) -> [unit id]``: its parts, in order ("fig04/HL1-0.01": one trained network of
-  Figure 4; "table1/s0/pgd-0.1": one row of Table 1 for seed 0);
+- ``units(ctx) -> [unit id]``: its parts for the seed ``ctx.seed``, in order
+  ("fig04/s0/HL1-0.01": one trained network of Figure 4 for seed 0; "table1/s2/pgd-0.1": one
+  row of Table 1 for seed 2);
 - ``run_unit(ctx, unit) -> partial``: one part, a JSON-able value;
-- ``combine(ctx, {unit: partial}) -> (numbers, settings)``: the experiment's result.
+- ``combine(ctx, {unit: partial}) -> (numbers, settings)``: the experiment's result for the seed.
 
-``units`` and ``combine`` read only ``ctx.profile``, ``ctx.seed`` and ``ctx.n_seeds`` (a
-planning context has no data). A unit id names one computation wherever it is listed: Table 1
-over seeds lists Table 1's rows of the first seed, and a run computes each id once. Calling the
-split, ``run(ctx)``, runs every unit in this process and combines them, exactly as
-``run_all.py`` does with ``--jobs 1``; an experiment that is not split is one unit, its key.
+A unit id is ``EXPERIMENT/sSEED/PART``: the experiment, the seed (:func:`unit_seed`) and the
+part; an experiment that is not split is one unit per seed, ``EXPERIMENT/sSEED``, and one that
+draws nothing at random (Figure 3) one unit, its key. Over ``--seeds N`` a run lists every
+seed's units (``Experiment.units``), records each seed's blocks when its units are in and the
+mean over the seeds once the last seed is recorded (``summary.SummaryFile.record``).
+
+``units`` and ``combine`` read only ``ctx.profile`` and ``ctx.seed`` (a planning context has no
+data). Calling the split, ``run(ctx)``, runs every unit of ``ctx.seed`` in this process and
+combines them, exactly as ``run_all.py`` does with ``--jobs 1``.
 
 Each finished unit is kept in ``OUT/units/UNIT.json`` (written atomically) with the identity of
 the summary it belongs to (``summary.run_identity``), so a killed run resumes unit by unit; a
@@ -20,6 +25,7 @@ file of another run is ignored and removed.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -27,6 +33,20 @@ from typing import Callable
 from ..checkpoint import atomic_write_bytes
 from ..progress import log
 from .summary import as_json
+
+_SEED = re.compile(r"s(\d+)")
+
+
+def unit_id(experiment: str, seed: int, part: str | None = None) -> str:
+    """``EXPERIMENT/sSEED/PART`` (``EXPERIMENT/sSEED`` without a part)."""
+    return f"{experiment}/s{int(seed)}" + (f"/{part}" if part else "")
+
+
+def unit_seed(unit: str) -> int | None:
+    """The seed a unit id names (its second segment ``sSEED``); None for a seed-free unit."""
+    parts = unit.split("/")
+    m = _SEED.fullmatch(parts[1]) if len(parts) > 1 else None
+    return int(m.group(1)) if m else None
 
 
 @dataclass(frozen=True)
@@ -38,7 +58,8 @@ class Split:
     combine: Callable
 
     def __call__(self, ctx) -> tuple:
-        """combine(run_unit(u) for u in units), each partial as it comes back from its file."""
+        """combine(run_unit(u) for u in units) for ``ctx.seed``, each partial as it comes back
+        from its file."""
         return self.combine(ctx, {u: as_json(self.run_unit(ctx, u)) for u in self.units(ctx)})
 
 

@@ -6,7 +6,8 @@ registry (``nprelu.experiments``) for what the summary holds and how each block 
 drawn and read, and ``nprelu.paper`` for what the paper says: no number or claim of the paper is
 written here. Any block may be missing (an ``--only`` run): only the present ones get a section.
 
-Modules, by concern: :mod:`.format` (numbers to text), :mod:`.stats` (trends and verdict words),
+Modules, by concern: :mod:`.format` (numbers to text), :mod:`.stats` (trends in words),
+:mod:`.intervals` (every verdict, holds / fails / inconclusive, from the per-seed values),
 :mod:`.registry` (the functions per claim test and output kind), :mod:`.findings`,
 :mod:`.sweeps`, :mod:`.table1_claims` (the paper's claims tested), :mod:`.numbers` (key-number
 tables), :mod:`.table1` (Table 1 beside the paper's), :mod:`.adaptive` (the section beyond the

@@ -23,6 +23,7 @@ from ..experiments.summary import check_summary
 from ..progress import format_seconds
 from . import adaptive, findings, numbers, sweeps, table1, table1_claims  # noqa: F401 (register)
 from .format import Paragraph, md_table
+from .intervals import METHODS, RULE, marks, seed_blocks, seeds
 from .registry import BODIES, FINDINGS, NUMBERS, claim_items, sections
 
 HEADER = ["# Reproduction report: *Is ReLU Adversarially Robust?*", "",
@@ -68,7 +69,12 @@ def how_produced(summary: dict, groups: list) -> list[str]:
         return lines + ["- Run metadata: not in this summary.",
                         f"- Results in this summary: {', '.join(results) or 'none'}", ""]
     walls, subsets = meta["wall_seconds"], meta["subsets"]
-    lines += [f"- Profile: `{meta['profile']}`", f"- Seed: `{meta['seed']}`",
+    run_seeds = meta.get("seeds") or seeds(summary) or [meta["seed"]]
+    methods = sorted(set((summary.get("interval_methods") or {}).values()))
+    lines += [f"- Profile: `{meta['profile']}`",
+              f"- Seeds: {', '.join(f'`{s}`' for s in run_seeds)}"
+              + (" (numbers are means over them)" if len(run_seeds) > 1 else " (one seed)"),
+              f"- Intervals: {'; '.join(methods) if methods else 'none in this summary'}",
               f"- Backend: `{meta['backend']}`", f"- Started: {meta['started']}"]
     if "training" in subsets:
         lines.append(f"- Training data: {subsets['training']}")
@@ -143,7 +149,8 @@ def figures_and_numbers(group, summary: dict, draw) -> list[str]:
         if not summary.get(output.key):
             continue
         lines += draw(output)
-        table = NUMBERS[output.kind](summary[output.key]) if output.kind in NUMBERS else None
+        table = (NUMBERS[output.kind](summary[output.key], seed_blocks(summary, output.key))
+                 if output.kind in NUMBERS else None)
         if table:
             lines += ["Key numbers:", "", table, ""]
     return lines
@@ -208,14 +215,23 @@ def build_report(summary: dict, out_dir, strict: bool = False) -> str:
         lines += guarded(lambda: section(group, summary, out_dir), group,
                          lambda text: [f"## {group[0].title}", "", text, ""])
     lines += ["## Where we agree and where we differ", "",
-              "Each statement of the paper below is tested on our numbers; the verdicts are "
-              "computed, not written by hand.", ""]
+              "Each statement of the paper below is tested on our numbers; the verdicts "
+              "(holds, fails, inconclusive) are computed, not written by hand. " + METHODS
+              + " " + RULE, ""]
     if not groups:
         lines += ["No experiment results in this summary.", ""]
+    found, counts = [], []
     for group in groups:
         items = guarded(lambda: section_findings(group, summary), group,
                         lambda text: [Paragraph(text)])
         if items:
-            lines += [f"### {group[0].title}", ""] + render_items(items)
+            found += [f"### {group[0].title}", ""] + render_items(items)
+            c = marks(items)
+            counts.append([group[0].title] + [str(c.get(v, 0)) for v in
+                                              ("holds", "fails", "inconclusive")])
+    if counts:
+        lines += ["Claim verdicts per section:", "",
+                  md_table(["Section", "holds", "fails", "inconclusive"], counts), ""]
+    lines += found
     lines += open_settings()
     return "\n".join(lines).rstrip() + "\n"

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
+from collections import Counter
 
 from ..experiments.summary import beta_key
-from .format import fmt, num, pct, signed
+from .adaptive import worst_case_pointer
+from .format import fmt, num, pct
+from .intervals import (at_most, compare, counts_text, diff_text, difference, mark, overall,
+                        profile_n, seed_blocks, values)
 from .registry import checks, claim_items, finds
-from .stats import agree, beta_trend, share, sigmoid_widths
+from .stats import sigmoid_widths
 
 NORMS = (("linf", "L∞"), ("l2", "L2"))
 #: What each series of the sensitivity block measures, for the sentence that tests it.
@@ -33,50 +36,58 @@ def growth_value(block: dict, layer: str, beta, norm: str, hidden: int) -> float
 
 @checks("growth_trend")
 def growth_trend(claim, output, summary: dict) -> list[str]:
-    """The distance at hidden layer ``params["layer"]`` falls with beta for every capped
-    configuration; and how much it grows through the uncapped network."""
+    """The distance at hidden layer ``params["layer"]``: smallest beta against the largest,
+    paired over seeds, per capped configuration (it must fall); and its growth through the
+    uncapped network (means over seeds)."""
     block, hidden = summary[output.key], claim.params["layer"]
-    betas = [float(b) for b in block["betas"]]
+    blocks = seed_blocks(summary, output.key)
+    betas = sorted(float(b) for b in block["betas"])
     out = []
     for norm, name in NORMS:
-        dirs = [(layer, beta_trend(betas, [growth_value(block, layer, b, norm, hidden)
-                                           for b in betas])[0])
-                for layer in block["capped_layers"]]
-        if dirs:
-            k = sum(d == -1 for _, d in dirs)
-            which = ", ".join(f"{l}: {'falls' if d == -1 else 'rises' if d == 1 else 'no trend'}"
-                              for l, d in dirs)
-            out.append(f"**{name} distance at HL{hidden + 1} as β falls** — paper: {claim.text}; "
-                       f"ours: it falls in {k} of {len(dirs)} capped configurations ({which}) "
-                       f"→ {share(k, len(dirs))}.")
+        counts, parts = Counter(), []
+        for layer in block["capped_layers"] if len(betas) >= 2 else []:
+            low, high = (values(blocks, lambda b, beta=beta: growth_value(b, layer, beta, norm,
+                                                                          hidden))
+                         for beta in (betas[0], betas[-1]))
+            v, diff = compare(low, high, -1)
+            if v:
+                counts[v] += 1
+                parts.append(f"{layer} {diff_text(diff, 1.0, '')} ({v})")
+        if parts:
+            out.append(f"**{name} distance at HL{hidden + 1}, β={beta_key(betas[0])} minus "
+                       f"β={beta_key(betas[-1])}** — paper: {claim.text}; ours: "
+                       f"{'; '.join(parts)}: {counts_text(counts)} {mark(overall(counts))}.")
         seq = block["uncapped"][norm]
         if len(seq) >= 2 and math.isfinite(num(seq[0])) and math.isfinite(num(seq[-1])):
             grow = num(seq[-1]) / num(seq[0]) if num(seq[0]) > 0 else float("inf")
-            out.append(f"Uncapped network, {name} distance: HL1 {fmt(seq[0])} → HL{len(seq)} "
-                       f"{fmt(seq[-1])} (×{fmt(grow, 3)}; "
+            out.append(f"Uncapped network, {name} distance (mean over seeds): HL1 {fmt(seq[0])} "
+                       f"→ HL{len(seq)} {fmt(seq[-1])} (×{fmt(grow, 3)}; "
                        f"{'grows' if grow > 1 else 'does not grow'} over the layers).")
     return out
 
 
 @checks("drop_at_capped_layer")
 def drop_at_capped_layer(claim, output, summary: dict) -> list[str]:
-    """L∞ at the capped layer itself, smallest beta, relative to the uncapped network."""
+    """L∞ at the capped layer itself, smallest beta against the uncapped network (paired)."""
     block = summary[output.key]
-    seq, betas = block["uncapped"]["linf"], block["betas"]
-    drops = []
-    for i, ref in enumerate(seq):
+    blocks = seed_blocks(summary, output.key)
+    betas = block["betas"]
+    counts, parts = Counter(), []
+    for i in range(len(block["uncapped"]["linf"])):
         layer = f"HL{i + 1}"
-        if layer not in block["capped_layers"] or not betas or not math.isfinite(num(ref)):
+        if layer not in block["capped_layers"] or not betas:
             continue
-        v = growth_value(block, layer, min(float(b) for b in betas), "linf", i)
-        if math.isfinite(v) and num(ref) > 0:
-            drops.append((layer, v / num(ref)))
-    if not drops:
+        low = min(float(b) for b in betas)
+        v, diff = compare(values(blocks, lambda b: growth_value(b, layer, low, "linf", i)),
+                          values(blocks, lambda b: num(b["uncapped"]["linf"][i])), -1)
+        if v:
+            counts[v] += 1
+            parts.append(f"{layer} {diff_text(diff, 1.0, '')} ({v})")
+    if not parts:
         return []
-    k = sum(r < 1 for _, r in drops)
     return [f"**Distance at the capped layer itself** — paper: {claim.text}; ours, L∞ at the "
-            "capped layer for the smallest β relative to the uncapped network: "
-            + ", ".join(f"{l} ×{fmt(r, 3)}" for l, r in drops) + f" → {share(k, len(drops))}."]
+            "capped layer for the smallest β minus the uncapped network's: " + "; ".join(parts)
+            + f": {counts_text(counts)} {mark(overall(counts))}."]
 
 
 # --------------------------------------------------------------------------- Figure 2
@@ -87,50 +98,56 @@ def _accuracy(block: dict, layer: str, beta) -> float:
 
 @checks("underfit")
 def underfit(claim, output, summary: dict) -> list[str]:
-    """Accuracy at the smallest beta more than ``params["points"]`` below the best beta."""
+    """Accuracy at the smallest beta more than ``params["points"]`` below the best beta (the
+    best by the mean over seeds), on the interval of the difference."""
     block, limit = summary[output.key], claim.params["points"]
+    blocks = seed_blocks(summary, output.key)
+    n = block.get("n_test") or profile_n(summary, "n_growth")
     betas = sorted(float(b) for b in block["betas"])
-    if not betas:
+    if len(betas) < 2:
         return []
-    low, parts, k = betas[0], [], 0
+    low, parts, counts = betas[0], [], Counter()
     for layer in block["capped_layers"]:
-        others = [a for a in (_accuracy(block, layer, b) for b in betas[1:]) if math.isfinite(a)]
-        at_low = _accuracy(block, layer, low)
-        if not math.isfinite(at_low) or not others:
+        best = max(betas[1:], key=lambda b: num(_accuracy(block, layer, b)))
+        gap = difference(values(blocks, lambda b: _accuracy(b, layer, best)),
+                         values(blocks, lambda b: _accuracy(b, layer, low)), n)
+        if gap is None:
             continue
-        gap = 100.0 * (max(others) - at_low)
-        k += gap > limit
-        parts.append(f"{layer} {signed(-gap)}")
+        v = {"holds": "fails", "fails": "holds"}.get(at_most(gap, limit / 100.0), "inconclusive")
+        counts[v] += 1
+        parts.append(f"{layer} {diff_text(gap)} ({v})")
     if not parts:
         return []
-    return [f"**Underfitting at a very low max value** — paper: {claim.text}; ours, accuracy at "
-            f"β={beta_key(low)} relative to the best β (points): {', '.join(parts)}; more than "
-            f"{limit:g} point{'' if limit == 1 else 's'} lower in {k} of {len(parts)} → "
-            f"{share(k, len(parts))}."]
+    return [f"**Underfitting at a very low max value** — paper: {claim.text}; ours, accuracy "
+            f"at the best β minus at β={beta_key(low)}: {'; '.join(parts)}; more than "
+            f"{limit:g} point{'' if limit == 1 else 's'}: {counts_text(counts)} "
+            f"{mark(overall(counts))}."]
 
 
 @checks("all_layers_lower")
 def all_layers_lower(claim, output, summary: dict) -> list[str]:
-    """Accuracy with every hidden layer capped at ``params["beta"]`` against one layer capped."""
+    """Accuracy with every hidden layer capped at ``params["beta"]`` against each single layer
+    capped there (paired over seeds)."""
     block, beta = summary[output.key], claim.params["beta"]
+    blocks = seed_blocks(summary, output.key)
+    n = block.get("n_test") or profile_n(summary, "n_growth")
     layers = block["capped_layers"]
     all_layer = next((l for l in layers if l.startswith("HL") and len(l) > 3), None)
     singles = [l for l in layers if l != all_layer]
     if not (all_layer and singles and any(abs(float(b) - beta) < 1e-9 for b in block["betas"])):
         return []
-    a_all = _accuracy(block, all_layer, beta)
-    a_one = [a for a in (_accuracy(block, l, beta) for l in singles) if math.isfinite(a)]
-    if not (math.isfinite(a_all) and a_one):
+    a_all = values(blocks, lambda b: _accuracy(b, all_layer, beta))
+    counts, parts = Counter(), []
+    for l in singles:
+        v, diff = compare(a_all, values(blocks, lambda b: _accuracy(b, l, beta)), -1, n)
+        if v:
+            counts[v] += 1
+            parts.append(f"{l} {diff_text(diff)} ({v})")
+    if not parts:
         return []
-    if a_all < min(a_one):
-        verdict = "holds (below every single-layer cap)"
-    elif a_all < float(np.mean(a_one)):
-        verdict = "holds in part (below the single-layer mean)"
-    else:
-        verdict = "does not hold"
-    return [f"**Capping all hidden layers at β={beta_key(beta)}** — paper: {claim.text}; ours: "
-            f"{all_layer} {pct(a_all)}% vs single layers {', '.join(pct(a) for a in a_one)}% "
-            f"→ {verdict}."]
+    return [f"**Capping all hidden layers at β={beta_key(beta)}** — paper: {claim.text}; ours, "
+            f"{all_layer} minus each single layer: {'; '.join(parts)}: {counts_text(counts)} "
+            f"{mark(overall(counts))}."]
 
 
 @finds("accuracy")
@@ -152,25 +169,37 @@ def sigmoid_narrows(claim, output, summary: dict) -> list[str]:
     narrows = all(b < a for a, b in zip(ws, ws[1:]))
     return [f"**Sigmoid narrows as c grows** — paper: {claim.text}; ours, width of the 0.1–0.9 "
             "band: " + ", ".join(f"c={c}: {fmt(w, 3)}" for c, w in widths)
-            + f" → {'holds' if narrows else 'does not hold'}."]
+            + f" (exact curves, no seeds) {mark('holds' if narrows else 'fails')}."]
 
 
 # --------------------------------------------------------------------------- Figure 11
 
 @checks("trend")
 def trend(claim, output, summary: dict) -> list[str]:
-    """Each series ``params["series"]`` of the block against beta, in the direction
-    ``params["direction"]`` (+1: rises as beta falls, -1: falls)."""
+    """Each series ``params["series"]``: smallest beta against the largest, paired over seeds,
+    in the direction ``params["direction"]`` (+1: rises as beta falls, -1: falls). PGD-free,
+    but a small map may be a masked gradient: the adaptive worst case is pointed to."""
     block = summary[output.key]
+    blocks = seed_blocks(summary, output.key)
     betas = [float(b) for b in block["betas"]]
+    if len(betas) < 2:
+        return []
+    lo_i, hi_i = betas.index(min(betas)), betas.index(max(betas))
     out = []
     for key in claim.params["series"]:
-        vals = block[key]
-        if not vals or len(betas) < 2:
+        if len(block[key]) < len(betas):
             continue
-        d, txt = beta_trend(betas[: len(vals)], vals[: len(betas)])
+        v, diff = compare(values(blocks, lambda b: b[key][lo_i]),
+                          values(blocks, lambda b: b[key][hi_i]), claim.params["direction"])
         what = SENSITIVITY_SERIES.get(key, key).format(**block)
-        out.append(f"**Sensitivity as β falls** ({what}) — paper: {claim.text}; ours: it {txt} ("
-                   + ", ".join(f"β={beta_key(b)}: {fmt(v)}" for b, v in zip(betas, vals))
-                   + f") → {agree(claim.params['direction'], d)}.")
+        out.append(f"**Sensitivity as β falls** ({what}) — paper: {claim.text}; ours ("
+                   + ", ".join(f"β={beta_key(b)}: {fmt(x)}" for b, x in zip(betas, block[key]))
+                   + f"), β={beta_key(betas[lo_i])} minus β={beta_key(betas[hi_i])}: "
+                   f"{diff_text(diff, 1.0, '')} {mark(v)}"
+                   + worst_case_pointer(summary, sorted(set(betas)), "none") + ".")
+    zero = block.get("zero_fraction")
+    if zero:
+        out.append("Inputs with an exactly zero gradient (a map of zeros: masking, not "
+                   "robustness): " + ", ".join(f"β={beta_key(b)}: {pct(z)}%"
+                                               for b, z in zip(betas, zero)) + ".")
     return out

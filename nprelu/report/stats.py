@@ -1,7 +1,6 @@
-"""How the report turns numbers into directions and verdicts: trends with beta, counts to words.
+"""How the report describes numbers in words: trends with beta, shares, sigmoid widths.
 
-Every verdict of the report goes through these few functions, so the same numbers always give
-the same words.
+The verdicts themselves (holds / fails / inconclusive, from intervals) are in :mod:`.intervals`.
 """
 from __future__ import annotations
 
@@ -70,24 +69,9 @@ def beta_trend(betas, values) -> tuple[int, str]:
     return 0, f"shows no clear trend with β (Spearman ρ={rho:+.2f})"
 
 
-def agree(paper_direction: int, our_direction: int) -> str:
-    """The verdict on a direction the paper states or shows."""
-    return "**agrees**" if paper_direction == our_direction else "**differs**"
-
-
 def share(k: int, n: int) -> str:
     """The verdict on a claim that holds in ``k`` of ``n`` cases."""
     return "holds" if k == n else "holds in part" if k else "does not hold"
-
-
-def tally(wins: int, losses: int, ties: int) -> str:
-    """The verdict on a pairwise claim from its wins, losses and ties."""
-    n = wins + losses + ties
-    if n == 0:
-        return "not testable (no data)"
-    v = "holds" if wins > losses else "does not hold" if losses > wins else "undecided"
-    return (f"better in {wins}, worse in {losses}, tied in {ties} of {n} comparisons "
-            f"→ **{v}**")
 
 
 def sigmoid_widths(block: dict) -> list[tuple[str, float]]:

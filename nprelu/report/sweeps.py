@@ -1,63 +1,76 @@
 """Figures 4-6 (PGD over a range of evaluation caps) and 8-10 (distance to zero gradients).
 
 The paper compares capped layers pairwise (``pairwise`` claims: "capping HL2 outperforms
-capping HL1..."). On Figures 4-6 a pair is compared by robust accuracy (higher is better) at
-each initial and evaluation cap the claim covers; Figures 8-10 re-test their PGD partner's
-claims (``output.partner``) on the distance to a zero gradient (smaller is better, the paper's
-reading in Section 6).
+capping HL1..."). Each claim is tested per (initial cap, evaluation cap, pair) on the per-seed
+values (:mod:`.intervals`): on Figures 4-6 by robust accuracy (higher is better); Figures 8-10
+re-test their PGD partner's claims (``output.partner``) on the distance to a zero gradient
+(smaller is better, the paper's reading in Section 6), on every sample with "not found" censored
+at the step limit (``distance_censored``) and on the samples where every configuration found
+one (``distance_common``): the paper's mean over the samples found (``distance``) compares
+different samples from one configuration to the next (its found fraction ranges widely).
 """
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import numpy as np
 
 from ..experiments import OUTPUTS
 from ..experiments.summary import beta_key
 from .format import fmt, num
+from .intervals import compare, counts_text, mark, overall, seed_blocks, seed_interval, values
 from .registry import checks, claim_items, finds
-from .stats import beta_trend, nanmean, share, tally
+from .stats import beta_trend, nanmean, share
+
+#: Distances the zero-gradient claims are re-tested on, in the order the report gives them.
+DISTANCES = (("distance_censored", "every sample, not found censored at the step limit"),
+             ("distance_common", "the samples where every configuration found one"),
+             ("distance", "the paper's mean over the samples found"))
 
 
 def curve(block: dict, layer: str, init: str, key: str) -> np.ndarray:
     """One curve over the evaluation caps (NaN for null points; empty when not run)."""
     c = block["curves"].get(layer, {}).get(init)
-    return np.asarray([num(v) for v in (c[key] if c else [])], dtype=float)
+    return np.asarray([num(v) for v in (c.get(key, []) if c else [])], dtype=float)
 
 
 def init_keys(block: dict) -> list[str]:
     return [beta_key(b) for b in block["initial_betas"]]
 
 
-def pairwise_counts(block: dict, claim, key: str = "robust",
-                    higher_is_better: bool = True) -> tuple[int, int, int]:
-    """(wins, losses, ties) of the claim's (better, worse) pairs of capped layers over its
-    initial caps (``params["initial"]``, None: all) and the evaluation caps in the open range
-    ``params["eval"]`` ((low, high), either None: unbounded; None: all)."""
-    eval_b = np.asarray([num(b) for b in block["betas_eval"]])
-    params = claim.params
-    lo, hi = params["eval"] or (None, None)
-    wins = losses = ties = 0
-    for init in params["initial"] or init_keys(block):
-        for better, worse in params["pairs"]:
-            a, b = curve(block, better, init, key), curve(block, worse, init, key)
-            for j in range(min(a.size, b.size)):
-                if j < eval_b.size:
-                    if (lo is not None and not eval_b[j] > lo + 1e-9) or (
-                            hi is not None and not eval_b[j] < hi - 1e-9):
-                        continue
-                elif lo is not None or hi is not None:
+def _in_range(eval_b, j: int, lo, hi) -> bool:
+    if j >= len(eval_b):
+        return lo is None and hi is None
+    return not ((lo is not None and not eval_b[j] > lo + 1e-9)
+                or (hi is not None and not eval_b[j] < hi - 1e-9))
+
+
+def pairwise_verdicts(summary: dict, key: str, claim, field: str = "robust",
+                      higher_is_better: bool = True) -> Counter:
+    """Holds/fails/inconclusive of the claim's (better, worse) pairs of capped layers, one
+    comparison per initial cap (``params["initial"]``, None: all), pair and evaluation cap in
+    the open range ``params["eval"]`` ((low, high), either None: unbounded; None: all)."""
+    blocks = seed_blocks(summary, key)
+    if not blocks:
+        return Counter()
+    block = blocks[0]
+    eval_b = [num(b) for b in block["betas_eval"]]
+    n = block.get("n_test") if field in ("robust", "standard", "success") else None
+    lo, hi = claim.params["eval"] or (None, None)
+    out = Counter()
+    for init in claim.params["initial"] or init_keys(block):
+        for better, worse in claim.params["pairs"]:
+            size = min(curve(block, better, init, field).size, curve(block, worse, init, field).size)
+            for j in range(size):
+                if not _in_range(eval_b, j, lo, hi):
                     continue
-                if not (math.isfinite(a[j]) and math.isfinite(b[j])):
-                    continue
-                diff = (a[j] - b[j]) if higher_is_better else (b[j] - a[j])
-                if abs(diff) <= 1e-12:
-                    ties += 1
-                elif diff > 0:
-                    wins += 1
-                else:
-                    losses += 1
-    return wins, losses, ties
+                a = values(blocks, lambda b: curve(b, better, init, field)[j])
+                b = values(blocks, lambda b: curve(b, worse, init, field)[j])
+                v, _ = compare(a, b, 1 if higher_is_better else -1, n)
+                if v is not None:
+                    out[v] += 1
+    return out
 
 
 def layer_means(block: dict, init: str, key: str) -> dict[str, float]:
@@ -74,24 +87,40 @@ def layer_means(block: dict, init: str, key: str) -> dict[str, float]:
     return {l: nanmean(c) for l, c in curves.items()}
 
 
+def curve_mean_interval(blocks: list, layer: str, init: str, key: str):
+    """The mean of a curve over the evaluation caps, per seed, then its interval over seeds."""
+    return seed_interval([nanmean(curve(b, layer, init, key)) for b in blocks])
+
+
 # --------------------------------------------------------------------------- Figures 4-6
 
 @checks("pairwise")
 def pairwise(claim, output, summary: dict) -> list[str]:
-    w, l, t = pairwise_counts(summary[output.key], claim)
-    return [f"Paper: {claim.text}. Ours (robust accuracy): {tally(w, l, t)}."]
+    c = pairwise_verdicts(summary, output.key, claim)
+    return [f"Paper: {claim.text}. Ours (robust accuracy, per initial β, evaluation β and "
+            f"pair): {counts_text(c)} {mark(overall(c))}."]
+
+
+def figure_count(output, summary: dict, field: str, higher: bool, claims) -> Counter:
+    total = Counter()
+    for claim in claims:
+        if claim.test == "pairwise":
+            total += pairwise_verdicts(summary, output.key, claim, field, higher)
+    return total
 
 
 @finds("pgd_sweep")
 def pgd_findings(group, summary: dict) -> list[str]:
-    """The claims, then each initial cap's ranking of the capped layers and the curves' trend."""
+    """The claims, the figure's count, then each initial cap's ranking and the curves' trend."""
     output = group[0]
     block = summary[output.key]
     out = claim_items(output, summary)
+    out.append(f"Figure {output.number}, every pairwise comparison of its claims: "
+               f"{counts_text(figure_count(output, summary, 'robust', True, output.claims))}.")
     for init in init_keys(block):
         means = layer_means(block, init, "robust")
         if means:
-            out.append(f"Initial β={init}: mean robust accuracy "
+            out.append(f"Initial β={init}: mean robust accuracy (mean over seeds) "
                        + " > ".join(f"{k} ({100 * means[k]:.2f}%)"
                                     for k in sorted(means, key=lambda k: -means[k])) + ".")
     eval_b = [num(b) for b in block["betas_eval"]]
@@ -99,8 +128,8 @@ def pgd_findings(group, summary: dict) -> list[str]:
                   for layer in block["capped_layers"] for init in init_keys(block)
                   for c in [curve(block, layer, init, "robust")] if c.size >= 2 and eval_b]
     if directions:
-        out.append(f"Robust accuracy rises as the evaluation max value falls in "
-                   f"{sum(d == 1 for d in directions)} of {len(directions)} curves.")
+        out.append(f"Robust accuracy (mean over seeds) rises as the evaluation max value falls "
+                   f"in {sum(d == 1 for d in directions)} of {len(directions)} curves.")
     return out
 
 
@@ -108,40 +137,58 @@ def pgd_findings(group, summary: dict) -> list[str]:
 
 @finds("zero_gradient")
 def zero_gradient_findings(group, summary: dict) -> list[str]:
-    """How distances are read, the partner figure's claims re-tested on distance, then this
-    output's own claims."""
+    """How distances are read, the partner figure's claims re-tested on each distance, the
+    survivorship, then this output's own claims."""
     output = group[0]
     partner = OUTPUTS[output.partner]
     block = summary[output.key]
     where = ", ".join(sorted({f"Section {c.section}" for c in output.claims}))
     out = [f"Reading (paper{', ' + where if where else ''}): a smaller mean distance to a zero "
            "gradient counts as more robust."]
+    present = [(f, what) for f, what in DISTANCES
+               if any(curve(block, l, i, f).size for l in block["capped_layers"]
+                      for i in init_keys(block))]
     for claim in partner.claims:
-        if claim.test == "pairwise":
-            w, l, t = pairwise_counts(block, claim, "distance", higher_is_better=False)
+        if claim.test != "pairwise":
+            continue
+        for i, (field, what) in enumerate(present):
+            c = pairwise_verdicts(summary, output.key, claim, field, higher_is_better=False)
+            verdict = mark(overall(c)) if i == 0 else f"({overall(c)})"
             out.append(f"Paper's Fig. {partner.number} statement \"{claim.text}\", tested on "
-                       f"distance (smaller = better): {tally(w, l, t)}.")
+                       f"distance over {what} (smaller = better): {counts_text(c)} {verdict}.")
+    field = present[0][0] if present else "distance"
+    out.append(f"Figure {output.number}, every pairwise comparison of Fig. {partner.number}'s "
+               f"claims on distance ({field}): "
+               f"{counts_text(figure_count(output, summary, field, False, partner.claims))}.")
+    found = [num(v) for l in block["capped_layers"] for i in init_keys(block)
+             for v in curve(block, l, i, "found_fraction")]
+    found = [v for v in found if math.isfinite(v)]
+    if found:
+        out.append(f"Survivorship: a zero gradient was found for {100 * min(found):.0f}% to "
+                   f"{100 * max(found):.0f}% of the samples across configurations (mean over "
+                   "seeds); the paper's mean over the samples found compares different samples, "
+                   "so the marked verdicts above rest on the censored distance (every sample); "
+                   "the common-sample and found-only readings follow, their verdicts in "
+                   "brackets.")
     return out + claim_items(output, summary)
 
 
 @checks("aligned_with_pgd")
 def aligned_with_pgd(claim, output, summary: dict) -> list[str]:
     """Per initial cap, the capped layer with the closest zero gradients against the one with
-    the highest PGD robust accuracy in the partner figure."""
+    the highest PGD robust accuracy in the partner figure (on the means over seeds)."""
     block, pgd_block = summary[output.key], summary.get(output.partner)
+    field = next((f for f, _ in DISTANCES if any(curve(block, l, i, f).size
+                  for l in block["capped_layers"] for i in init_keys(block))), "distance")
     out, consistent, n = [], 0, 0
     for init in init_keys(block):
-        dist = layer_means(block, init, "distance")
-        found = layer_means(block, init, "found_fraction")
+        dist = layer_means(block, init, field)
         if not dist:
             out.append(f"Initial β={init}: no zero gradient found for any capped layer.")
             continue
         best_d = min(dist, key=dist.get)
-        text = (f"Initial β={init}: closest zero gradients with {best_d} ("
+        text = (f"Initial β={init}: closest zero gradients ({field}) with {best_d} ("
                 + ", ".join(f"{k} {fmt(v)}" for k, v in sorted(dist.items())) + ")")
-        if found:
-            text += "; found for " + ", ".join(f"{k} {100 * v:.0f}%"
-                                              for k, v in sorted(found.items()))
         rob = {k: v for k, v in layer_means(pgd_block, init, "robust").items()
                if k in dist} if pgd_block else {}
         if rob:
@@ -153,8 +200,9 @@ def aligned_with_pgd(claim, output, summary: dict) -> list[str]:
         out.append(text + ".")
     head = "**Zero-gradient results against the PGD experiment** — paper: " + claim.text
     if n:
+        verdict = "holds" if consistent == n else "fails" if consistent == 0 else "inconclusive"
         out.append(f"{head}; ours: the best layer agrees for {consistent} of {n} initial max "
-                   f"values → {share(consistent, n)}.")
+                   f"values (on the means; {share(consistent, n)}) {mark(verdict)}.")
     else:
         out.append(f"{head}; not testable here (no PGD robust accuracy of Figure "
                    f"{OUTPUTS[output.partner].number} to compare with).")

@@ -32,14 +32,17 @@ def sorted_rows(rows: list) -> list:
                                  key=lambda ir: (order.get(row_key(ir[1]), len(order)), ir[0]))]
 
 
-def _cell(row: dict, metric: str, paper_row: dict | None) -> str:
+def _cell(row: dict, metric: str, paper_row: dict | None, iv=None) -> str:
     ours = num(row[metric])
     if not math.isfinite(ours):
         cell = DASH
     else:
         cell = f"{100.0 * ours:.2f}"
-        std = num(row.get(f"{metric}_std"))   # only rows averaged over seeds have it
-        if math.isfinite(std):
+        std = num(row.get(f"{metric}_std"))   # rows of the old Table 1 over seeds
+        bounds = iv.get(metric) if isinstance(iv, dict) else None
+        if isinstance(bounds, list) and len(bounds) == 2 and bounds[0] != bounds[1]:
+            cell += f" [{100.0 * num(bounds[0]):.2f}, {100.0 * num(bounds[1]):.2f}]"
+        elif math.isfinite(std):
             cell += f" ± {100.0 * std:.2f}"
     if paper_row is not None:
         theirs = paper_row[metric]
@@ -48,19 +51,21 @@ def _cell(row: dict, metric: str, paper_row: dict | None) -> str:
     return cell
 
 
-def table1_markdown(rows: list) -> str:
+def table1_markdown(rows: list, intervals: list | None = None) -> str:
     """Table 1 in Markdown; each cell "ours (paper, ours − paper)" in percent, 2 decimals.
 
-    With ``<metric>_std`` keys (rows averaged over seeds) a cell reads "ours ± std (paper,
-    diff)". Rows the paper lacks show ours only; missing values show a dash.
+    With ``intervals`` (the rows' interval block, each number ``[lo, hi]``) a cell reads
+    "mean [lo, hi] (paper, diff)"; with ``<metric>_std`` keys (the old rows averaged over seeds)
+    "ours ± std (paper, diff)". Rows the paper lacks show ours only; missing values a dash.
     """
+    ivs = {id(r): iv for r, iv in zip(rows, intervals or [])}
     header = ["Max val.", "Adv. training"] + [f"{METRIC_LABELS[m]} %"
                                               for m in paper.TABLE1_METRICS]
     body = []
     for row in sorted_rows(rows):
         theirs = paper.table1_row(row["beta"], row["adv_training"])
         body.append([beta_cell(row["beta"]), adv_label(row["adv_training"])]
-                    + [_cell(row, m, theirs) for m in paper.TABLE1_METRICS])
+                    + [_cell(row, m, theirs, ivs.get(id(row))) for m in paper.TABLE1_METRICS])
     return md_table(header, body)
 
 
@@ -74,7 +79,18 @@ def cw_table(rows: list) -> str:
 
 def _seed_suffix(summary: dict) -> str:
     meta = summary.get("meta")          # absent in synthetic summaries
+    run_seeds = (meta or {}).get("seeds") or sorted(summary.get("runs") or {}, key=int)
+    if len(run_seeds) >= 2:
+        return f": mean over seeds {', '.join(str(s) for s in run_seeds)}"
     return f" (seed {meta['seed']})" if meta else ""
+
+
+def _legend(summary: dict) -> str:
+    method = (summary.get("interval_methods") or {}).get("table1")
+    if not method:
+        return LEGEND
+    return (f"Each cell: **mean [95% interval] (paper, mean − paper)**, in percent; intervals: "
+            f"{method}. Max val. is the cap β of HL2 (— = general ReLU); Adv. training — = none.")
 
 
 def table1_lines(summary: dict, level: str = "##") -> list[str]:
@@ -82,11 +98,12 @@ def table1_lines(summary: dict, level: str = "##") -> list[str]:
     lines = []
     rows = summary.get("table1")
     if rows:
-        lines += [f"{level} Our run{_seed_suffix(summary)}", "", LEGEND, "",
-                  table1_markdown(rows), "",
+        ivs = (summary.get("intervals") or {}).get("table1")
+        lines += [f"{level} Our run{_seed_suffix(summary)}", "", _legend(summary), "",
+                  table1_markdown(rows, ivs), "",
                   "CW-L2 details (mean L2 norm of the CW perturbations found, and the number of "
                   "test samples attacked with CW):", "", cw_table(rows), ""]
-    seeds = summary.get("table1_seeds")
+    seeds = summary.get("table1_seeds")       # older summaries: Table 1 over seeds apart
     if seeds and seeds["rows"]:
         lines += [f"{level} Mean ± standard deviation over {seeds['n_seeds']} seeds", "",
                   "Each cell: **mean ± std (paper, mean − paper)**, in percent.", "",

@@ -1,174 +1,201 @@
 """The paper's claims about Table 1 (``paper.CLAIMS["table1"]``), each tested on our rows.
 
-One function per claim test, registered under the claim's ``test``. Each reads the rows averaged
-over seeds when the summary has them, else the single run's rows (fractions); the paper's rows
-come from ``paper.TABLE1`` (percent) and the thresholds from the claim's ``params``.
+One function per claim test, registered under the claim's ``test``. Each reads the per-seed rows
+(``summary["runs"][seed]["table1"]``; one seed: ``summary["table1"]``, or the older
+``table1_seeds`` rows) and judges differences on their intervals (:mod:`.intervals`): paired
+over seeds, Wilson over the test images with one seed. The paper's rows come from
+``paper.TABLE1`` (percent) and the thresholds from the claim's ``params``.
 """
 from __future__ import annotations
 
 import math
-
-import numpy as np
+from collections import Counter
 
 from .. import paper
 from ..experiments.summary import beta_key
-from .format import (DASH, Paragraph, adv_label, arrows, beta_label, beta_text, finite,
-                     md_table, num, signed)
+from .adaptive import worst_case_pointer
+from .format import DASH, Paragraph, adv_label, beta_label, beta_text, finite, md_table, num
+from .intervals import (at_most, compare, counts_text, diff_text, difference, iv_text, mark,
+                        overall, profile_n, seed_blocks, seed_interval)
 from .registry import checks
-from .stats import agree, beta_trend
+from .stats import beta_trend
 from .table1 import METRIC_LABELS, row_key, sorted_rows
 
-#: The trends spelled out one by one (adversarial training, metric), before the full table.
-HEADLINES = {("none", "pgd"): "Robust accuracy under PGD without adversarial training",
-             ("none", "clean"): "Clean accuracy without adversarial training"}
+ROBUSTNESS = ("fgsm", "pgd", "cw")
 
 
 def rows_of(summary: dict) -> list:
-    """The rows the claims are tested on: the mean over seeds when present, else one run."""
+    """The rows the claims read for their means: the mean block, else the old mean over seeds."""
+    if summary.get("table1"):
+        return summary["table1"]
     seeds = summary.get("table1_seeds")
-    if seeds and seeds["rows"]:
-        return seeds["rows"]
-    return summary.get("table1") or []
+    return seeds["rows"] if seeds else []
 
 
-def _series(rows, adv: str, metric: str, scale: float) -> list[tuple]:
-    """(beta, value * scale) of the rows trained with ``adv``, from beta ∞ down."""
-    pts = [(r["beta"], num(r[metric]) * scale) for r in rows
-           if str(r["adv_training"]).lower() == adv]
-    return sorted(pts, key=lambda p: -(math.inf if p[0] is None else float(p[0])))
+def seed_rows(summary: dict) -> list[dict]:
+    """Per seed, its rows by (beta, adversarial training)."""
+    blocks = seed_blocks(summary, "table1") or [rows_of(summary)]
+    return [{row_key(r): r for r in rows} for rows in blocks]
 
 
-def _capped(rows, adv: str, metric: str) -> list:
-    return [r for r in rows if str(r["adv_training"]).lower() == adv and r["beta"] is not None
-            and finite(r[metric])]
+def per_seed(seeds: list, key: tuple, metric: str) -> list[float]:
+    return [num(s[key][metric]) if key in s else float("nan") for s in seeds]
+
+
+def n_of(summary: dict, key: tuple, metric: str):
+    """The test images behind one seed's accuracy (None when the row does not say)."""
+    row = next((r for r in rows_of(summary) if row_key(r) == key), {})
+    if metric == "cw":
+        return row.get("n_cw") or profile_n(summary, "n_cw")
+    return row.get("n") or profile_n(summary, "n_table")
+
+
+def _keys(rows, adv: str, metric: str) -> list[tuple]:
+    """Row keys trained with ``adv`` that have ``metric``, from beta ∞ down."""
+    keys = [row_key(r) for r in rows if str(r["adv_training"]).lower() == adv and finite(r[metric])]
+    return sorted(keys, key=lambda k: -(math.inf if k[0] is None else k[0]))
 
 
 @checks("table1_trends")
 def trends(claim, output, summary: dict) -> list[str]:
-    """Each column's trend as beta falls, ours against the paper's, per adversarial training."""
-    rows = rows_of(summary)
-    table, lines, caps = [], {}, []
+    """Per column, smallest beta against the uncapped network (paired over seeds) and each
+    adjacent pair of caps; robustness columns must rise as beta falls, clean is compared with
+    the paper's direction."""
+    rows, seeds = rows_of(summary), seed_rows(summary)
+    table, claim_counts, head = [], Counter(), None
     for adv in paper.ADV_TRAININGS:
         for metric in paper.TABLE1_METRICS:
-            ours = [p for p in _series(rows, adv, metric, 100.0) if math.isfinite(p[1])]
-            if len(ours) < 2:
+            keys = _keys(rows, adv, metric)
+            if len(keys) < 2:
                 continue
-            theirs = _series(paper.TABLE1, adv, metric, 1.0)
+            theirs = [(r["beta"], r[metric]) for r in paper.TABLE1 if r["adv_training"] == adv]
+            theirs.sort(key=lambda p: -(math.inf if p[0] is None else p[0]))
             pdir, ptxt = beta_trend(*zip(*theirs))
-            odir, otxt = beta_trend(*zip(*ours))
-            seq = arrows(v for _, v in ours)
-            betas = ", ".join(beta_label(b, "∞") for b, _ in ours)
-            caps = max(caps, [b for b, _ in ours], key=len)
+            sign = 1 if metric in ROBUSTNESS else (pdir or -1)
+            vals = {k: per_seed(seeds, k, metric) for k in keys}
+            n = n_of(summary, keys[0], metric)
+            v, diff = compare(vals[keys[-1]], vals[keys[0]], sign, n)
+            adjacent = Counter(compare(vals[b], vals[a], sign, n)[0] for a, b in zip(keys, keys[1:]))
+            if metric in ROBUSTNESS:
+                claim_counts[v] += 1
+            means = " → ".join(iv_text(seed_interval(vals[k], n), 100.0, 1, pct=True) for k in keys)
             table.append([adv if adv == "none" else adv_label(adv), METRIC_LABELS[metric], ptxt,
-                          otxt, f"{seq} (β = {betas})", agree(pdir, odir)])
+                          f"{means} (β = {', '.join(beta_label(k[0], '∞') for k in keys)})",
+                          diff_text(diff), counts_text(adjacent), v])
             if (adv, metric) == ("none", "pgd"):
-                lines[adv, metric] = (f"**{HEADLINES[adv, metric]}** — paper: {ptxt} "
-                                      f"({arrows(v for _, v in theirs)}); ours: {otxt} ({seq} "
-                                      f"for β = {betas}) → {agree(pdir, odir)}.")
-            elif (adv, metric) in HEADLINES:
-                lines[adv, metric] = (f"**{HEADLINES[adv, metric]}** — paper: {ptxt}; ours: "
-                                      f"{otxt} ({seq}) → {agree(pdir, odir)}.")
+                head = (f"**Robust accuracy under PGD without adversarial training**, smallest β "
+                        f"against uncapped: {diff_text(diff)} (paper: {ptxt}) {mark(v)}.")
     if not table:
         return []
-    falling = " → ".join(beta_label(b, "∞") for b in caps)
-    return [lines[k] for k in HEADLINES if k in lines] + [Paragraph(
-        f"Trend of every column as β falls ({falling}), paper vs ours:\n\n"
-        + md_table(["Adv. training", "Column", "Paper", "Ours", "Our values (%)", "Verdict"],
-                   table))]
+    lines = [head] if head else []
+    return lines + [
+        f"**Decreasing β improves robustness** — paper: {claim.text}; ours, robustness columns "
+        f"(FGSM, PGD, CW) per adversarial training, smallest β against uncapped: "
+        f"{counts_text(claim_counts)} {mark(overall(claim_counts))}.",
+        Paragraph("Every column, smallest β minus uncapped (points, 95% interval), and each "
+                  "adjacent pair of caps:\n\n"
+                  + md_table(["Adv. training", "Column", "Paper", "Ours (%)",
+                              "Smallest β − uncapped", "Adjacent pairs", "Verdict"], table))]
 
 
 @checks("clean_cost")
 def clean_cost(claim, output, summary: dict) -> list[str]:
-    """Clean accuracy at the smallest cap against the uncapped network, per adversarial
-    training; the claim holds when the drop is at most ``params["points"]``."""
-    rows, limit = rows_of(summary), claim.params["points"]
-    by_key = {row_key(r): r for r in rows}
+    """Clean accuracy drop from the uncapped network to the smallest cap, per adversarial
+    training; holds when the whole interval of the drop is at most ``params["points"]``."""
+    rows, seeds, limit = rows_of(summary), seed_rows(summary), claim.params["points"]
     out = []
     for adv in paper.ADV_TRAININGS:
-        unc, capped = by_key.get((None, adv)), _capped(rows, adv, "clean")
-        if unc is None or not capped or not finite(unc["clean"]):
+        keys = _keys(rows, adv, "clean")
+        if len(keys) < 2 or keys[0][0] is not None:
             continue
-        low = min(capped, key=lambda r: float(r["beta"]))
-        drop = 100.0 * (num(unc["clean"]) - num(low["clean"]))
-        p_unc, p_low = paper.table1_row(None, adv), paper.table1_row(low["beta"], adv)
-        p_drop = signed(p_low["clean"] - p_unc["clean"]) if p_unc and p_low else DASH
-        verdict = ("holds" if drop <= limit else
-                   f"does not hold (a drop of more than {limit:g} points)")
+        unc, low = keys[0], keys[-1]
+        drop = difference(per_seed(seeds, unc, "clean"), per_seed(seeds, low, "clean"),
+                          n_of(summary, unc, "clean"))
+        v = at_most(drop, limit / 100.0)
+        p_unc, p_low = paper.table1_row(None, adv), paper.table1_row(low[0], adv)
+        p_drop = f"{p_unc['clean'] - p_low['clean']:+.2f}" if p_unc and p_low else DASH
         out.append(f"**Clean-accuracy cost of capping** ({'no' if adv == 'none' else adv_label(adv)}"
-                   f" adversarial training): clean accuracy at β={beta_key(low['beta'])} is "
-                   f"{signed(-drop)} points against the uncapped network (paper: {p_drop}); "
-                   f"\"{claim.text}\" {verdict}.")
+                   f" adversarial training): the drop from the uncapped network to "
+                   f"β={beta_key(low[0])} is {diff_text(drop)} (paper: {p_drop}); \"{claim.text}\""
+                   f" read as a drop of at most {limit:g} points {mark(v)}.")
     return out
 
 
 @checks("beyond_adv_training")
 def beyond_adv_training(claim, output, summary: dict) -> list[str]:
     """Per adversarial training, the best capped network's PGD accuracy against the general
-    (uncapped) network trained the same way."""
-    rows = rows_of(summary)
-    by_key = {row_key(r): r for r in rows}
+    network trained the same way (paired over seeds); PGD alone, so the adaptive worst case
+    of both networks is given beside it when the summary has it."""
+    rows, seeds = rows_of(summary), seed_rows(summary)
     out = []
     for adv in paper.ADV_TRAININGS:
-        unc, capped = by_key.get((None, adv)), _capped(rows, adv, "pgd")
-        if adv == "none" or unc is None or not capped or not finite(unc["pgd"]):
+        keys = _keys(rows, adv, "pgd")
+        if adv == "none" or len(keys) < 2 or keys[0][0] is not None:
             continue
-        best = max(capped, key=lambda r: num(r["pgd"]))
-        gain = 100.0 * (num(best["pgd"]) - num(unc["pgd"]))
+        means = {row_key(r): num(r["pgd"]) for r in rows}
+        best = max(keys[1:], key=lambda k: means[k])
+        v, gain = compare(per_seed(seeds, best, "pgd"), per_seed(seeds, keys[0], "pgd"), 1,
+                          n_of(summary, best, "pgd"))
         p_unc = paper.table1_row(None, adv)
-        p_best = max(filter(None, (paper.table1_row(r["beta"], adv) for r in capped)),
+        p_best = max(filter(None, (paper.table1_row(k[0], adv) for k in keys[1:])),
                      key=lambda r: r["pgd"], default=None)
         ptxt = (f"paper: best capped β={beta_key(p_best['beta'])} "
-                f"{signed(p_best['pgd'] - p_unc['pgd'])} points" if p_unc and p_best else "")
+                f"{p_best['pgd'] - p_unc['pgd']:+.2f} points" if p_unc and p_best else "")
         out.append(f"**{adv.upper()} adversarial training, capped vs general ReLU** (PGD "
-                   f"accuracy): best capped β={beta_key(best['beta'])} is {signed(gain)} points "
-                   f"against the general network ({ptxt}); \"{claim.text}\" "
-                   f"{'holds' if gain > 0 else 'does not hold'}.")
+                   f"accuracy): best capped β={beta_key(best[0])} against the general network: "
+                   f"{diff_text(gain)} ({ptxt}); \"{claim.text}\" {mark(v)} on PGD alone"
+                   + worst_case_pointer(summary, [best[0], None], adv) + ".")
     return out
 
 
 @checks("fgsm_like_pgd")
 def fgsm_like_pgd(claim, output, summary: dict) -> list[str]:
-    """Mean |PGD accuracy after FGSM training - after PGD training| over the caps; "similar"
-    when at most ``params["points"]``."""
-    rows, limit = rows_of(summary), claim.params["points"]
-    by_key = {row_key(r): r for r in rows}
-    diffs, p_diffs = [], []
-    for r in rows:
-        other = by_key.get((row_key(r)[0], "pgd"))
-        if row_key(r)[1] != "fgsm" or other is None or not (finite(r["pgd"])
-                                                           and finite(other["pgd"])):
-            continue
-        diffs.append(100.0 * abs(num(r["pgd"]) - num(other["pgd"])))
-        pf, pp = paper.table1_row(r["beta"], "fgsm"), paper.table1_row(r["beta"], "pgd")
-        if pf and pp:
-            p_diffs.append(abs(pf["pgd"] - pp["pgd"]))
-    if not diffs:
+    """Per seed, mean |PGD accuracy after FGSM training - after PGD training| over the caps;
+    "similar" when the interval over seeds is within ``params["points"]``."""
+    rows, seeds, limit = rows_of(summary), seed_rows(summary), claim.params["points"]
+    pairs = [(k, (k[0], "pgd")) for k in _keys(rows, "fgsm", "pgd")
+             if (k[0], "pgd") in {row_key(r) for r in rows}]
+    if not pairs:
         return []
-    mean = float(np.mean(diffs))
-    ptxt = f"{np.mean(p_diffs):.2f}" if p_diffs else DASH
-    return [f"**FGSM vs PGD adversarial training**: their PGD accuracies differ by {mean:.2f} "
-            f"points on average over {len(diffs)} max values (paper: {ptxt}) → "
-            f"{'similar' if mean <= limit else 'not similar'} (threshold {limit:g} points)."]
+    gaps = [sum(abs(num(s[a]["pgd"]) - num(s[b]["pgd"])) for a, b in pairs) / len(pairs)
+            for s in seeds if all(a in s and b in s for a, b in pairs)]
+    iv = seed_interval(gaps)
+    p_diffs = [abs(paper.table1_row(a[0], "fgsm")["pgd"] - paper.table1_row(a[0], "pgd")["pgd"])
+               for a, _ in pairs if paper.table1_row(a[0], "fgsm") and paper.table1_row(a[0], "pgd")]
+    ptxt = f"{sum(p_diffs) / len(p_diffs):.2f}" if p_diffs else DASH
+    return [f"**FGSM vs PGD adversarial training**: their PGD accuracies differ by "
+            f"{iv_text(iv, 100.0, 2, pct=True)} points on average over {len(pairs)} max values "
+            f"(paper: {ptxt}); similar read as at most {limit:g} points "
+            f"{mark(at_most(iv, limit / 100.0))}."]
 
 
 @checks("cw_effective")
 def cw_effective(claim, output, summary: dict) -> list[str]:
-    """In how many rows CW-L2 leaves fewer samples correct than PGD, ours and the paper's."""
-    pairs = [(num(r["cw"]), num(r["pgd"])) for r in rows_of(summary)]
-    pairs = [(cw, pgd) for cw, pgd in pairs if math.isfinite(cw) and math.isfinite(pgd)]
-    if not pairs:
+    """Per row, CW-L2 accuracy with its interval against ``params["points"]`` percent; CW is
+    compared with no other attack here: it ran on its own test images (``n_cw`` per seed)."""
+    rows, seeds, limit = rows_of(summary), seed_rows(summary), claim.params["points"]
+    counts, cells = Counter(), []
+    for r in sorted_rows(rows):
+        if not finite(r["cw"]):
+            continue
+        iv = seed_interval(per_seed(seeds, row_key(r), "cw"), r.get("n_cw"))
+        counts[at_most(iv, limit / 100.0)] += 1
+        cells.append(f"β={beta_label(r['beta'], '∞')}/{r['adv_training']} "
+                     f"{iv_text(iv, 100.0, 1, pct=True)}")
+    if not cells:
         return []
-    k = sum(cw < pgd for cw, pgd in pairs)
-    pk = sum(r["cw"] < r["pgd"] for r in paper.TABLE1)
-    return [f"**CW-L2 remains effective**: CW accuracy is below PGD accuracy in {k} of "
-            f"{len(pairs)} rows (paper: {pk} of {len(paper.TABLE1)}); our highest CW accuracy is "
-            f"{100.0 * max(cw for cw, _ in pairs):.2f}% (paper: "
-            f"{max(r['cw'] for r in paper.TABLE1):.2f}%)."]
+    n_cw, n = rows[0].get("n_cw"), rows[0].get("n") or profile_n(summary, "n_table")
+    return [f"**CW-L2 remains effective** — paper: {claim.text}; ours, CW-L2 accuracy (%) on "
+            f"{n_cw} test images per seed: {'; '.join(cells)}; at most {limit:g}% in "
+            f"{counts_text(counts)} rows {mark(overall(counts))}. CW ran on its own {n_cw} "
+            f"images, not on the {n or 'other'} images of the clean, FGSM and PGD columns, so "
+            "it is not ranked against them here; the adaptive rows use a subset of their own."]
 
 
 @checks("cells_close")
 def cells_close(claim, output, summary: dict) -> list[str]:
-    """The cells of our Table 1 more than ``params["points"]`` from the paper's, listed."""
+    """The cells of our Table 1 (means over seeds) more than ``params["points"]`` from the
+    paper's, listed."""
     limit, flagged, n_cells = claim.params["points"], [], 0
     for r in sorted_rows(rows_of(summary)):
         theirs = paper.table1_row(r["beta"], r["adv_training"])
@@ -182,7 +209,7 @@ def cells_close(claim, output, summary: dict) -> list[str]:
             if abs(ours - theirs[metric]) > limit:
                 flagged.append(f"β={beta_text(r['beta'])}, adv. training {r['adv_training']}, "
                                f"{METRIC_LABELS[metric]}: ours {ours:.2f} vs paper "
-                               f"{theirs[metric]:.2f} ({signed(ours - theirs[metric])})")
+                               f"{theirs[metric]:.2f} ({ours - theirs[metric]:+.2f})")
     head = f"**Cells more than {limit:g} points from the paper**"
     if flagged:
         return [f"{head}: {len(flagged)} of {n_cells}:\n"

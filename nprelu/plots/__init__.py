@@ -1,0 +1,74 @@
+"""One PNG per figure of the registry, drawn from the experiment ``summary`` (``summary.json``).
+
+Draws only. Which blocks are figures, their file names and titles come from the one registry
+(:data:`nprelu.experiments.OUTPUTS`): an output with a ``file`` is a figure, and its ``kind``
+picks the function registered with :func:`draws` (:mod:`.figures`). Figures 4, 5 and 6 (kind
+``pgd_sweep``) share one function, so adding a figure of an existing kind needs no change here.
+
+A block's shape is :data:`nprelu.experiments.schema.SCHEMAS` of its kind; blocks are checked
+against it before drawing and then read directly. ``null`` values that the schema allows
+(``Opt``: e.g. no zero gradient found) become gaps in the lines. Each drawer also gets the
+block's 95% intervals (``summary["intervals"][key]``, drawn as bands or error bars; absent for a
+single-seed summary of the older layout) and the caption line of its experiment's attack
+settings (``meta.settings``), in a :class:`Extras`.
+
+Host-side package: NumPy and Matplotlib only. Figures are built as ``matplotlib.figure.Figure``
+objects on an explicit Agg canvas, never through pyplot, so no display is needed, no global
+figure state is kept, and the process-wide backend is left alone. Every PNG is written
+atomically (``checkpoint.atomic_write_bytes``).
+
+Conventions: accuracies and rates are fractions in [0, 1] in the summary and are drawn in
+percent; ``beta`` is the paper's "max value" of the capped ReLU ``a(z, beta) = max(0, min(z,
+beta))``; HL1/HL2/HL3 are the hidden layers, HL12/HL123 "all hidden layers capped".
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from ..experiments import OUTPUTS, experiment_of
+from ..experiments.schema import SCHEMAS, check
+from .common import DRAWERS, Extras, attack_caption, coinciding, draws, save_figure
+from . import figures  # noqa: F401 (registers the drawers)
+
+
+def extras_for(summary: dict, key: str) -> Extras:
+    """The intervals of block ``key`` and its experiment's attack settings, from ``summary``."""
+    iv = (summary.get("intervals") or {}).get(key)
+    method = (summary.get("interval_methods") or {}).get(key, "")
+    try:
+        settings = summary.get("meta", {}).get("settings", {}).get(experiment_of(key).key)
+    except KeyError:
+        settings = None
+    return Extras(iv, attack_caption(settings), method)
+
+
+def plot_all(summary: dict, out_dir, strict: bool = False) -> list[Path]:
+    """Draw every figure of the registry whose block is in ``summary``; return the PNG paths.
+
+    Each output with a ``file`` is drawn to ``out_dir / output.file`` by the function
+    registered for its ``kind``; blocks absent from ``summary`` (``--only`` runs) are skipped.
+    A figure that fails to draw (a block of the wrong shape included) is skipped with a
+    :class:`RuntimeWarning` naming it, so one malformed block cannot cost the others; pass
+    ``strict=True`` to raise instead (tests do).
+    """
+    out_dir = Path(out_dir)
+    written: list[Path] = []
+    for output in OUTPUTS.values():
+        if output.file is None or output.key not in summary:
+            continue
+        block = summary[output.key]
+        try:
+            check(block, SCHEMAS[output.kind], output.key)
+            written.append(DRAWERS[output.kind](output, block, out_dir / output.file,
+                                                extras_for(summary, output.key)))
+        except Exception as exc:  # noqa: BLE001 - reported, and re-raised when strict
+            if strict:
+                raise
+            warnings.warn(f"{output.key} ({output.file}) not drawn: {type(exc).__name__}: "
+                          f"{exc}", RuntimeWarning, stacklevel=2)
+    return written
+
+
+__all__ = ["DRAWERS", "Extras", "attack_caption", "coinciding", "draws", "plot_all",
+           "save_figure"]

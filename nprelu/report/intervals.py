@@ -1,0 +1,165 @@
+"""Verdicts from intervals: every claim of the report is "holds", "fails" or "inconclusive".
+
+A claim is tested on the per-seed values (``summary["runs"][seed][key]``, the blocks one seed
+gives); a summary without ``runs`` (one seed, an older run) is read as one seed whose block is
+``summary[key]``. Each comparison "a is above b" is judged on:
+
+- **2 or more seeds**: the Student t interval of the paired per-seed differences a_i - b_i
+  (same seed, same test subset; :func:`nprelu.stats.paired_interval`, :func:`~nprelu.stats.verdict`);
+- **one seed, an accuracy**: the two Wilson intervals over the n test images
+  (:func:`nprelu.stats.separated`): holds or fails only when they do not overlap;
+- **one seed, any other number** (a distance, a sum): no interval, so inconclusive.
+
+A threshold ("a drop of at most 2 points") holds when the whole interval of the difference is
+within it, fails when the whole interval is beyond it, and is inconclusive otherwise. A claim
+made of many comparisons (:func:`overall`) holds when more of them hold than fail or are
+inconclusive together, fails when more fail than hold, and is inconclusive otherwise (:data:`RULE`).
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+from .. import stats
+from .format import num
+
+VERDICTS = ("holds", "fails", "inconclusive")
+RULE = ("A claim made of several comparisons holds when more of its comparisons hold than fail "
+        "or are inconclusive together, fails when more fail than hold, and is inconclusive "
+        "otherwise.")
+METHODS = ("Each comparison is judged on the 95% interval of the paired per-seed differences "
+           "(Student t over the seeds, same seed and test subset on both sides); with one seed, "
+           "accuracies are compared by their two Wilson intervals over the test images (a "
+           "verdict only when they do not overlap) and other numbers (distances, sums) are "
+           "inconclusive. A threshold holds when the whole interval lies within it, fails when "
+           "the whole interval lies beyond it.")
+_MARK = re.compile(r"→ \*\*(holds|fails|inconclusive)\*\*")
+
+
+def seeds(summary: dict) -> list[str]:
+    """The seeds whose blocks the summary keeps (empty without ``runs``)."""
+    return sorted(summary.get("runs") or {}, key=int)
+
+
+def seed_blocks(summary: dict, key: str) -> list:
+    """One block per seed that has ``key``; ``[summary[key]]`` without ``runs``."""
+    runs = summary.get("runs") or {}
+    blocks = [runs[s][key] for s in seeds(summary) if key in runs[s]]
+    if blocks:
+        return blocks
+    return [summary[key]] if summary.get(key) is not None else []
+
+
+#: The test set's size: a profile whose subset size is None evaluates on all of it.
+N_TEST_SET = 10_000
+
+
+def profile_n(summary: dict, field: str) -> int | None:
+    """The test images of one seed's accuracy from the run's profile (``field``: "n_table",
+    "n_cw", "n_growth"; None = the whole test set), for older blocks without an ``n``."""
+    settings = (summary.get("meta") or {}).get("profile_settings") or {}
+    if field not in settings:
+        return None
+    return settings[field] or N_TEST_SET
+
+
+def values(blocks: list, get) -> list[float]:
+    """``get(block)`` per seed as floats (NaN where missing or the getter fails)."""
+    out = []
+    for b in blocks:
+        try:
+            out.append(num(get(b)))
+        except (KeyError, IndexError, TypeError):
+            out.append(float("nan"))
+    return out
+
+
+def difference(a: list, b: list, n: int | None = None) -> stats.Interval | None:
+    """The interval of a - b from per-seed values (module doc); None when no seed has both."""
+    pairs = [(x, y) for x, y in zip(a, b) if math.isfinite(x) and math.isfinite(y)]
+    if not pairs:
+        return None
+    if len(pairs) >= 2:
+        return stats.paired_interval([p[0] for p in pairs], [p[1] for p in pairs])
+    x, y = pairs[0]
+    if n and 0.0 <= x <= 1.0 and 0.0 <= y <= 1.0:
+        wa, wb = stats.wilson_interval(x, n), stats.wilson_interval(y, n)
+        return stats.Interval(x - y, wa.lo - wb.hi, wa.hi - wb.lo, n,
+                              f"Wilson over {n} test images (one seed)")
+    return stats.Interval(x - y, x - y, x - y, 1, "none")
+
+
+def compare(a: list, b: list, sign: int = 1, n: int | None = None):
+    """``(verdict, interval of a - b)`` for the claim "a - b has the sign ``sign``"; with one
+    seed and an accuracy, :func:`nprelu.stats.separated` on the two Wilson intervals."""
+    diff = difference(a, b, n)
+    if diff is None:
+        return None, None
+    if diff.method.startswith("Wilson"):
+        (x, y), = [(p, q) for p, q in zip(a, b) if math.isfinite(p) and math.isfinite(q)]
+        return stats.separated(stats.wilson_interval(x, n), stats.wilson_interval(y, n),
+                               sign), diff
+    return stats.verdict(diff, sign), diff
+
+
+def at_most(diff: stats.Interval | None, limit: float) -> str:
+    """The verdict on "the difference is at most ``limit``" (same units)."""
+    if diff is None or diff.method == "none":
+        return "inconclusive"
+    return "holds" if diff.hi <= limit else "fails" if diff.lo > limit else "inconclusive"
+
+
+def overall(counts: Counter) -> str:
+    """The claim's verdict from its comparisons' counts (:data:`RULE`)."""
+    h, f, i = (counts.get(v, 0) for v in VERDICTS)
+    if h + f + i == 0:
+        return "inconclusive"
+    return "holds" if h > f + i else "fails" if f > h else "inconclusive"
+
+
+def counts_text(counts: Counter) -> str:
+    """"4 hold, 1 fails, 2 inconclusive (of 7)"."""
+    h, f, i = (counts.get(v, 0) for v in VERDICTS)
+    return f"{h} hold, {f} fail, {i} inconclusive (of {h + f + i})"
+
+
+def mark(verdict: str) -> str:
+    """The claim-level verdict as the report writes it: "→ **holds**"."""
+    return f"→ **{verdict}**"
+
+
+def marks(items: list) -> Counter:
+    """The claim-level verdicts written in ``items`` (findings strings), counted."""
+    return Counter(m for item in items for m in _MARK.findall(str(item)))
+
+
+def seed_interval(vals: list, n: int | None = None) -> stats.Interval | None:
+    """Mean and 95% interval of one number over the seeds (Wilson for one seed's accuracy)."""
+    xs = [v for v in vals if math.isfinite(v)]
+    if not xs:
+        return None
+    if len(xs) == 1 and n and 0.0 <= xs[0] <= 1.0:
+        return stats.wilson_interval(xs[0], n)
+    return stats.t_interval(xs)
+
+
+def iv_text(iv: stats.Interval | None, scale: float = 1.0, digits: int = 2,
+            pct: bool = False) -> str:
+    """"mean [lo, hi]" (no brackets when there is no interval); a dash for None."""
+    if iv is None:
+        return "—"
+    f = (lambda v: f"{scale * v:.{digits}f}") if pct else (lambda v: f"{scale * v:.{digits + 2}g}")
+    if iv.method == "none" or iv.lo == iv.hi:
+        return f(iv.mean)
+    lo, hi = (max(iv.lo, 0.0), min(iv.hi, 1.0)) if pct else (iv.lo, iv.hi)  # a proportion
+    return f"{f(iv.mean)} [{f(lo)}, {f(hi)}]"
+
+
+def diff_text(diff: stats.Interval | None, scale: float = 100.0, unit: str = " points") -> str:
+    """A difference with its interval: "+3.10 [+0.20, +6.00] points"."""
+    if diff is None:
+        return "—"
+    if diff.method == "none":
+        return f"{scale * diff.mean:+.2f}{unit} (one seed, no interval)"
+    return (f"{scale * diff.mean:+.2f} [{scale * diff.lo:+.2f}, {scale * diff.hi:+.2f}]{unit}")
