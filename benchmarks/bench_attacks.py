@@ -25,21 +25,34 @@ too), and the median time is printed beside it. CW-L2 at the paper's settings (9
 ``--cw-samples`` test images (0 skips it).
 
 Run: ``python benchmarks/bench_attacks.py [--backend numpy|cupy] [--cw-samples N]``. NumPy's BLAS
-uses every core unless ``OPENBLAS_NUM_THREADS`` (or ``OMP_NUM_THREADS``) says otherwise; the
-elementwise work runs on one core either way.
+uses every core unless ``OPENBLAS_NUM_THREADS`` (or ``OMP_NUM_THREADS``) says otherwise. With
+``OPENBLAS_NUM_THREADS=1`` the attacks split their rows over ``NPRELU_THREADS`` Python threads
+(default: every core; :mod:`nprelu.parallel`), each with one BLAS thread, which is the fast
+setting on the CPU; the matrix-multiply rate is then measured on as many threads::
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_attacks.py                  # 2 cores
+    OPENBLAS_NUM_THREADS=1 NPRELU_THREADS=1 python benchmarks/bench_attacks.py # one core
+
+When PyTorch can be imported, PGD-10 (same network and weights, eps, step, steps, a random
+start, sign steps with projection, the cross-entropy of each sample) is timed in PyTorch on the
+CPU in the same process, one PyTorch run after each of ours, with as many threads as ours keeps
+busy, and the ratio of the times is printed. PyTorch is not a dependency; without it (or with
+``--no-torch``) the comparison is skipped.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import platform
+import statistics
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # runs from a clone without installing
 
-from matmul import blas_threads, matmul_gflops, median_seconds  # noqa: E402
+import torch_ref  # noqa: E402
+from matmul import cores_used, matmul_gflops, median_seconds, paired_seconds, setting  # noqa: E402
 
 from nprelu.attacks import cw_l2, pgd, zero_gradient_pgd  # noqa: E402
 from nprelu.backend import get_backend  # noqa: E402
@@ -91,6 +104,7 @@ def main(argv=None) -> None:
                          "numpy; 0 skips it)")
     ap.add_argument("--cw-max-iter", type=int, default=CW["max_iter"])
     ap.add_argument("--cw-batch", type=int, default=1000, help="CW batch_size (rows attacked together)")
+    ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     args = ap.parse_args(argv)
     be = get_backend(args.backend)
     cw_n = (1000 if be.name == "cupy" else 100) if args.cw_samples is None else args.cw_samples
@@ -104,8 +118,20 @@ def main(argv=None) -> None:
     clean = accuracy(net, x_test, y_test)
     n, reps = len(y_test), args.repeats
 
-    pgd_t = median_seconds(lambda: pgd(net, x_test, y_test, seed=0, **PGD), be, reps)
-    pgd_acc = accuracy(net, pgd(net, x_test, y_test, seed=0, **PGD), y_test)
+    torch = None if args.no_torch or be.name != "numpy" else torch_ref.load(cores_used(be))
+    ours = lambda: pgd(net, x_test, y_test, seed=0, **PGD)  # noqa: E731
+    if torch is None:
+        pgd_t = median_seconds(ours, be, reps)
+    else:
+        model = torch_ref.mlp(torch, SIZES, [None, None], net)
+        xt, yt = torch_ref.tensor(torch, x_test), torch_ref.tensor(torch, y_test, torch.long)
+        theirs = lambda: torch_ref.pgd(torch, model, xt, yt, PGD["eps"], PGD["step"],  # noqa: E731
+                                       PGD["steps"], PGD["random_start"])
+        ours_times, torch_times = paired_seconds(ours, theirs, be, reps)
+        pgd_t = statistics.median(ours_times), min(ours_times)
+        torch_t = statistics.median(torch_times), min(torch_times)
+        torch_acc = float((model(theirs()).argmax(dim=1) == yt).float().mean())
+    pgd_acc = accuracy(net, ours(), y_test)
     fixed = {**PGD, "random_start": False}  # the same without the host-drawn random start
     pgd0_t = median_seconds(lambda: pgd(net, x_test, y_test, **fixed), be, reps)
 
@@ -122,15 +148,19 @@ def main(argv=None) -> None:
     zg_evals = float((zg_steps + 1).sum())
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"backend {be.name}, {blas_threads()}")
+          f"backend {be.name}, {setting(be)}")
     print(f"network {SIZES}, trained {args.train_epochs} epoch(s), clean test accuracy "
           f"{100 * clean:.2f}% on {n}")
-    print(f"float32 matmul rate (4096^3): {rate:.1f} GFLOP/s")
+    print(f"float32 matmul rate (4096^3, rows on {be.threads} Python thread(s)): "
+          f"{rate:.1f} GFLOP/s")
     print()
     print(f"{'hot path (useful GFLOP/s of the best run)':<50} {'median s':>9} {'best s':>9} "
           f"{'GFLOP/s':>9} {'of matmul':>9}")
     pgd_flops = pgd_flops_per_sample(SIZES, PGD["steps"]) * n
     print(row(f"PGD eps 0.1, step 0.01, 10 steps, N={n}", *pgd_t, pgd_flops, rate))
+    if torch is not None:
+        print(row(f"  PyTorch CPU, {torch.get_num_threads()} threads, same PGD", *torch_t,
+                  pgd_flops, rate))
     print(row("  same, no random start", *pgd0_t, pgd_flops, rate))
     print(row(f"CW-L2 one iteration, N={nc}", *cw_t, cw_iteration_flops(SIZES, nc), rate))
     print(row(f"zero-gradient PGD, max {args.zg_steps} steps, N={n}", *zg_t,
@@ -138,6 +168,10 @@ def main(argv=None) -> None:
     print()
     print(f"PGD robust accuracy {100 * pgd_acc:.2f}%; zero gradient found for {100 * zg_found:.1f}% "
           f"within {args.zg_steps} steps ({zg_evals / n:.1f} gradient evaluations per image)")
+    if torch is not None:
+        print(f"PGD-10 nprelu / PyTorch time: {pgd_t[1] / torch_t[1]:.2f} (best), "
+              f"{pgd_t[0] / torch_t[0]:.2f} (median); PyTorch's robust accuracy "
+              f"{100 * torch_acc:.2f}% (its own random start)")
 
     if cw_n:
         cw_kw = {**CW, "max_iter": args.cw_max_iter}

@@ -8,14 +8,21 @@ and Adam are not counted: they are the overhead we measure against)::
     input gradients    2 * sum_{i >= 1} fan_in_i * fan_out_i    (none for the first layer)
 
 Run: ``python benchmarks/bench_train.py [--backend numpy|cupy] [--epochs N]``. The matrix-multiply
-rate is measured in the same run, so the ratio is meaningful on a shared, noisy machine; the
-fraction is that of the best epoch (the matrix-multiply rate is a best too), and the median epoch
-is printed beside it. NumPy's BLAS uses every core unless ``OPENBLAS_NUM_THREADS`` says otherwise;
-the elementwise work (activations, loss, Adam) runs on one core either way.
+rate is measured in the same run, on as many threads as the training uses, so the ratio is
+meaningful on a shared, noisy machine; the fraction is that of the best epoch (the
+matrix-multiply rate is a best too), and the median epoch is printed beside it.
+
+Threads: NumPy's BLAS uses every core unless ``OPENBLAS_NUM_THREADS`` says otherwise. With
+``OPENBLAS_NUM_THREADS=1`` a training step splits its work over ``NPRELU_THREADS`` Python
+threads (default: every core; :mod:`nprelu.parallel`), which is the fast setting on the CPU::
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_train.py          # 2 cores: 2 threads
+    OPENBLAS_NUM_THREADS=1 NPRELU_THREADS=1 python benchmarks/bench_train.py   # one core
 
 When PyTorch can be imported, the same epoch (same sizes, cap, batch, Adam settings) is timed in
-PyTorch on the CPU in the same process, for comparison; PyTorch is not a dependency, and the
-comparison is skipped without it.
+PyTorch on the CPU in the same process, with as many threads as ours keeps busy, one PyTorch
+epoch after each of ours; the ratio of the times (best and median) is printed. PyTorch is not a
+dependency, and the comparison is skipped without it.
 """
 from __future__ import annotations
 
@@ -29,9 +36,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # runs from a clone without installing
 
-from matmul import blas_threads, matmul_gflops  # noqa: E402
+import torch_ref  # noqa: E402
+from matmul import cores_used, matmul_gflops, setting  # noqa: E402
 
-from nprelu.backend import get_backend, to_host  # noqa: E402
+from nprelu.backend import get_backend  # noqa: E402
 from nprelu.data import load_mnist  # noqa: E402
 from nprelu.network import MLP  # noqa: E402
 from nprelu.train import train  # noqa: E402
@@ -46,48 +54,6 @@ def training_flops_per_sample(sizes) -> float:
     return 2.0 * (2 * sum(macs) + sum(macs[1:]))
 
 
-def torch_epoch_seconds(x, y, epochs, seed=0):
-    """Seconds of each of ``epochs`` epochs of the same training in PyTorch on the CPU (after a
-    warm-up), and PyTorch's thread count; None when PyTorch cannot be imported."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.manual_seed(seed)
-    layers = []
-    for i, (fan_in, fan_out) in enumerate(zip(SIZES[:-1], SIZES[1:])):
-        layers.append(torch.nn.Linear(fan_in, fan_out))
-        if i < len(CAPS):  # capped ReLU: clamp to [0, beta]; plain ReLU where beta is None
-            layers.append(torch.nn.ReLU() if CAPS[i] is None else torch.nn.Hardtanh(0.0, CAPS[i]))
-    model = torch.nn.Sequential(*layers)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-7)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    xt, yt = torch.from_numpy(to_host(x)), torch.from_numpy(to_host(y)).long()
-
-    def epoch(n):
-        order = torch.randperm(n)
-        loss_sum, correct = 0.0, 0
-        for k in range(0, n, BATCH):
-            idx = order[k:k + BATCH]
-            xb, yb = xt[idx], yt[idx]
-            opt.zero_grad(set_to_none=True)
-            logits = model(xb)
-            loss = loss_fn(logits, yb)
-            loss.backward()
-            opt.step()
-            loss_sum = loss_sum + loss.detach() * len(yb)  # the bookkeeping ours does too
-            correct = correct + (logits.detach().argmax(dim=1) == yb).sum()
-        return float(loss_sum), int(correct)
-
-    epoch(10 * BATCH)  # warm-up
-    times = []
-    for _ in range(epochs):
-        t = time.perf_counter()
-        epoch(len(yt))
-        times.append(time.perf_counter() - t)
-    return times, torch.get_num_threads()
-
-
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--backend", default=None)
@@ -99,33 +65,43 @@ def main(argv=None) -> None:
     x, y = be.asarray(x), be.asarray(y)
     rate = matmul_gflops(be)
     net = MLP(SIZES, caps=CAPS, seed=0, backend=be)
+    cores = cores_used(be)
+    torch = None if args.no_torch or be.name != "numpy" else torch_ref.load(cores)
+    if torch is not None:
+        model = torch_ref.mlp(torch, SIZES, CAPS)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-7)
+        xt, yt = torch_ref.tensor(torch, x), torch_ref.tensor(torch, y, torch.long)
+        torch_ref.train_epoch(torch, model, opt, xt[:10 * BATCH], yt[:10 * BATCH], BATCH)  # warm-up
     train(net, x[:10 * BATCH], y[:10 * BATCH], epochs=1, batch_size=BATCH)  # warm-up
-    times = []
-    for e in range(args.epochs):
+    times, torch_times = [], []
+    for e in range(args.epochs):  # ours and PyTorch's in turn, so that both meet the same load
         be.synchronize()
         t = time.perf_counter()
         train(net, x, y, epochs=1, batch_size=BATCH, seed=e)
         be.synchronize()
         times.append(time.perf_counter() - t)
+        if torch is not None:
+            t = time.perf_counter()
+            torch_ref.train_epoch(torch, model, opt, xt, yt, BATCH)
+            torch_times.append(time.perf_counter() - t)
     best, median = min(times), statistics.median(times)
     flops = training_flops_per_sample(SIZES) * len(y)
     gflops = flops / best / 1e9
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"backend {be.name}, {blas_threads()}")
-    print(f"float32 matmul rate (4096^3): {rate:8.1f} GFLOP/s")
+          f"backend {be.name}, {setting(be)}")
+    print(f"float32 matmul rate (4096^3, rows on {be.threads} Python thread(s)): "
+          f"{rate:8.1f} GFLOP/s")
     print(f"train epoch, {len(y)} samples, batch {BATCH}: best {best:.3f} s (median {median:.3f} s "
           f"of {len(times)}), {gflops:.1f} GFLOP/s useful, {100 * gflops / rate:.0f}% of matmul "
           f"(median: {100 * flops / median / 1e9 / rate:.0f}%)")
-    ref = None if args.no_torch else torch_epoch_seconds(x, y, args.epochs)
-    if ref is None:
-        print("PyTorch: not compared (not importable, or --no-torch)")
-    else:
-        torch_times, threads = ref
-        tbest = min(torch_times)
-        print(f"PyTorch CPU ({threads} threads), same epoch: best {tbest:.3f} s (median "
-              f"{statistics.median(torch_times):.3f} s), {flops / tbest / 1e9:.1f} GFLOP/s useful, "
-              f"{100 * flops / tbest / 1e9 / rate:.0f}% of matmul; ours / PyTorch time: "
-              f"{best / tbest:.2f}")
+    if not torch_times:
+        print("PyTorch: not compared (not importable, --no-torch, or not the numpy backend)")
+        return
+    tbest, tmedian = min(torch_times), statistics.median(torch_times)
+    print(f"PyTorch CPU ({torch.get_num_threads()} threads), same epoch: best {tbest:.3f} s "
+          f"(median {tmedian:.3f} s), {flops / tbest / 1e9:.1f} GFLOP/s useful, "
+          f"{100 * flops / tbest / 1e9 / rate:.0f}% of matmul")
+    print(f"nprelu / PyTorch time: {best / tbest:.2f} (best), {median / tmedian:.2f} (median)")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,24 @@ def test_adam_matches_the_papers_formulas_step_by_step():
     np.testing.assert_allclose(q, [-0.5, 0.5], rtol=1e-3)
 
 
+def test_adam_in_chunks_and_in_parts_gives_the_whole_update_bit_for_bit():
+    """The update is elementwise: pieces of the flat vector (the CPU's cache-sized chunks, the
+    training step's slices of theta updated by two threads) change no number."""
+    rng = np.random.default_rng(0)
+    start = rng.normal(size=1000).astype(np.float32)
+    grads = [rng.normal(size=1000).astype(np.float32) for _ in range(4)]
+    whole, chunked, parts = start.copy(), start.copy(), start.copy()
+    opts = [Adam([whole]), Adam([chunked], chunk=64), Adam([parts], chunk=100)]
+    for g in grads:
+        opts[0].step([g])
+        opts[1].step([g])
+        opts[2].advance()
+        for part in (slice(0, 333), slice(333, 1000)):
+            opts[2].update(0, g, part)
+    np.testing.assert_array_equal(chunked, whole)
+    np.testing.assert_array_equal(parts, whole)
+
+
 def test_adam_reset_forgets_state():
     p = np.zeros(2)
     opt = Adam([p], lr=0.1)

@@ -7,6 +7,9 @@ with the softmax cross-entropy of the true label ``y`` as the loss. One gradient
 """
 from __future__ import annotations
 
+from functools import partial
+
+from ..parallel import row_blocks, run
 from ._common import check_int, check_real, prepare
 
 
@@ -25,12 +28,20 @@ def fgsm(net, x, y, eps, batch_size=10000):
     """
     x, y, xp = prepare(net, x, y)
     eps, batch_size = check_real("eps", eps, 0.0), check_int("batch_size", batch_size)
-    out = xp.empty_like(x)
+    be, out = net.backend, xp.empty_like(x)
     for i in range(0, len(x), batch_size):
-        xb = x[i:i + batch_size]
-        _, dx = net.input_grad(xb, y[i:i + batch_size])
-        step = xp.sign(dx)
-        step *= eps
-        step += xb
-        xp.clip(step, 0.0, 1.0, out=out[i:i + batch_size])
+        rows = slice(i, i + batch_size)
+        xb, yb, ob = x[rows], y[rows], out[rows]
+        run([partial(_fgsm_block, net, xb[r], yb[r], eps, ob[r])
+             for r in row_blocks(len(xb), be.block_rows)], be.threads)
     return out
+
+
+def _fgsm_block(net, x, y, eps, out):
+    """FGSM on the rows ``x`` into ``out`` (one of the backend's row blocks)."""
+    xp = net.backend.xp
+    _, step = net.input_grad(x, y)     # a fresh array: sign, scale and shift it in place
+    xp.sign(step, out=step)
+    step *= eps
+    step += x
+    xp.clip(step, 0.0, 1.0, out=out)

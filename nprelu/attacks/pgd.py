@@ -12,6 +12,9 @@ cross-entropy of the true label (``net.input_grad``). Every iterate stays in the
 """
 from __future__ import annotations
 
+from functools import partial
+
+from ..parallel import InTurn, row_blocks, run
 from ._common import check_int, check_real, input_grad, prepare
 
 
@@ -28,7 +31,9 @@ def pgd(net, x, y, eps, step, steps, random_start=False, seed=0, early_stop=Fals
     ``early_stop``: a sample stops moving as soon as it is misclassified (checked before each
     step, one extra forward pass per step). Off by default: all ``steps`` steps are taken, as
     Madry et al. do.
-    ``batch_size``: rows per pass (memory only).
+    ``batch_size``: rows per pass (memory only). On the CPU each pass runs in the backend's fixed
+    row blocks, shared by its threads (:mod:`nprelu.parallel`); the thread count never changes
+    the result.
     ``grad_fn(net, x, y) -> dx``: the gradient of the attack loss, row n of dx being
     d loss_n / d x_n; the default is the cross-entropy's, ``net.input_grad(x, y)``. Other losses
     and BPDA surrogates plug in here through :func:`~nprelu.attacks.input_grad_fn`.
@@ -48,32 +53,49 @@ def pgd(net, x, y, eps, step, steps, random_start=False, seed=0, early_stop=Fals
 
 
 def _pgd(net, x, y, eps, step, steps, random_start, seed, early_stop, batch_size, grad_fn):
-    """:func:`pgd` on inputs and settings already checked (and ``x``, ``y`` on the device)."""
-    xp = net.backend.xp
-    rng = net.backend.rng(seed) if random_start else None
-    out = xp.empty_like(x)
+    """:func:`pgd` on inputs and settings already checked (and ``x``, ``y`` on the device).
+
+    Each chunk of ``batch_size`` rows runs in fixed blocks (:func:`~nprelu.parallel.row_blocks`)
+    on the backend's threads, each block taking all its steps at once while its arrays stay in
+    cache. The random starts are drawn block after block, in order, from one generator.
+    """
+    be = net.backend
+    rng = be.rng(seed) if random_start else None
+    out = be.xp.empty_like(x)
     for i in range(0, len(x), batch_size):
-        x0, yb = x[i:i + batch_size], y[i:i + batch_size]
-        lo = xp.clip(x0 - eps, 0.0, 1.0)   # proj_eps then clip to [0, 1] = clip to [lo, hi]
-        hi = xp.clip(x0 + eps, 0.0, 1.0)
-        if random_start:  # U(-eps, eps) = eps * (2 U(0, 1) - 1), drawn in the backend's dtype
-            xa = net.backend.asarray(rng.random(x0.shape, dtype=net.backend.dtype))
-            xa *= 2.0 * eps
-            xa -= eps
-            xa += x0
-            xp.clip(xa, 0.0, 1.0, out=xa)
-        else:
-            xa = x0.copy()
-        g = xp.empty_like(xa)               # step * sign(grad), reused by every step
-        for _ in range(steps):
-            xp.sign(grad_fn(net, xa, yb), out=g)
-            g *= step
-            if early_stop:
-                g *= (net.predict(xa) == yb)[:, None]
-            xa += g
-            # clip(xa, lo, hi) = min(max(xa, lo), hi); NumPy's clip with array bounds is about
-            # twice as slow as the two calls
-            xp.maximum(xa, lo, out=xa)
-            xp.minimum(xa, hi, out=xa)
-        out[i:i + batch_size] = xa
+        x0, xa, yb = x[i:i + batch_size], out[i:i + batch_size], y[i:i + batch_size]
+        turn = InTurn()
+        run([partial(_pgd_block, net, x0[r], xa[r], yb[r], eps, step, steps, early_stop, grad_fn,
+                     rng, partial(turn, k))
+             for k, r in enumerate(row_blocks(len(x0), be.block_rows))], be.threads)
     return out
+
+
+def _pgd_block(net, x0, xa, y, eps, step, steps, early_stop, grad_fn, rng, turn):
+    """``steps`` PGD steps on the rows ``xa`` (a view, written in place) around ``x0``, from a
+    random start drawn from ``rng`` in this block's ``turn``, or from ``x0`` (``rng`` None)."""
+    be = net.backend
+    xp = be.xp
+    if rng is not None:   # U(-eps, eps) = eps * (2 U(0, 1) - 1), drawn in the backend's dtype
+        with turn():
+            u = rng.random(x0.shape, dtype=be.dtype)
+        xa[...] = be.asarray(u)
+        xa *= 2.0 * eps
+        xa -= eps
+        xa += x0
+        xp.clip(xa, 0.0, 1.0, out=xa)
+    else:
+        xa[...] = x0
+    lo = xp.clip(x0 - eps, 0.0, 1.0)   # proj_eps then clip to [0, 1] = clip to [lo, hi]
+    hi = xp.clip(x0 + eps, 0.0, 1.0)
+    g = xp.empty_like(xa)               # step * sign(grad), reused by every step
+    for _ in range(steps):
+        xp.sign(grad_fn(net, xa, y), out=g)
+        g *= step
+        if early_stop:
+            g *= (net.predict(xa) == y)[:, None]
+        xa += g
+        # clip(xa, lo, hi) = min(max(xa, lo), hi); NumPy's clip with array bounds is about
+        # twice as slow as the two calls
+        xp.maximum(xa, lo, out=xa)
+        xp.minimum(xa, hi, out=xa)

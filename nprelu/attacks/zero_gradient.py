@@ -26,12 +26,16 @@ The paper leaves three choices open; ours, and why:
   [0, 1] range, so 500 leaves room for the path to wander; samples still without a zero gradient
   are reported as not found (the paper's failure case, Figure 7).
 
-Samples that found a zero gradient leave the active batch, so later steps cost less.
+Samples that found a zero gradient leave the active batch, so later steps cost less. On the CPU
+the rows run in the backend's fixed row blocks, each on its own, shared by its threads
+(:mod:`nprelu.parallel`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
+from ..parallel import row_blocks, run
 from ._common import check_int, check_real, input_grad, prepare
 
 
@@ -73,9 +77,11 @@ def zero_gradient_pgd(net, x, y, step=0.01, max_steps=500, eps=None, batch_size=
     max_steps = check_int("max_steps", max_steps, 0)
     eps = None if eps is None else check_real("eps", eps, 0.0)
     batch_size = check_int("batch_size", batch_size)
-    parts = [_zero_batch(net, x[i:i + batch_size], y[i:i + batch_size], step, max_steps, eps,
-                         grad_fn)
-             for i in range(0, max(len(x), 1), batch_size)]   # N = 0: one empty batch
+    be, parts = net.backend, []
+    for i in range(0, max(len(x), 1), batch_size):   # N = 0: one empty batch
+        xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+        parts += run([partial(_zero_batch, net, xb[r], yb[r], step, max_steps, eps, grad_fn)
+                      for r in row_blocks(len(xb), be.block_rows)], be.threads)
     if len(parts) == 1:
         return parts[0]
     return ZeroGradientResult(*(xp.concatenate([getattr(p, f) for p in parts])
