@@ -113,3 +113,36 @@ def get_loss(loss):
     except (KeyError, TypeError):
         raise ValueError(f"unknown loss {loss!r}: choose one of {', '.join(LOSSES)} or pass "
                          "a callable (logits, y) -> (loss_n, dloss/dlogits)") from None
+
+
+def dlr_loss(logits, y):
+    r"""``(L, dL/dZ)``: the untargeted DLR loss of Croce & Hein (2020), to MAXIMIZE, per row.
+
+    With Z sorted descending as Z_pi1 >= Z_pi2 >= Z_pi3 >= ..., o = argmax_{i != y} Z_i (the
+    true class masked to -inf; ties: the first index) and D = Z_pi1 - Z_pi3 + 1e-12::
+
+        L = -(Z_y - Z_o) / D
+        dL/dZ_y   = -1/D,        dL/dZ_o   = +1/D           (the numerator)
+        dL/dZ_pi1 += (Z_y - Z_o) / D^2,  dL/dZ_pi3 -= (Z_y - Z_o) / D^2   (the denominator)
+
+    Invariant to a shift of the logits and (up to the 1e-12) to a positive scale, so a
+    saturated softmax cannot hide the gradient. Needs at least 3 classes. Where logits tie the
+    loss has a kink and this is one of its one-sided gradients.
+    """
+    xp = array_module(logits)
+    n, k = logits.shape
+    if k < 3:
+        raise ValueError(f"the DLR loss needs at least 3 classes (Z_pi3), got {k}")
+    rows = xp.arange(n)
+    other, o = best_other_class(logits, y, rows)
+    order = xp.argsort(-logits, axis=1)
+    i1, i3 = order[:, 0], order[:, 2]
+    d = logits[rows, i1] - logits[rows, i3] + 1e-12
+    num = logits[rows, y] - other
+    grad = xp.zeros_like(logits)
+    grad[rows, y] -= 1.0 / d
+    grad[rows, o] += 1.0 / d
+    r = num / (d * d)
+    grad[rows, i1] += r
+    grad[rows, i3] -= r
+    return -num / d, grad

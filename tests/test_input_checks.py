@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nprelu import measures
-from nprelu.attacks import (bpda_pgd, cw_l2, fgsm, margin_pgd, pgd, square_linf, transfer,
+from nprelu.attacks import (apgd, bpda_pgd, cw_l2, fgsm, margin_pgd, pgd, square_linf, transfer,
                             zero_gradient_pgd)
 from nprelu.attacks._common import check_int, check_real, prepare
 from nprelu.network import MLP
@@ -29,6 +29,8 @@ ATTACKS = {
     "cw_l2": cw_l2,
     "zero_gradient_pgd": zero_gradient_pgd,
     "square_linf": partial(square_linf, eps=0.1),
+    "apgd": partial(apgd, eps=0.1, steps=10, restarts=2),
+    "apgd_dlr": partial(apgd, eps=0.1, steps=10, loss="dlr"),
     "transfer": lambda net, x, y: transfer(net, net, x, y, partial(pgd, eps=0.1, step=0.01,
                                                                    steps=2)),
 }
@@ -52,6 +54,8 @@ SETTINGS = [
     ("square_linf", "eps", "nonneg"), ("square_linf", "n_queries", "count"),
     ("square_linf", "p_init", "fraction"), ("square_linf", "seed", "count0"),
     ("square_linf", "batch_size", "count"),
+    ("apgd", "eps", "nonneg"), ("apgd", "steps", "count"), ("apgd", "restarts", "count"),
+    ("apgd", "seed", "count0"), ("apgd", "batch_size", "count"), ("apgd", "rho", "fraction"),
 ]
 
 NOT_FINITE = st.sampled_from([math.nan, math.inf, -math.inf])

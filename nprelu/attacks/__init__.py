@@ -10,6 +10,7 @@ network's one forward -> loss -> backward path (:func:`input_grad_fn` makes it a
 from ..activations import SURROGATES
 from ..losses import logit_margin, margin_loss
 from ._common import input_grad_fn
+from .apgd import apgd, apgd_checkpoints
 from .bpda import bpda_pgd
 from .cw import CWObjective, CWResult, cw_l2, cw_objective
 from .fgsm import fgsm
@@ -22,4 +23,4 @@ from .zero_gradient import ZeroGradientResult, zero_gradient_pgd
 __all__ = ["fgsm", "pgd", "cw_l2", "cw_objective", "CWObjective", "CWResult",
            "zero_gradient_pgd", "ZeroGradientResult", "bpda_pgd", "SURROGATES", "input_grad_fn",
            "logit_margin", "margin_loss", "margin_pgd", "square_linf", "SquareResult",
-           "transfer"]
+           "transfer", "apgd", "apgd_checkpoints"]

@@ -1,0 +1,159 @@
+r"""Auto-PGD, L-infinity, untargeted (Croce & Hein 2020, "Reliable evaluation of adversarial
+robustness with an ensemble of diverse parameter-free attacks"; as fra31/auto-attack's
+``autopgd_base.py`` runs it), on the cross-entropy (APGD-CE) or the DLR loss (APGD-DLR).
+
+With P the projection onto the eps-ball around the clean x and then [0, 1] (one clip to
+[max(x - eps, 0), min(x + eps, 1)]), g_k the gradient of the loss at x_k, and a per-sample step
+size eta (first 2 eps)::
+
+    z_{k+1} = P( x_k + eta * sign(g_k) )
+    x_{k+1} = P( x_k + alpha (z_{k+1} - x_k) + (1 - alpha) (x_k - x_{k-1}) )
+    alpha   = 1.0 on the first step (x_{-1} = x_0), 0.75 after
+
+Checkpoints (iteration counts, :func:`apgd_checkpoints`) for N = ``steps``: w_0 = 0,
+w_1 = 0.22 N, then w_j = w_{j-1} + max(p_j - p_{j-1}, 0.06) N, i.e. the gap shrinks by 0.03 N
+per checkpoint down to 0.06 N (p_0 = 0, p_1 = 0.22, p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03,
+0.06)); each of 0.22 N, 0.03 N, 0.06 N is rounded down to an integer (at least 1), as the
+authors' code does. At checkpoint w_j a sample's step size halves if
+
+    (1) its loss rose, f(x_{i+1}) > f(x_i), in fewer than rho (w_j - w_{j-1}) of the steps
+        i = w_{j-1} .. w_j - 1 since the last checkpoint, or
+    (2) it was not halved at w_{j-1} and its best loss did not improve since w_{j-1}
+
+(at w_1 condition (2) is off; "fewer than" is the paper's strict test, where the authors' code
+uses "at most"), and a halved sample continues from its best point (with the
+gradient there). The momentum term keeps the point before the jump, as the authors' code does.
+
+Per sample the best (highest-loss) iterate is kept, and the returned point is the last
+misclassified iterate if any iterate was misclassified, else the best one; the start counts as
+an iterate. ``restarts`` runs start at independent uniform random points of the eps-ball
+(clipped to [0, 1]); per sample the worst case wins: a restart that misclassifies beats one that
+does not, and among equals the higher best loss wins.
+"""
+from __future__ import annotations
+
+from ..activations import check_surrogate
+from ..losses import dlr_loss, get_loss
+from ._common import check_int, check_real, prepare
+
+APGD_LOSSES = {"ce": "cross_entropy", "dlr": dlr_loss}
+
+
+def apgd_checkpoints(steps):
+    """The checkpoint iteration counts [w_0 = 0, w_1, ...] <= ``steps`` of the module doc."""
+    steps = check_int("steps", steps)
+    gap = max(int(0.22 * steps), 1)
+    decr, gap_min = max(int(0.03 * steps), 1), max(int(0.06 * steps), 1)
+    out, w = [0], gap
+    while w <= steps:
+        out.append(w)
+        gap = max(gap - decr, gap_min)
+        w += gap
+    return out
+
+
+def apgd(net, x, y, eps, steps=100, loss="ce", restarts=1, surrogate=None, seed=0, rho=0.75,
+         batch_size=10000):
+    """APGD examples for the batch ``x`` (N, d) in [0, 1] with labels ``y`` (N,).
+
+    ``eps``: L-infinity radius, in pixel units of [0, 1]. ``steps``: iterations per restart
+    (authors: 100). ``loss``: "ce" (softmax cross-entropy) or "dlr" (Croce & Hein's DLR,
+    :func:`~nprelu.losses.dlr_loss`; needs >= 3 classes). ``restarts``: runs from independent
+    uniform random starts in the eps-ball; restart r is seeded with the r-th integer drawn from
+    ``net.backend.rng(seed)`` (so restart 0 is the same for any ``restarts``).
+    ``surrogate``: None (the true gradient) or a BPDA surrogate ("relu", "identity") for capped
+    layers. ``rho``: the fraction of rising steps below which the step size halves (0.75).
+    ``batch_size``: rows per pass (memory only; the random starts are drawn for the whole
+    batch, so the result does not depend on it).
+
+    Cost per sample: ``restarts * (steps + 1)`` forward and backward passes.
+
+    Returns ``x_adv`` (N, d) on ``net``'s device, in its dtype, inside the eps-ball and [0, 1]:
+    per sample a misclassified point if any restart found one, else the highest-loss point seen.
+
+    ValueError unless ``x`` lies in [0, 1] with labels in [0, n_out) (:func:`prepare`), eps >= 0
+    (finite), 0 < rho <= 1, steps, restarts, batch_size >= 1 and seed >= 0 integers, ``loss`` is
+    "ce" or "dlr" (with >= 3 classes) and ``surrogate`` is known.
+    """
+    x, y, xp = prepare(net, x, y)
+    eps = check_real("eps", eps, 0.0)
+    rho = check_real("rho", rho, 0.0, 1.0, low_open=True)
+    steps, restarts = check_int("steps", steps), check_int("restarts", restarts)
+    seed, batch_size = check_int("seed", seed, 0), check_int("batch_size", batch_size)
+    if loss not in APGD_LOSSES:
+        raise ValueError(f"unknown APGD loss {loss!r}: choose one of {', '.join(APGD_LOSSES)}")
+    if loss == "dlr" and net.sizes[-1] < 3:
+        raise ValueError(f"loss 'dlr' needs at least 3 classes, the network has {net.sizes[-1]}")
+    check_surrogate(surrogate)
+    seeds = [int(s) for s in net.backend.rng(seed).integers(0, 2 ** 31 - 1, size=restarts)]
+    cps = apgd_checkpoints(steps)
+    best = best_loss = best_wrong = None
+    for r_seed in seeds:
+        u = net.backend.rng(r_seed).random(x.shape, dtype=net.backend.dtype)
+        runs = [_apgd_run(net, x[i:i + batch_size], y[i:i + batch_size], eps, steps,
+                          APGD_LOSSES[loss], surrogate, u[i:i + batch_size], rho, cps)
+                for i in range(0, len(x), batch_size)]
+        if not runs:
+            return x.copy()
+        xr, lr, wr = (xp.concatenate(parts) for parts in zip(*runs))
+        if best is None:
+            best, best_loss, best_wrong = xr, lr, wr
+            continue
+        better = (wr & ~best_wrong) | ((wr == best_wrong) & (lr > best_loss))
+        best[better] = xr[better]
+        best_loss = xp.where(better, lr, best_loss)
+        best_wrong |= wr
+    return best
+
+
+def _apgd_run(net, x0, y, eps, steps, loss, surrogate, u, rho, cps):
+    """One APGD run on the rows ``x0`` from the start clip(x0 + eps (2 u - 1)), ``u`` uniform
+    in [0, 1) on the host: ``(x_adv, best_loss, wrong)``, ``wrong`` whether a misclassified
+    iterate was found."""
+    be = net.backend
+    xp = be.xp
+    base = get_loss(loss)
+    seen = {}
+
+    def recording(logits, yy):   # the loss, noting the prediction of the same forward pass
+        seen["pred"] = logits.argmax(axis=1)
+        return base(logits, yy)
+
+    def evaluate(xa):
+        f, g = net.input_grad(xa, y, loss=recording, surrogate=surrogate)
+        return f, g, seen["pred"] != y
+
+    lo, hi = xp.clip(x0 - eps, 0.0, 1.0), xp.clip(x0 + eps, 0.0, 1.0)
+    u = be.asarray(u)
+    xa = xp.clip(x0 + eps * (2.0 * u - 1.0), lo, hi)
+    f, g, wrong = evaluate(xa)
+    x_best, g_best, best_loss = xa.copy(), g.copy(), f.copy()
+    x_found, found = xa.copy(), wrong.copy()
+    n = len(x0)
+    eta = xp.full((n, 1), 2.0 * eps, dtype=xa.dtype)
+    x_prev, f_prev = xa, f
+    rises = xp.zeros(n)
+    halved_last = xp.ones(n, dtype=bool)
+    best_at_last = best_loss.copy()
+    checks, last = set(cps[1:]), 0
+    for i in range(steps):
+        a = 1.0 if i == 0 else 0.75
+        z = xp.clip(xa + eta * xp.sign(g), lo, hi)
+        x_new = xp.clip(xa + a * (z - xa) + (1.0 - a) * (xa - x_prev), lo, hi)
+        x_prev, xa = xa, x_new
+        f, g, wrong = evaluate(xa)
+        x_found[wrong] = xa[wrong]
+        found |= wrong
+        rises += f > f_prev
+        f_prev = f
+        up = f > best_loss
+        x_best[up], g_best[up], best_loss[up] = xa[up], g[up], f[up]
+        if i + 1 in checks:
+            k, last = i + 1 - last, i + 1
+            halve = (rises < rho * k) | (~halved_last & (best_at_last >= best_loss))
+            halved_last, best_at_last = halve, best_loss.copy()
+            rises[...] = 0
+            eta[halve] /= 2.0
+            xa = xa.copy()
+            xa[halve], g[halve] = x_best[halve], g_best[halve]
+    return xp.where(found[:, None], x_found, x_best), best_loss, found
