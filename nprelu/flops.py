@@ -22,6 +22,7 @@ A leaf module: it imports nothing from nprelu.
 from __future__ import annotations
 
 import threading
+import time
 
 _lock = threading.Lock()
 _total = 0
@@ -76,3 +77,25 @@ def count_forward(sizes, n: int) -> None:
 def count_backward(sizes, n: int, *, params: bool, inputs: bool) -> None:
     """Count a backward pass of ``n`` rows (see :func:`backward_flops`)."""
     add(backward_flops(sizes, n, params=params, inputs=inputs))
+
+
+def matmul_rate(xp, dtype="float32", synchronize=None, n: int = 1536, repeats: int = 3) -> float:
+    """The matrix-product rate of this process now, in FLOP/s: the best of ``repeats`` timed
+    products of two n x n matrices of ``dtype`` (2 n^3 operations each, about 50 ms on one CPU
+    core at n = 1536) with the array module ``xp``, after one untimed product.
+    ``synchronize``: called before each clock read (a GPU's queue). Not counted by :func:`add`.
+
+    What the run's useful operations are measured against: a unit that did ``f`` of them in
+    ``t`` seconds ran at ``f / (t * rate)`` of this rate (``meta.matmul_capacity``)."""
+    sync = synchronize or (lambda: None)
+    a = xp.ones((n, n), dtype=dtype)
+    b = a @ a
+    best = float("inf")
+    for _ in range(max(int(repeats), 1)):
+        sync()
+        start = time.perf_counter()
+        b = a @ a
+        sync()
+        best = min(best, time.perf_counter() - start)
+    del b
+    return 2.0 * n ** 3 / max(best, 1e-9)

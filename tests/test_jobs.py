@@ -38,7 +38,7 @@ def _numbers(summary):
     """What two runs of the same profile must agree on: every block, the run and the settings
     (not the clocks, the order experiments finished in, the --jobs or the operation counts)."""
     s = json.loads(json.dumps(summary))
-    for k in ("wall_seconds", "started", "done", "flops", "jobs"):
+    for k in ("wall_seconds", "started", "done", "flops", "matmul_capacity", "jobs"):
         s["meta"].pop(k, None)
     return s
 
@@ -187,6 +187,7 @@ def test_a_run_records_the_operations_and_time_of_each_experiments_units(tmp_pat
 
     def run_part(ctx, unit):
         flops.add(1000 * int(unit[-1]))
+        time.sleep(0.01)            # a measurable time, for matmul_capacity
         return {"part": int(unit[-1])}
 
     def combine(ctx, partials):
@@ -199,6 +200,23 @@ def test_a_run_records_the_operations_and_time_of_each_experiments_units(tmp_pat
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["fig03"]["c"] == [6.0]
     assert summary["meta"]["flops"] == {"fig03": 6000} and summary["meta"]["jobs"] == {"fig03": 1}
+    # each unit's time at the matrix-product rate measured after it (flops.matmul_rate)
+    # each unit's seconds (>= 0.01) times the rate measured after it: 1e8 to 1e15 FLOP/s
+    meta = summary["meta"]
+    assert 1e8 * meta["wall_seconds"]["fig03"] <= meta["matmul_capacity"]["fig03"] \
+        <= 1e15 * (meta["wall_seconds"]["fig03"] + 0.05)
+
+
+def test_matmul_rate_times_a_real_product_and_counts_nothing():
+    before = flops.read()
+    rate = flops.matmul_rate(np, "float32", n=256, repeats=2)
+    assert flops.read() == before               # not useful work of the run
+    start = time.perf_counter()
+    a = np.ones((256, 256), dtype=np.float32)
+    for _ in range(5):
+        a @ a
+    slowest_possible = 2 * 256 ** 3 / ((time.perf_counter() - start) / 5)
+    assert 1e8 < rate and rate > 0.2 * slowest_possible   # the best of its rounds, same order
 
 
 def test_flops_count_the_matrix_products_the_math_needs():

@@ -25,7 +25,7 @@ def _comparable(summary):
     --jobs and the operation counts of each experiment (a network is trained, and counted, by
     whichever experiment needs it first)."""
     s = json.loads(json.dumps(summary))
-    for k in ("wall_seconds", "started", "done", "flops", "jobs"):
+    for k in ("wall_seconds", "started", "done", "flops", "matmul_capacity", "jobs"):
         s["meta"].pop(k, None)
     return s
 

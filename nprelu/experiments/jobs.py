@@ -86,13 +86,17 @@ class WorkerSetup:
 
 
 def run_unit(ctx, experiment, unit: str) -> dict:
-    """Run one unit here: ``{"partial", "flops", "seconds", "experiment", "subsets"}``
-    (``UnitFiles``); ``subsets``: the test subsets it drew, ``{seed: {n: record}}``."""
+    """Run one unit here: ``{"partial", "flops", "seconds", "matmul_rate", "experiment",
+    "subsets"}`` (``UnitFiles``); ``subsets``: the test subsets it drew, ``{seed: {n: record}}``;
+    ``matmul_rate``: this process's matrix-product rate (FLOP/s, ``flops.matmul_rate``) measured
+    right after the unit, under the same load."""
     ops, start = flops.read(), time.perf_counter()
     ctx.subsets.clear()             # what this unit draws, recorded with it
     partial = as_json(experiment.run_unit(ctx, unit))
-    return {"partial": partial, "flops": flops.read() - ops,
-            "seconds": round(time.perf_counter() - start, 3), "experiment": experiment.key,
+    seconds = round(time.perf_counter() - start, 3)
+    rate = flops.matmul_rate(ctx.backend.xp, ctx.backend.dtype, ctx.backend.synchronize)
+    return {"partial": partial, "flops": flops.read() - ops, "seconds": seconds,
+            "matmul_rate": round(rate), "experiment": experiment.key,
             "subsets": as_json(ctx.drawn())}
 
 
@@ -166,12 +170,14 @@ def _record(e, seed, units, finished, plan, summary, jobs) -> None:
     numbers, settings = e.combine(plan, seed, {u: finished[u]["partial"] for u in units})
     own = [finished[u] for u in units if finished[u]["experiment"] == e.key]
     seconds, ops = sum(r["seconds"] for r in own), sum(r["flops"] for r in own)
+    capacity = (sum(r["seconds"] * r["matmul_rate"] for r in own)
+                if all("matmul_rate" in r for r in own) else None)   # older unit files lack it
     subsets: dict = {}
     for u in units:
         for s, records in finished[u].get("subsets", {}).items():
             subsets.setdefault(s, {}).update(records)
     summary.record(e.key, numbers, settings, seconds, flops=ops, jobs=jobs, seed=seed,
-                   subsets=subsets)
+                   subsets=subsets, capacity=capacity)
     what = e.key if seed is None else f"{e.key} seed {seed}"
     log(f"recorded {what}: {len(units)} unit(s), {format_seconds(seconds)} of unit time, "
         f"{ops / 1e12:.3g} TFLOP" + (f"; {e.key} done" if e.key in summary.meta["done"] else ""))

@@ -98,7 +98,9 @@ LEGACY_BLOCKS = {"table1_seeds": "table1_seeds"}
 #: ``wall_seconds``: per experiment, the wall time of its units summed (with ``--jobs N``, seconds
 #: of one worker with one BLAS thread each); ``flops``: the useful operations of its units
 #: (``nprelu.flops``); ``jobs``: the ``--jobs`` of the run that recorded it. The last two are
-#: missing from summaries written before they were recorded.
+#: missing from summaries written before they were recorded, as is ``matmul_capacity``: the
+#: operations its units' wall time allowed at the matrix-product rate measured after each unit
+#: (``flops.matmul_rate``), so that flops / matmul_capacity is its fraction of that rate.
 #: ``seeds``: the run's seeds (``--seed S --seeds N``: S, ..., S + N - 1; missing from older
 #: summaries, which are one seed, ``seed``). ``subsets_drawn``: per seed and subset size ("500",
 #: or "all"), the test images drawn (``context.subset_record``: SHA-256 prefix of the indices as
@@ -107,7 +109,7 @@ SUBSET_RECORD = {"sha256": str, "count": int, "first": [int]}
 META = {"profile": str, "seed": int, "profile_settings": dict, "backend": str,
         "started": str, "subsets": Map(str), "settings": Map(Opt(dict)),
         "wall_seconds": Map(NUM), "done": [str], "flops": MayLack(Map(int)),
-        "jobs": MayLack(Map(int)), "seeds": MayLack([int]),
+        "jobs": MayLack(Map(int)), "matmul_capacity": MayLack(Map(NUM)), "seeds": MayLack([int]),
         "subsets_drawn": MayLack(Map(Map(SUBSET_RECORD)))}
 
 #: The parts of a summary besides ``meta`` and the blocks (``summary.check_summary``):

@@ -243,7 +243,7 @@ class SummaryFile:
 
     def record(self, key: str, numbers: dict, settings, wall_seconds: float,
                flops: int | None = None, jobs: int | None = None, seed: int | None = None,
-               subsets: dict | None = None) -> None:
+               subsets: dict | None = None, capacity: float | None = None) -> None:
         """Add the experiment ``key``'s blocks ``numbers`` and save, merged with what concurrent
         runs in the same directory have saved meanwhile.
 
@@ -252,7 +252,9 @@ class SummaryFile:
         the run (``meta.seeds``) holds them, the top-level blocks become their mean, with
         ``intervals`` and ``interval_methods`` (``aggregate.aggregate``), and ``key`` is done.
         ``wall_seconds``, ``flops``: of the units recorded now, added to what earlier seeds
-        spent; ``jobs``: the ``--jobs`` it ran with (``schema.META``). ``subsets``: the test
+        spent, and so is ``capacity``, the operations that time allowed at the measured
+        matrix-product rate (``meta.matmul_capacity``); ``jobs``: the ``--jobs`` it ran with
+        (``schema.META``). ``subsets``: the test
         subsets the units drew, ``{seed: {n: record}}`` (``meta.subsets_drawn``)."""
         numbers, settings = (as_json(v) for v in (numbers, settings))  # as a reload gives them
         check_summary(numbers, self.outputs, where=f"experiment {key}", legacy=False)
@@ -280,9 +282,10 @@ class SummaryFile:
             meta["settings"][key] = settings
             earlier = meta["wall_seconds"].get(key, 0.0) if added else 0.0
             meta["wall_seconds"][key] = round(wall_seconds + earlier, 1)
-            for part, value in (("flops", flops), ("jobs", jobs)):
+            for part, value in (("flops", flops), ("matmul_capacity", capacity), ("jobs", jobs)):
                 if value is not None:
-                    earlier = meta.get(part, {}).get(key, 0) if added and part == "flops" else 0
+                    earlier = (meta.get(part, {}).get(key, 0)
+                               if added and part != "jobs" else 0)
                     meta.setdefault(part, {})[key] = int(value) + earlier
             if complete and key not in meta["done"]:
                 meta["done"].append(key)
@@ -323,7 +326,7 @@ class SummaryFile:
         drawn = mine.setdefault("subsets_drawn", {})
         for seed, records in theirs.get("subsets_drawn", {}).items():
             drawn[seed] = {**records, **drawn.get(seed, {})}
-        for part in ("settings", "wall_seconds", "flops", "jobs"):
+        for part in ("settings", "wall_seconds", "flops", "matmul_capacity", "jobs"):
             if part in theirs or part in mine:
                 mine[part] = {**theirs.get(part, {}), **mine.get(part, {})}
         mine["done"] = list(dict.fromkeys(theirs.get("done", []) + mine["done"]))

@@ -171,10 +171,31 @@ def _png_bytes(fig: Figure) -> bytes:
 
 
 def save_figure(fig: Figure, path) -> Path:
-    """Render ``fig`` to a (small) PNG in memory and write it atomically to ``path``."""
+    """Render ``fig`` to a (small) PNG in memory and write it atomically to ``path``; a title
+    line too long for the figure's width is wrapped first (:func:`wrap_title`)."""
     path = Path(path)
+    wrap_title(fig)
     atomic_write_bytes(path, _png_bytes(fig))
     return path
+
+
+def wrap_title(fig: Figure) -> None:
+    """Wrap each line of ``fig``'s suptitle at "; " or ", " to fit its width (a character taken
+    as 0.6 of the font size: a long attack-settings caption would be cut off at both edges)."""
+    title = getattr(fig, "_suptitle", None)
+    if title is None or not title.get_text():
+        return
+    width = int(fig.get_figwidth() * 72 / (0.6 * title.get_fontsize()))
+    lines = []
+    for line in title.get_text().split("\n"):
+        while len(line) > width:
+            cut = max(line.rfind("; ", 0, width), line.rfind(", ", 0, width))
+            if cut <= 0:
+                break
+            lines.append(line[:cut + 1])
+            line = line[cut + 2:]
+        lines.append(line)
+    title.set_text("\n".join(lines))
 
 
 def sweep_details(block: dict, extras: Extras) -> str:

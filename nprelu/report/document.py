@@ -83,20 +83,29 @@ def how_produced(summary: dict, groups: list) -> list[str]:
         lines.append(f"- Compute time, summed over experiments: {total}"
                      " (each experiment's units added up: with `--jobs N` these are worker-seconds,"
                      " about N times the elapsed time; runs sharing a folder overlap)")
-    flops = meta.get("flops") or {}
+    flops, capacity = meta.get("flops") or {}, meta.get("matmul_capacity") or {}
     if flops:
         lines.append(f"- Useful work: {sum(flops.values()) / 1e12:.1f} TFLOP of matrix products "
                      "(multiply-add = 2; `nprelu.flops`)")
+    shared = [k for k in flops if capacity.get(k)]
+    if shared:
+        share = sum(flops[k] for k in shared) / sum(capacity[k] for k in shared)
+        lines.append(f"- Share of the matrix-product rate: {share:.0%} (useful operations over "
+                     "what each unit's time allowed at the rate measured right after it, "
+                     "`flops.matmul_rate`: its matrix products alone, at that rate, would "
+                     "take this share of the compute time)")
     lines.append(f"- Results in this summary: {', '.join(results) or 'none'}")
     recorded = [*walls, *subsets]
     keys = ([k for k in EXPERIMENTS if k in recorded]
             + [k for k in dict.fromkeys(recorded) if k not in EXPERIMENTS and k != "training"])
     if keys:
         lines += ["", "Experiments (as recorded in `meta`):", "",
-                  md_table(["Experiment", "Compute time", "Useful TFLOP", "Data used"],
+                  md_table(["Experiment", "Compute time", "Useful TFLOP", "Share of matmul rate",
+                            "Data used"],
                            [[k, format_seconds(walls.get(k)),
                              f"{flops[k] / 1e12:.2f}" if k in flops else "—",
-                             subsets.get(k, "—")] for k in keys])]
+                             f"{flops[k] / capacity[k]:.0%}" if capacity.get(k) and k in flops
+                             else "—", subsets.get(k, "—")] for k in keys])]
     return lines + [""]
 
 
