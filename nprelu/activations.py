@@ -23,6 +23,20 @@ keep 1[z > 0])::
 
     "relu"     s(z) = 1[z > 0] = 1[a > 0]         the derivative with the cap removed
     "identity" s(z) = 1                           every unit passes its gradient
+    "softplus" s(z) = s_k'(z)                     a smooth capped unit's derivative (below)
+
+The smooth surrogate is the derivative of the smooth capped unit, with temperature k::
+
+    s_k(z)  = (softplus(k z) - softplus(k (z - beta))) / k          -> a(z, beta) as k -> inf
+    s_k'(z) = sigmoid(k z) - sigmoid(k (z - beta))
+            = sigmoid(k z) * sigmoid(k (beta - z)) * (1 - exp(-k beta))
+
+computed in the last form (a product of positive factors: no cancellation, never 0 in float32
+for |k z| < ~80). It needs z itself, which the cached output no longer tells apart above the
+cap, so the backward pass recomputes z = a_in W + b for capped layers when it is asked for.
+OUR choice k = :data:`SOFTPLUS_K` = 1: a temperature on the scale of the pre-activations, not
+of beta, so the surrogate carries signal far outside (0, beta); its overall scale (about
+k beta / 4 near the slope) does not matter to sign-based attacks (PGD, APGD).
 
 Softmax, computed stably by subtracting the row maximum::
 
@@ -35,7 +49,9 @@ import math
 
 from .backend import array_module
 
-SURROGATES = ("relu", "identity")
+SURROGATES = ("relu", "identity")        # BPDA's straight-through surrogates (bpda_pgd)
+SMOOTH_SURROGATES = ("softplus",)        # surrogates that need z: the backward pass recomputes it
+SOFTPLUS_K = 1.0                         # OUR choice of the temperature k (module doc)
 
 
 def check_cap(cap):
@@ -52,10 +68,11 @@ def check_cap(cap):
 
 
 def check_surrogate(surrogate):
-    """``surrogate`` unchanged when it is None (the true derivative) or one of :data:`SURROGATES`."""
-    if surrogate is not None and surrogate not in SURROGATES:
+    """``surrogate`` unchanged when it is None (the true derivative) or one of :data:`SURROGATES`
+    or :data:`SMOOTH_SURROGATES`."""
+    if surrogate is not None and surrogate not in SURROGATES + SMOOTH_SURROGATES:
         raise ValueError(f"unknown surrogate {surrogate!r}: choose None or one of "
-                         f"{', '.join(SURROGATES)}")
+                         f"{', '.join(SURROGATES + SMOOTH_SURROGATES)}")
     return surrogate
 
 
@@ -79,12 +96,29 @@ def capped_relu_mask(z, beta):
     return (z > 0) & (z < beta)
 
 
-def backward_mask(a, beta, surrogate=None):
+def smooth_cap_derivative(z, beta, k=SOFTPLUS_K):
+    """s_k'(z) = sigmoid(k z) * sigmoid(k (beta - z)) * (1 - exp(-k beta)) (module doc), in the
+    dtype of ``z``; sigmoid(t) = exp(-log(1 + exp(-t))), stable for large |t|."""
+    xp = array_module(z)
+    beta, k = check_cap(beta), float(k)
+    if beta is None or not (k > 0.0 and math.isfinite(k)):
+        raise ValueError(f"the smooth capped unit needs a cap > 0 and a finite k > 0, "
+                         f"got beta={beta!r}, k={k!r}")
+    scale = -math.expm1(-k * beta)          # 1 - exp(-k beta), a Python float
+    out = xp.exp(-xp.logaddexp(0.0, -k * z))                       # sigmoid(k z)
+    out *= xp.exp(-xp.logaddexp(0.0, k * (z - beta)))             # sigmoid(k (beta - z))
+    out *= scale
+    return out
+
+
+def backward_mask(a, beta, surrogate=None, z=None):
     """The mask the backward pass multiplies by, from the activation output ``a``.
 
     ``surrogate`` None: the true derivative a'(z, beta), as :func:`capped_relu_mask`.
-    "relu": 1[a > 0]; "identity": None, meaning all ones (nothing to multiply). A surrogate only
-    replaces the derivative of a capped unit: with ``beta=None`` the mask is always 1[a > 0].
+    "relu": 1[a > 0]; "identity": None, meaning all ones (nothing to multiply); "softplus":
+    s_k'(z) of the pre-activation ``z`` (:func:`smooth_cap_derivative`; ValueError without it).
+    A surrogate only replaces the derivative of a capped unit: with ``beta=None`` the mask is
+    always 1[a > 0].
     """
     if beta is None or surrogate is None:
         return capped_relu_mask(a, beta)
@@ -92,7 +126,11 @@ def backward_mask(a, beta, surrogate=None):
         return a > 0
     if surrogate == "identity":
         return None
-    raise ValueError(f"unknown surrogate {surrogate!r}: choose None or one of {', '.join(SURROGATES)}")
+    if surrogate == "softplus":
+        if z is None:
+            raise ValueError("the 'softplus' surrogate needs the pre-activation z of the layer")
+        return smooth_cap_derivative(z, beta)
+    check_surrogate(surrogate)
 
 
 def capped_relu_backward(dout, mask, out=None):

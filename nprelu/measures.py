@@ -11,7 +11,10 @@ from __future__ import annotations
 import math
 
 from .attacks._common import check_int, prepare
-from .losses import logit_sum
+from .activations import capped_relu_mask, log_softmax
+from .backend import get_backend
+from .losses import get_loss, logit_margin, logit_sum
+from .network import MLP
 from .train import accuracy
 
 
@@ -135,3 +138,79 @@ def zero_gradient_fraction(net, x, y, batch_size=8192) -> float:
         _, dx = net.input_grad(x[i:i + batch_size], y[i:i + batch_size])
         zero += int((~(dx != 0).any(axis=1)).sum())
     return zero / max(len(x), 1)
+
+
+def zero_gradient_causes(net, x, y, layer, loss="cross_entropy", batch_size=8192) -> dict:
+    r"""Per sample, whether the input gradient of ``loss`` is exactly zero, and what could
+    have zeroed it.
+
+    One forward pass, the loss and one backward pass (the network's own ``forward`` and
+    ``backward``), in the network's dtype. Booleans per sample (on the device):
+
+    - ``zero``: every entry of dJ/dx is exactly 0;
+    - ``cap``: hidden layer ``layer`` (0-based; the capped one) passes nothing back: every unit
+      outside (0, beta), its mask 1[0 < z < beta] all zero, so the gradient is 0 whatever the
+      loss (``cap`` implies ``zero``);
+    - ``saturated``: the softmax saturated, p_y = softmax(Z)_y rounds to exactly 1.0 in the
+      network's dtype (p = exp(log_softmax(Z)), as the cross-entropy computes it). Then
+      dL/dZ_y = p_y - 1 = 0 and the other entries p_k = exp(-(Z_y - Z_k)) are tiny: exactly
+      0 once they underflow (float32: a logit gap above about 104), else small enough that the
+      backward products may underflow to 0;
+    - ``dlogits_zero``: dJ/dZ is exactly 0 in every entry (``loss``'s own gradient).
+
+    ValueError for a ``layer`` that is not a hidden layer.
+    """
+    x, y, xp = prepare(net, x, y)
+    batch_size = check_int("batch_size", batch_size)
+    if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < net.n_layers - 1:
+        raise ValueError(f"layer must be a hidden layer index in [0, {net.n_layers - 2}], "
+                         f"got {layer!r}")
+    loss_fn = get_loss(loss)
+    out = {k: xp.zeros(len(x), dtype=bool) for k in ("zero", "cap", "saturated", "dlogits_zero")}
+    for i in range(0, len(x), batch_size):
+        r = slice(i, i + batch_size)
+        logits, caches = net.forward(x[r])
+        rows = xp.arange(logits.shape[0])
+        out["saturated"][r] = xp.exp(log_softmax(logits))[rows, y[r]] == 1.0
+        _, dlogits = loss_fn(logits, y[r])
+        out["dlogits_zero"][r] = ~(dlogits != 0).any(axis=1)
+        out["cap"][r] = ~capped_relu_mask(caches[layer][1], net.caps[layer]).any(axis=1)
+        _, dx = net.backward(dlogits, caches, params=False, inputs=True)
+        out["zero"][r] = ~(dx != 0).any(axis=1)
+    return out
+
+
+def cause_fractions(causes: dict) -> dict:
+    """The fractions of ALL samples (floats) whose input gradient is exactly zero, by cause
+    (from :func:`zero_gradient_causes`): ``cap`` (the capped layer passes nothing, the softmax
+    is not saturated), ``softmax`` (zero with a saturated softmax, the capped layer passing
+    something), ``both``, ``any`` (zero, whatever the cause: any - cap - softmax - both is a
+    third cause), and ``saturated`` (p_y == 1.0, zero gradient or not). Zeros for an empty
+    batch."""
+    zero, cap, sat = causes["zero"], causes["cap"], causes["saturated"]
+    n = max(len(zero), 1)
+    return {"cap": float((cap & ~sat).sum()) / n, "softmax": float((zero & sat & ~cap).sum()) / n,
+            "both": float((cap & sat).sum()) / n, "any": float(zero.sum()) / n,
+            "saturated": float(sat.sum()) / n}
+
+
+def mean_logit_gap(net, x, y, batch_size=8192) -> float:
+    """Mean over the correctly classified samples of the logit gap Z_y - max_{i != y} Z_i
+    (positive there); nan when none is correct."""
+    x, y, xp = prepare(net, x, y)
+    logits = net.logits(x, check_int("batch_size", batch_size))
+    gap = -logit_margin(logits, y)
+    correct = logits.argmax(axis=1) == y
+    n = int(correct.sum())
+    return float(gap[correct].sum()) / n if n else math.nan
+
+
+def dtype_twin(net, dtype="float64"):
+    """A copy of ``net`` (same sizes, caps, weights) on the same array library in ``dtype``:
+    the weights are cast, so a float32 network's float64 twin computes the same function in
+    float64 arithmetic."""
+    be = get_backend(net.backend.name, dtype=dtype, threads=net.backend.threads)
+    twin = MLP(net.sizes, net.caps, seed=0, backend=be)
+    for dst, src in zip(twin.params, net.params):
+        dst[...] = be.asarray(src, dtype=be.dtype)
+    return twin

@@ -34,8 +34,8 @@ import math
 import threading
 from functools import partial
 
-from .activations import backward_mask, capped_relu, capped_relu_backward, check_cap, \
-    check_surrogate
+from .activations import SMOOTH_SURROGATES, backward_mask, capped_relu, capped_relu_backward, \
+    check_cap, check_surrogate
 from .backend import Backend, array_module, get_backend, to_host
 from .checkpoint import CheckpointError, read_checkpoint, write_checkpoint
 from .flops import count_backward, count_forward
@@ -128,20 +128,21 @@ def layer_forward(a, W, b, beta, *, last=False, keep=True, out=None):
 
 
 def layer_backward(dout, cache, W, *, surrogate=None, params=True, inputs=True, out=None,
-                   inplace=False):
+                   inplace=False, b=None):
     """Backward through one dense layer: ``(dW, db, da_in)`` for ``dout`` = dJ/da_out.
 
     The layer applies its own activation mask first (hidden layers; the last layer has none):
     delta = dout * mask, mask = 1[0 < z < beta] or the ``surrogate``'s (capped layers only, see
-    :func:`~nprelu.activations.backward_mask`). Then dW = a_in^T delta, db = sum_n delta,
-    da_in = delta W^T. ``params``/``inputs``: compute (dW, db) / da_in, else None. ``out`` =
-    (dW, db) arrays to write the parameter gradients into, if given. ``inplace``: the mask may be
-    multiplied into ``dout`` itself (the caller's array is then overwritten).
+    :func:`~nprelu.activations.backward_mask`; "softplus" recomputes z = a_in W + b, so needs the
+    bias ``b``). Then dW = a_in^T delta, db = sum_n delta, da_in = delta W^T. ``params``/``inputs``:
+    compute (dW, db) / da_in, else None. ``out`` = (dW, db) arrays to write the parameter gradients
+    into, if given. ``inplace``: the mask may be multiplied into ``dout`` (overwriting it).
     """
     a_in, a_out, beta = cache
     delta = dout
     if a_out is not None:
-        mask = backward_mask(a_out, beta, surrogate)
+        z = affine_forward(a_in, W, b) if surrogate in SMOOTH_SURROGATES and beta else None
+        mask = backward_mask(a_out, beta, surrogate, z)
         delta = capped_relu_backward(dout, mask, out=dout if inplace else None)
     dW = db = None
     if params:
@@ -281,8 +282,8 @@ class MLP:
 
         ``grads`` = [dW_0, db_0, dW_1, db_1, ...] (None when ``params=False``): views into the
         flat vector ``self.grad``, which the next backward pass overwrites. ``dx`` = dJ/dx when
-        ``inputs=True``, else None. ``surrogate``: None (the true derivative), "relu" or
-        "identity", used in capped hidden layers only (BPDA, :mod:`nprelu.activations`).
+        ``inputs=True``, else None. ``surrogate``: None (the true derivative), "relu", "identity"
+        or "softplus", used in capped hidden layers only (BPDA, :mod:`nprelu.activations`).
         """
         check_surrogate(surrogate)
         count_backward(self.sizes, len(dlogits), params=params, inputs=inputs)
@@ -293,7 +294,7 @@ class MLP:
             # below the last layer dout is layer i+1's fresh da_in: mask it in place
             _, _, dout = layer_backward(dout, caches[i], self.W[i], surrogate=surrogate,
                                         params=params, inputs=i > 0 or inputs, out=out,
-                                        inplace=i < self.n_layers - 1)
+                                        inplace=i < self.n_layers - 1, b=self.b[i])
         return grads, dout
 
     def loss_and_grads(self, x, y, *, update=None):
@@ -366,7 +367,7 @@ class MLP:
         ``loss``: "cross_entropy" (softmax cross-entropy of the label ``y``), "margin"
         (max_{i != y} Z_i - Z_y) or a callable ``(logits, y) -> (loss_n, d loss_n / d logits)``
         (see :mod:`nprelu.losses`; ``loss_n`` is returned as the callable gave it).
-        ``surrogate``: None (the true gradient), "relu" or "identity" (BPDA, capped layers only).
+        ``surrogate``: None (the true gradient), "relu", "identity", "softplus" (capped layers only).
         """
         loss_fn = get_loss(loss)
         check_surrogate(surrogate)

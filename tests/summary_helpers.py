@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from test_masking import synthetic_landscape_block, synthetic_masking_block
 
 from nprelu import paper
 from nprelu.experiments import EXPERIMENTS, OUTPUTS
@@ -73,6 +74,40 @@ def adaptive_block(rng):
     checklist = [{"beta": 0.1, "adv_training": "none", "n": 50, "lines": ["PASS x"],
                   "checks": [{"name": "x", "passed": True, "warning": None, "numbers": {}}]}]
     return {"eps": 0.1, "rows": rows, "checklist": checklist}
+
+
+def cw_gap_block(rng):
+    """The ``cw_gap`` block (helper C): Table 1's networks without and with PGD training."""
+    from nprelu.experiments.cw_gap import VARIANTS, paper_cw
+    rows = []
+    for r in table1_rows(rng):
+        if r["adv_training"] == "fgsm":
+            continue
+        acc = float(rng.random())
+        rows.append({"beta": r["beta"], "adv_training": r["adv_training"],
+                     "paper_cw": paper_cw(r["beta"], r["adv_training"]), "variants": {
+                         v: {"accuracy": acc, "at_budget": [acc + 0.1 * (1 - acc)] * 3,
+                             "l2_median": 1.0, "l2_mean": 1.1, "l2_q1": 0.8, "l2_q3": 1.3}
+                         for v in VARIANTS}})
+    return {"n": 100, "budgets": [1.0, 1.5, 2.0], "variants": list(VARIANTS), "rows": rows}
+
+
+def suite_blocks(rng):
+    """The ``suite``, ``fig13`` and ``fig14`` blocks (helper R): Table 1's 12 networks."""
+    nets = [(p["beta"], p["adv_training"]) for p in paper.TABLE1]
+    attacks = ["apgd_ce", "apgd_dlr_relu", "square", "transfer_twin"]
+    rows = [{"beta": b, "adv_training": a, "n": 100, "clean": 0.9, "pgd_paper": 0.5,
+             "worst_case": float(0.2 * rng.random()),
+             "attacks": {k: float(0.2 + 0.3 * rng.random()) for k in attacks}} for b, a in nets]
+    eps = [0.0, 0.1, 0.2, 0.3]
+    curves = [{"beta": b, "adv_training": a, "pgd_paper": [0.9, 0.5, 0.4, 0.3],
+               "worst_case": sorted(rng.random(4).tolist(), reverse=True)} for b, a in nets]
+    return {"suite": {"eps": 0.1, "attacks": attacks, "rows": rows},
+            "fig13": {"eps": eps, "n": 100, "networks": curves},
+            "fig14": {"network": "general", "sizes": SIZES["general"], "capped_layer": "HL2",
+                      "betas_eval": EVAL_BETAS, "initial_betas": [0.1], "n_test": 100,
+                      "eps": 0.1, "curves": {"0.1": {k: rng.random(15).tolist() for k in (
+                          "pgd", "worst_case", "standard")}}}}
 
 
 def make_summary(seed: int = 0, seeds: int | None = None) -> dict:
@@ -145,6 +180,10 @@ def one_seed(seed: int) -> dict:
                   "zero_fraction": [0.0, 0.02, 0.3]},
         "table1": rows,
         "adaptive": adaptive_block(rng),
+        "cw_gap": cw_gap_block(np.random.default_rng([seed, 14])),  # own draws: others unchanged
+        **suite_blocks(np.random.default_rng([seed, 13])),  # helper R: own draws
+        "masking": synthetic_masking_block(np.random.default_rng([seed, 15])),
+        "fig07": synthetic_landscape_block(np.random.default_rng([seed, 16])),
         "fig12": {"network": "general", "sizes": SIZES["general"], "capped_layer": "HL2",
                   "betas_eval": EVAL_BETAS, "initial_betas": [0.01, 0.1, 1], "n_test": 100,
                   "eps": 0.1, "curves": {

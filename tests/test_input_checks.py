@@ -49,6 +49,7 @@ SETTINGS = [
     ("cw_l2", "c_init", "positive"), ("cw_l2", "search_steps", "count"),
     ("cw_l2", "max_iter", "count"), ("cw_l2", "lr", "positive"), ("cw_l2", "kappa", "nonneg"),
     ("cw_l2", "shrink", "open_unit"), ("cw_l2", "batch_size", "count"),
+    ("cw_l2", "random_start", "nonneg"), ("cw_l2", "restarts", "count"), ("cw_l2", "seed", "count0"),
     ("zero_gradient_pgd", "step", "positive"), ("zero_gradient_pgd", "max_steps", "count0"),
     ("zero_gradient_pgd", "eps", "nonneg"), ("zero_gradient_pgd", "batch_size", "count"),
     ("square_linf", "eps", "nonneg"), ("square_linf", "n_queries", "count"),

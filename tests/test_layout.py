@@ -16,7 +16,7 @@ LAYERS = [
     {"network", "optim"},
     {"train"},
     {"attacks", "adversarial_training"},
-    {"measures", "checklist", "gradcheck"},
+    {"measures", "checklist", "gradcheck", "evaluation"},
     {"experiments"},
     {"plots"},
     {"report"},

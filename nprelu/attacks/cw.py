@@ -36,6 +36,19 @@ sample's result independent of ``batch_size``, and lets finished samples leave t
 
 Success of an iterate: argmax(Z + kappa * onehot_y) != y (with kappa = 0: the predicted class is
 not y). Each sample keeps its smallest-L2 adversarial iterate over all search steps.
+
+Options beyond the authors' attack (all off by default, and then the attack is the one above, bit
+for bit):
+
+- ``surrogate`` ("relu", "identity"): CW through BPDA. The forward pass is the real one; in the
+  backward pass of the logit term each capped layer's derivative 1[0 < z < beta] is replaced by
+  the surrogate's (``net.input_grad(..., surrogate)``), so dL/dw is no longer the gradient of L.
+- ``random_start`` r > 0 and ``restarts`` R: R runs of the whole binary search, run k starting
+  every search step at x_k = clip(x + delta_k, 0, 1), delta_k uniform in [-r, r]^d (OUR choice of
+  start distribution; one delta per run, reused at each of its search steps), drawn on the host
+  from ``default_rng([seed, k])`` for the whole batch, so run k's start does not depend on R or
+  on ``batch_size``. The distance is always to x. Per sample, the successful example with the
+  smallest L2 over the R runs is kept (ties: the earlier run).
 """
 from __future__ import annotations
 
@@ -44,6 +57,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import NamedTuple
 
+from ..activations import check_surrogate
 from ..backend import array_module
 from ..losses import best_other_class
 from ..optim import Adam
@@ -71,7 +85,8 @@ class CWResult:
 
 
 def cw_l2(net, x, y, c_init=1e-3, search_steps=9, max_iter=10000, lr=1e-2, kappa=0.0,
-          abort_early=True, batch_size=1000, shrink=SHRINK):
+          abort_early=True, batch_size=1000, shrink=SHRINK, surrogate=None, random_start=0.0,
+          restarts=1, seed=0):
     """CW-L2 adversarial examples for the batch ``x`` (N, d) in [0, 1] with labels ``y`` (N,).
 
     ``c_init``: first balancing constant (paper 0.001). ``search_steps``: binary-search steps
@@ -87,12 +102,18 @@ def cw_l2(net, x, y, c_init=1e-3, search_steps=9, max_iter=10000, lr=1e-2, kappa
     its iteration's few dozen small operations: blocks of 100 rows made 200 images 1.2x slower
     on one thread, 1.3x faster on two.)
 
+    ``surrogate``: None (the true gradient), or a BPDA surrogate name ("relu", "identity"; see
+    ``activations.SURROGATES``). ``random_start``: half-width r of the uniform random start
+    (0: start at x, the authors' attack). ``restarts``: runs of the whole search, each from its
+    own random start. ``seed``: the starts' seed (module doc).
+
     Returns a :class:`CWResult`. A sample never broken is returned unchanged (the clean input),
     with ``l2`` 0 and ``success`` False. An empty batch gives empty fields.
 
     ValueError unless ``x`` lies in [0, 1] with labels in [0, n_out) (:func:`prepare`; outside
     the box the tanh change of variables has no solution), c_init > 0, lr > 0, kappa >= 0 and
-    0 < shrink < 1 are finite, and search_steps, max_iter, batch_size >= 1 are integers.
+    0 < shrink < 1 are finite, random_start >= 0 is finite, search_steps, max_iter, batch_size,
+    restarts >= 1 and seed >= 0 are integers, and surrogate is None or a known surrogate.
     """
     x, y, xp = prepare(net, x, y)
     c_init = check_real("c_init", c_init, 0.0, low_open=True)
@@ -102,19 +123,53 @@ def cw_l2(net, x, y, c_init=1e-3, search_steps=9, max_iter=10000, lr=1e-2, kappa
     kappa = check_real("kappa", kappa, 0.0)
     shrink = check_real("shrink", shrink, 0.0, 1.0, low_open=True, high_open=True)
     batch_size = check_int("batch_size", batch_size)
+    random_start = check_real("random_start", random_start, 0.0)
+    restarts = check_int("restarts", restarts)
+    seed = check_int("seed", seed, 0)
+    check_surrogate(surrogate)
     if len(x) == 0:
         return CWResult(x.copy(), xp.zeros(0, dtype=x.dtype), xp.zeros(0, dtype=bool),
                         xp.zeros(0, dtype=x.dtype))
+    best = None
+    for k in range(restarts):
+        start = None if random_start == 0.0 else random_starts(net, x, random_start, seed, k)
+        res = _cw_search(net, x, y, start, c_init, search_steps, max_iter, lr, kappa,
+                         bool(abort_early), shrink, batch_size, surrogate)
+        best = res if best is None else _smaller(best, res, xp)
+    return best
+
+
+def random_starts(net, x, r, seed, k):
+    """Run ``k``'s start: clip(x + delta, 0, 1), delta ~ U[-r, r]^d from ``default_rng([seed,
+    k])``, drawn on the host in float64 for the whole batch and cast to the backend's dtype."""
+    be = net.backend
+    delta = be.rng([seed, k]).uniform(-r, r, size=x.shape)
+    return be.xp.clip(x + be.asarray(delta, dtype=be.dtype), 0.0, 1.0)
+
+
+def _smaller(a, b, xp):
+    """Per sample, ``b``'s result where it succeeded with a smaller L2 than ``a`` (or ``a``
+    failed), else ``a``'s."""
+    take = b.success & (~a.success | (b.l2 < a.l2))
+    return CWResult(xp.where(take[:, None], b.x_adv, a.x_adv), xp.where(take, b.l2, a.l2),
+                    a.success | b.success, xp.where(take, b.c, a.c))
+
+
+def _cw_search(net, x, y, start, c_init, search_steps, max_iter, lr, kappa, abort_early, shrink,
+               batch_size, surrogate):
+    """One run of the binary search over the batch, from ``start`` (None: from ``x``)."""
     be, parts = net.backend, []
     block = be.block_rows and be.block_rows // 2   # 256 rows on the CPU (see batch_size)
     for i in range(0, len(x), batch_size):
         xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+        sb = None if start is None else start[i:i + batch_size]
         parts += run([partial(_cw_batch, net, xb[r], yb[r], c_init, search_steps, max_iter, lr,
-                              kappa, bool(abort_early), shrink)
+                              kappa, abort_early, shrink, None if sb is None else sb[r],
+                              surrogate)
                       for r in row_blocks(len(xb), block)], be.threads)
     if len(parts) == 1:
         return parts[0]
-    return CWResult(*(xp.concatenate([getattr(p, f) for p in parts])
+    return CWResult(*(be.xp.concatenate([getattr(p, f) for p in parts])
                       for f in ("x_adv", "l2", "success", "c")))
 
 
@@ -130,8 +185,12 @@ class CWObjective(NamedTuple):
     x_prime: object
 
 
-def cw_objective(net, w, x, y, c, kappa=0.0, rows=None, onehot=None) -> CWObjective:
+def cw_objective(net, w, x, y, c, kappa=0.0, rows=None, onehot=None,
+                 surrogate=None) -> CWObjective:
     """L(w) = ||x'(w) - x||^2 + c * max(Z_y - max_{i != y} Z_i, -kappa) and dL/dw, per row.
+
+    ``surrogate``: None, dL/dw exactly; a BPDA surrogate: the logit term's backward pass uses it
+    in the capped layers (then ``grad`` is BPDA's stand-in for dL/dw, not its gradient).
 
     ``c``: one constant per row. ``rows`` = arange(N) and ``onehot`` = (class == y) may be
     passed in to save recomputing them. One forward and one backward pass (``net.input_grad``);
@@ -142,7 +201,7 @@ def cw_objective(net, w, x, y, c, kappa=0.0, rows=None, onehot=None) -> CWObject
     xa = t + 1.0                                 # x' = (tanh(w) + 1) / 2
     xa *= 0.5
     hinge = partial(_hinge, c=c, kappa=kappa, rows=rows, onehot=onehot)
-    (loss, adv), g = net.input_grad(xa, y, loss=hinge)   # g = c * df/dx'
+    (loss, adv), g = net.input_grad(xa, y, loss=hinge, surrogate=surrogate)  # c * df/dx'
     diff = xa - x
     l2sq = (diff * diff).sum(axis=1)
     loss += l2sq
@@ -173,10 +232,11 @@ def _hinge(logits, y, c, kappa, rows=None, onehot=None):
     return (loss, adv), wts
 
 
-def _cw_batch(net, x, y, c_init, search_steps, max_iter, lr, kappa, abort_early, shrink):
+def _cw_batch(net, x, y, c_init, search_steps, max_iter, lr, kappa, abort_early, shrink,
+              start=None, surrogate=None):
     xp, dtype = net.backend.xp, net.backend.dtype
     n, k = len(x), net.sizes[-1]
-    w0 = xp.arctanh((2.0 * x - 1.0) * shrink)
+    w0 = xp.arctanh((2.0 * (x if start is None else start) - 1.0) * shrink)
     c = xp.full(n, c_init, dtype=dtype)
     lower = xp.zeros(n, dtype=dtype)
     upper = xp.full(n, NO_UPPER, dtype=dtype)
@@ -192,7 +252,8 @@ def _cw_batch(net, x, y, c_init, search_steps, max_iter, lr, kappa, abort_early,
         act = best.take(idx)                     # best-so-far of the active rows, compacted
         opt = Adam([w], lr=lr, beta1=0.9, beta2=0.999, eps=1e-8)
         for it in range(max_iter):
-            loss, g, l2sq, adv, xa = cw_objective(net, w, xs, ys, cs, kappa, rows, onehot)
+            loss, g, l2sq, adv, xa = cw_objective(net, w, xs, ys, cs, kappa, rows, onehot,
+                                                  surrogate)
             act.update(adv, l2sq, xa)            # no host sync: masked copies only
             opt.step([g])
             if abort_early and it % check_every == 0:

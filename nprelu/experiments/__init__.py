@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .. import paper
-from . import adaptive, growth, sensitivity, sigmoid, sweeps, table1, zero_gradient
+from . import adaptive, cw_gap, growth, sensitivity, sigmoid, sweeps, table1, zero_gradient
+from . import landscape, masking, suite
 from .config import PROFILES, Profile
 from .units import Split, unit_id, unit_seed
 
@@ -55,7 +56,8 @@ class Experiment:
     ``run``: ``run(ctx) -> (numbers, settings)`` for the seed ``ctx.seed``, or a :class:`Split`
     (callable the same way) whose units ``run_all.py --jobs N`` spreads over N workers.
     ``minutes``: measured wall-clock minutes of one seed on 2 CPU cores, per profile (``full``
-    falls back to ``paper``). ``subsets``: the test subsets it evaluates on, {what they serve:
+    falls back to ``paper``; the paper profile's from the 3-seed run of 2026-11-25 with
+    ``--jobs 2``: worker time per seed over 2; cw_gap's a rough figure). ``subsets``: the test subsets it evaluates on, {what they serve:
     the Profile field of their size}. ``seeded``: whether it trains or draws at random, so that
     ``--seeds N`` runs it once per seed (Figure 3 does neither: it runs once, unit id its key).
     """
@@ -130,29 +132,49 @@ _ENTRIES = (
     Experiment("fig05", sweeps.split("fig05"), (_sweep("fig05", "5", "reversed"),),
                {"quick": 0.2, "paper": 4}, {"test images": "n_sweep"}),
     Experiment("fig06", sweeps.split("fig06"), (_sweep("fig06", "6", "equal"),),
-               {"quick": 0.4, "paper": 16}, {"test images": "n_sweep"}),
+               {"quick": 0.4, "paper": 18}, {"test images": "n_sweep"}),
     Experiment("fig08", zero_gradient.split("fig08"), (_zero("fig08", "8", "general", "fig04"),),
-               {"quick": 0.2, "paper": 6}, {"test images": "n_zero"}),
+               {"quick": 0.2, "paper": 0.5}, {"test images": "n_zero"}),
     Experiment("fig09", zero_gradient.split("fig09"), (_zero("fig09", "9", "reversed", "fig05"),),
-               {"quick": 0.2, "paper": 4}, {"test images": "n_zero"}),
+               {"quick": 0.2, "paper": 0.5}, {"test images": "n_zero"}),
     Experiment("fig10", zero_gradient.split("fig10"), (_zero("fig10", "10", "equal", "fig06"),),
-               {"quick": 0.2, "paper": 10}, {"test images": "n_zero"}),
+               {"quick": 0.2, "paper": 2}, {"test images": "n_zero"}),
     Experiment("fig11", sensitivity.run, (
         Output("fig11", "sensitivity", "Figure 11 — sensitivity map",
                "fig11_sensitivity_map.png", "11", paper.claims("fig11")),),
-        {"quick": 0.05, "paper": 0.5}, {"test-set mean": "n_sensitivity"}),
+        {"quick": 0.05, "paper": 0.1}, {"test-set mean": "n_sensitivity"}),
     Experiment("table1", table1.SPLIT, (
         Output("table1", "table1", "Table 1 — capped ReLU with adversarial training",
                claims=paper.claims("table1")),),
-        {"quick": 0.5, "paper": 40}, {"clean/FGSM/PGD": "n_table", "CW-L2": "n_cw"}),
+        {"quick": 0.5, "paper": 13}, {"clean/FGSM/PGD": "n_table", "CW-L2": "n_cw"}),
     Experiment("adaptive", adaptive.SPLIT, (
         Output("adaptive", "adaptive", "Beyond the paper — adaptive attacks: robustness, or a "
                "hidden gradient?"),
         Output("fig12", "adaptive_curve",
                "Figure 12 (ours) — PGD against the adaptive worst case",
                "fig12_adaptive_robustness.png", "12 (ours)", section=False)),
-        {"quick": 0.5, "paper": 10},
+        {"quick": 0.5, "paper": 2},
         {"attacks": "n_adaptive", "checklist": "n_checklist", "Figure 12": "n_fig12"}),
+    Experiment("suite", suite.SPLIT, (
+        Output("suite", "suite", "Beyond the paper — one attack suite, one budget"),
+        Output("fig13", "eps_curve", "Figure 13 (ours) — robust accuracy against eps",
+               "fig13_eps_curves.png", "13 (ours)", section=False),
+        Output("fig14", "adaptive_curve", "Figure 14 (ours) — Figure 12 under the whole suite",
+               "fig14_suite_robustness.png", "14 (ours)", section=False)),
+        {"quick": 1.0, "paper": 45},
+        {"attacks": "n_adaptive", "eps curves and Figure 14": "n_fig12"}),
+    Experiment("masking", masking.run, (
+        Output("masking", "masking", "Beyond the paper — a second masking mechanism: does the "
+               "float32 softmax saturate?", "masking_softmax.png", "15 (ours)"),),
+        {"quick": 0.1, "paper": 1.5}, {"test images": "n_zero"}),
+    Experiment("fig07", landscape.run, (
+        Output("fig07", "landscape", "Figure 7 (ours, from data) — the loss around a test image",
+               "fig07_landscape.png", "7 (ours)"),), {"quick": 0.1, "paper": 0.2},
+        {"test images": "n_zero"}),
+    Experiment("cw_gap", cw_gap.SPLIT, (
+        Output("cw_gap", "cw_gap", "Beyond the paper — the CW-L2 gap: which CW setting gives "
+               "the paper's numbers?", "cw_gap_l2.png", "16 (ours)"),),
+        {"quick": 0.2, "paper": 240}, {"CW variants": "n_adaptive"}),
 )
 
 #: Every experiment, in the order ``run_all.py`` runs them, by key.

@@ -29,9 +29,10 @@ from .. import stats
 PROPORTIONS = frozenset({
     "accuracy", "standard", "robust", "success", "found_fraction", "clean", "fgsm", "pgd", "cw",
     "bpda", "bpda_relu", "bpda_identity", "transfer", "square", "margin_pgd", "worst_case",
-    "zero_gradient_fraction", "zero_fraction"})
+    "zero_gradient_fraction", "zero_fraction", "at_budget", "pgd_paper", "attacks",
+    "zero_grad_f32", "zero_grad_f64", "pgd_ce_f32", "pgd_margin_f32", "pgd_ce_f64"})
 #: Fields whose subtree is one seed's diagnosis (module doc): the first seed's is kept.
-PER_SEED = frozenset({"checklist"})
+PER_SEED = frozenset({"landscape", "checklist"})
 #: Where a proportion's n is found: the nearest of these fields on its path ("cw" uses n_cw).
 N_FIELDS = ("n", "n_test")
 

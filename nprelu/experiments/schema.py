@@ -87,9 +87,31 @@ SCHEMAS = {
         "checklist": [{"beta": Opt(NUM), "adv_training": str, "n": int, "lines": [str],
                        "checks": [{"name": str, "passed": bool, "warning": Opt(str),
                                    "numbers": dict}]}]},
+    "cw_gap": {"n": int, "budgets": NUMS, "variants": [str], "rows": [{
+        "beta": Opt(NUM), "adv_training": str, "paper_cw": Opt(NUM),
+        "variants": Map({"accuracy": NUM, "at_budget": NUMS, **{
+            k: Opt(NUM) for k in ("l2_median", "l2_mean", "l2_q1", "l2_q3")}})}]},
     "adaptive_curve": {"network": str, "sizes": [int], "capped_layer": str, "betas_eval": NUMS,
                        "initial_betas": NUMS, "n_test": int, "eps": NUM,
                        "curves": Map({"pgd": NUMS, "worst_case": NUMS, "standard": NUMS})},
+    "suite": {"eps": NUM, "attacks": [str], "rows": [{
+        "beta": Opt(NUM), "adv_training": str, "n": int, "clean": NUM, "pgd_paper": NUM,
+        "worst_case": NUM, "attacks": Map(NUM)}]},
+    "eps_curve": {"eps": NUMS, "n": int, "networks": [{
+        "beta": Opt(NUM), "adv_training": str, "pgd_paper": NUMS, "worst_case": NUMS}]},
+    "masking": {"network": str, "sizes": [int], "capped_layer": str, "trained_beta": NUM,
+                "betas_eval": NUMS, "n": int, "n_test": int,
+                **{f"zero_grad_{t}": {c: NUMS for c in ("cap", "softmax", "both", "any",
+                                                        "saturated")}
+                   for t in ("f32", "f64")},
+                **{k: NUMS for k in ("pgd_ce_f32", "pgd_margin_f32", "pgd_ce_f64", "standard")},
+                "logit_gap": [Opt(NUM)]},
+    "landscape": {"network": str, "sizes": [int], "capped_layer": str, "beta": NUM, "eps": NUM,
+                  "n_test": int, "landscape": {
+                      "index": int, "label": int, "selection": str, "u": str, "a": NUMS,
+                      "b": NUMS, "loss": [NUMS], "plateau": [[bool]], "plateau_fraction": NUM,
+                      "pgd_path": [NUMS], "pgd_success": bool, "pgd_batch_success": bool,
+                      "zero_path": [NUMS], "zero_found": bool, "zero_steps": int}},
 }
 
 #: Blocks older summaries hold that no experiment writes any more, by key: their kind.

@@ -30,6 +30,9 @@ from ..experiments import OUTPUTS, experiment_of
 from ..experiments.schema import SCHEMAS, check
 from .common import DRAWERS, Extras, attack_caption, coinciding, draws, save_figure
 from . import figures  # noqa: F401 (registers the drawers)
+from . import masking  # noqa: F401 (registers the landscape and masking drawers)
+from . import cw_gap  # noqa: F401 (registers its drawer)
+from . import suite  # noqa: F401 (registers the eps_curve drawer: Figure 13)
 
 
 def extras_for(summary: dict, key: str) -> Extras:

@@ -19,7 +19,9 @@ from pathlib import Path
 
 from ..experiments import OUTPUTS
 from ..experiments.summary import check_summary
+from . import cw_gap  # noqa: F401 (registers the CW-L2 gap section)
 from .document import build_report
+from . import masking  # noqa: F401,E402 (registers the masking sections)
 from .format import write_text
 from .table1 import has_table1, table1_text
 

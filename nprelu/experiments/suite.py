@@ -1,0 +1,176 @@
+"""Beyond the paper: one attack suite, one budget, for every network of Table 1 (issue 14).
+
+The adaptive experiment runs its surrogate attacks only on capped networks; here every network,
+capped or not, gets the same suite (:mod:`nprelu.evaluation`: APGD-CE and APGD-DLR with the true
+gradient and the BPDA surrogates relu, identity and softplus, margin PGD, Square, transfer from
+the uncapped twin and from an independently trained twin of the same spec, seed + 1) with the
+same restarts, steps and queries, and we report per network the per-sample worst case at
+Table 1's eps = 0.1 (block ``suite``), robust accuracy against eps under Table 1's PGD and under
+a reduced suite (``fig13``), and Figure 12's curves under the reduced suite (``fig14``).
+
+One unit per Table 1 network (its row and its eps curve) and one per Figure 12 network. The
+budgets are fixed below (:data:`SUITE`, :data:`CURVE_QUERIES`), before any result; the profile's
+``n_adaptive`` and ``n_fig12`` give the test subsets.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+
+from ..activations import SOFTPLUS_K
+from ..attacks import pgd
+from ..evaluation import ATTACKS, CURVE_ATTACKS, MARGIN_STEP, P_INIT, SuiteBudget, attack_seed, \
+    budget_words, correct_mask, fraction, pgd_step, run_suite, worst_case
+from .config import EVAL_BETAS, GENERAL
+from .store import ModelSpec
+from .summary import beta_key
+from .sweeps import INITIAL_BETAS
+from .table1 import PGD, models
+from .units import Split, unit_id
+
+EPS = PGD["eps"]   # Table 1's budget
+EPS_GRID = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
+#: The suite's budget per profile ("full" falls back to "paper").
+SUITE = {"quick": SuiteBudget(restarts=1, steps=10, margin_steps=10, margin_restarts=1,
+                              square_queries=100),
+         "paper": SuiteBudget(restarts=3, steps=100, margin_steps=20, margin_restarts=5,
+                              square_queries=5000)}
+#: Square's queries in the reduced suite of the curves (Figures 13 and 14).
+CURVE_QUERIES = {"quick": 50, "paper": 1000}
+TWIN_SEED_OFFSET = 1   # the independently trained twin: the same spec with seed + 1
+# Seed streams of one unit (evaluation.attack_seed): the row's suite uses ctx.seed itself.
+_CURVE_PGD, _CURVE_SUITE = 100, 200
+
+
+def budget(profile) -> SuiteBudget:
+    return SUITE.get(profile.name, SUITE["paper"])
+
+
+def curve_budget(profile) -> SuiteBudget:
+    return budget(profile).reduced(CURVE_QUERIES.get(profile.name, CURVE_QUERIES["paper"]))
+
+
+def twin_spec(spec: ModelSpec) -> ModelSpec:
+    """The same caps and adversarial training, trained from seed + 1."""
+    return replace(spec, seed=spec.seed + TWIN_SEED_OFFSET)
+
+
+def _rows(seed) -> dict:
+    """``{unit id: ModelSpec}``: one unit per network of Table 1, in its row order."""
+    return {unit_id("suite", seed, f"{spec.adv or 'none'}-{beta_key(spec.caps[1])}"): spec
+            for spec in models(seed)}
+
+
+def _curves(seed) -> dict:
+    """``{unit id: initial beta}``: one unit per trained network of Figure 12."""
+    return {unit_id("suite", seed, f"fig14-{beta_key(beta0)}"): beta0 for beta0 in INITIAL_BETAS}
+
+
+def run_unit(ctx, unit) -> dict:
+    if unit in _curves(ctx.seed):
+        return fig14_curve(ctx, _curves(ctx.seed)[unit])
+    return row(ctx, _rows(ctx.seed)[unit])
+
+
+def row(ctx, spec) -> dict:
+    """One of Table 1's networks: the whole suite at eps 0.1, and its eps curve."""
+    p = ctx.profile
+    x, y = ctx.test(p.n_adaptive)
+    net = ctx.model(spec)
+    sources = {"uncapped": ctx.model(spec.uncapped()), "twin": ctx.model(twin_spec(spec))}
+    masks = run_suite(net, x, y, EPS, budget(p), ctx.seed, sources)
+    clean = correct_mask(net, x, y)
+    paper_pgd = correct_mask(net, pgd(net, x, y, seed=ctx.seed, **PGD), y)
+    head = {"beta": spec.caps[1], "adv_training": spec.adv or "none"}
+    numbers = {**head, "n": int(len(y)), "clean": fraction(clean),
+               "pgd_paper": fraction(paper_pgd), "worst_case": fraction(worst_case(clean, masks)),
+               "attacks": {a: fraction(m) for a, m in masks.items()}}
+    curve, n_curve = eps_curve(ctx, net, sources["uncapped"])
+    return {"row": numbers, "curve": {**head, **curve}, "n_curve": n_curve}
+
+
+def eps_curve(ctx, net, uncapped) -> tuple:
+    """Robust accuracy over :data:`EPS_GRID` on the ``n_fig12`` subset: Table 1's PGD with
+    step eps / 10, and the reduced suite's worst case (at eps = 0 both are the clean accuracy,
+    not attacked). ``(curve, n)``."""
+    p = ctx.profile
+    x, y = ctx.test(p.n_fig12)
+    clean = correct_mask(net, x, y)
+    out = {"pgd_paper": [], "worst_case": []}
+    for j, eps in enumerate(EPS_GRID):
+        if eps == 0:            # every attack returns x itself: both curves start at clean
+            out["pgd_paper"].append(fraction(clean))
+            out["worst_case"].append(fraction(clean))
+            continue
+        adv = pgd(net, x, y, **{**PGD, "eps": eps, "step": pgd_step(eps)},
+                  seed=attack_seed(ctx.seed, _CURVE_PGD, j))
+        out["pgd_paper"].append(fraction(correct_mask(net, adv, y)))
+        masks = run_suite(net, x, y, eps, curve_budget(p), attack_seed(ctx.seed, _CURVE_SUITE, j),
+                          {"uncapped": uncapped}, CURVE_ATTACKS)
+        out["worst_case"].append(fraction(worst_case(clean, masks)))
+    return out, int(len(y))
+
+
+def fig14_curve(ctx, beta0) -> dict:
+    """Figure 12's network trained at ``beta0``, re-capped over EVAL_BETAS: clean accuracy,
+    Table 1's PGD and the reduced suite's worst case at eps 0.1."""
+    x, y = ctx.test(ctx.profile.n_fig12)
+    net = ctx.model(ModelSpec(GENERAL, (None, beta0), seed=ctx.seed))
+    source = ctx.model(ModelSpec(GENERAL, (None, None), seed=ctx.seed))
+    out = {"pgd": [], "worst_case": [], "standard": []}
+    for k, beta in enumerate(EVAL_BETAS):
+        capped = net.with_caps((None, beta))
+        clean = correct_mask(capped, x, y)
+        adv = pgd(capped, x, y, **{**PGD, "seed": attack_seed(ctx.seed, _CURVE_PGD, 1000 + k)})
+        masks = run_suite(capped, x, y, EPS, curve_budget(ctx.profile),
+                          attack_seed(ctx.seed, _CURVE_SUITE, 1000 + k), {"uncapped": source},
+                          CURVE_ATTACKS)
+        out["standard"].append(fraction(clean))
+        out["pgd"].append(fraction(correct_mask(capped, adv, y)))
+        out["worst_case"].append(fraction(worst_case(clean, masks)))
+    return {"curve": out, "n_test": int(len(y))}
+
+
+def combine(ctx, partials) -> tuple:
+    rows = [partials[u] for u in _rows(ctx.seed)]
+    suite = {"eps": EPS, "attacks": list(ATTACKS), "rows": [r["row"] for r in rows]}
+    fig13 = {"eps": list(EPS_GRID), "n": rows[-1]["n_curve"], "networks": [r["curve"] for r in rows]}
+    curves = [partials[u] for u in _curves(ctx.seed)]
+    fig14 = {"network": "general", "sizes": list(GENERAL), "capped_layer": "HL2",
+             "betas_eval": list(EVAL_BETAS), "initial_betas": list(INITIAL_BETAS),
+             "curves": {beta_key(b): c["curve"] for b, c in zip(_curves(ctx.seed).values(),
+                                                                curves)},
+             "n_test": curves[-1]["n_test"], "eps": EPS}
+    return {"suite": suite, "fig13": fig13, "fig14": fig14}, settings(ctx.profile)
+
+
+#: One unit per network of Table 1 (suite and eps curve), then one per Figure 12 network.
+SPLIT = Split(lambda ctx: [*_rows(ctx.seed), *_curves(ctx.seed)], run_unit, combine)
+
+
+def settings(p) -> dict:
+    b, cb = budget(p), curve_budget(p)
+    return {"eps": EPS, "attacks": list(ATTACKS), "suite_budget": asdict(b),
+            "budget_in_words": budget_words(b),
+            "apgd": "Croce & Hein 2020 (rho 0.75, checkpoints as the authors' code)",
+            "bpda_surrogates": ["relu", "identity", "softplus"],
+            "softplus_k": SOFTPLUS_K, "margin_pgd_step": f"eps * {MARGIN_STEP}",
+            "square": {"n_queries": b.square_queries, "p_init": P_INIT, "loss": "logit margin"},
+            "transfer_uncapped": "APGD-CE (1 restart, same steps) on the uncapped twin "
+                                 "(spec.uncapped(): same training, plain ReLU)",
+            "transfer_twin": "BPDA-APGD-CE (relu surrogate, 1 restart, same steps) on an "
+                             "independently trained network of the same spec",
+            "transfer twin seed": f"seed + {TWIN_SEED_OFFSET}",
+            "same budget on every network": "every attack runs on every network; a surrogate "
+                                            "changes nothing on an uncapped one, its runs still "
+                                            "happen with their own seeds",
+            "worst_case": "per sample: correct clean and under every attack of the suite "
+                          "(Table 1's PGD is reported beside it, not part of it)",
+            "pgd_paper": {**PGD, "note": "Table 1's PGD on the same images"},
+            "attack seeds": "evaluation.attack_seed(seed, attack index[, curve stream, index])",
+            "curves": {"eps_grid": list(EPS_GRID), "pgd_step": "eps / 10 (ours at eps != 0.1)",
+                       "attacks": list(CURVE_ATTACKS), "budget": asdict(cb),
+                       "budget_in_words": budget_words(cb, CURVE_ATTACKS)},
+            "fig14": {"at eps": EPS, "betas_eval": list(EVAL_BETAS),
+                      "initial_betas": list(INITIAL_BETAS),
+                      "transfer source": "the general network trained without caps"},
+            "subsets": {"n": p.n_adaptive, "n_curve": p.n_fig12}}

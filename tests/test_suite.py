@@ -1,0 +1,153 @@
+"""The equal-budget attack suite (nprelu.evaluation) and the ``suite`` experiment."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from attack_helpers import random_batch
+from nprelu.backend import get_backend
+from nprelu.evaluation import APGD_RUNS, ATTACKS, CURVE_ATTACKS, SuiteBudget, attack_seed, \
+    budget_words, correct_mask, run_suite, worst_case
+from nprelu.experiments import EXPERIMENTS, OUTPUTS, PROFILES
+from nprelu.experiments import suite as suite_exp
+from nprelu.experiments.aggregate import aggregate
+from nprelu.experiments.schema import SCHEMAS, check, check_interval
+from nprelu.network import MLP
+
+BE = get_backend("numpy")
+BUDGET = SuiteBudget(restarts=2, steps=4, margin_steps=3, margin_restarts=2, square_queries=20)
+
+
+def tiny(caps, seed=0):
+    """[16, 8, 3] (4 x 4 images, so Square works), trained for nothing: a random net."""
+    return MLP([16, 8, 3], caps, seed=seed, backend=BE)
+
+
+def counting(net, log):
+    """Wrap ``net.input_grad`` to add each call's rows to ``log``."""
+    inner = net.input_grad
+
+    def input_grad(x, y, loss="cross_entropy", surrogate=None):
+        log.append(len(x))
+        return inner(x, y, loss=loss, surrogate=surrogate)
+    net.input_grad = input_grad
+    return net
+
+
+def suite_for(caps, x, y, seed=0, eps=0.1, counts=None):
+    counts = {} if counts is None else counts
+    net = counting(tiny(caps), counts.setdefault("net", []))
+    sources = {"uncapped": counting(tiny([None], seed=5), counts.setdefault("uncapped", [])),
+               "twin": counting(tiny(caps, seed=7), counts.setdefault("twin", []))}
+    return net, run_suite(net, x, y, eps, BUDGET, seed, sources)
+
+
+def test_every_attack_runs_with_the_same_budget_on_capped_and_uncapped_networks():
+    x, y = random_batch(BE, 12, 16, 0)
+    capped, uncapped = {}, {}
+    _, masks_c = suite_for([0.1], x, y, counts=capped)
+    _, masks_u = suite_for([None], x, y, counts=uncapped)
+    assert list(masks_c) == list(masks_u) == list(ATTACKS)
+    assert len(ATTACKS) == 12 and len(APGD_RUNS) == 8
+    for m in (*masks_c.values(), *masks_u.values()):
+        assert m.dtype == bool and m.shape == (12,)
+    for who in ("net", "uncapped", "twin"):   # same calls, same rows, capped or not
+        assert capped[who] == uncapped[who], who
+    per_sample = budget_words(BUDGET)["gradient_evaluations_per_sample"]
+    assert sum(capped["net"]) / 12 == per_sample["attacked network"] == \
+        8 * BUDGET.restarts * (BUDGET.steps + 1) + BUDGET.margin_restarts * BUDGET.margin_steps
+    assert (sum(capped["uncapped"]) + sum(capped["twin"])) / 12 == \
+        per_sample["twins (transfer sources)"] == 2 * (BUDGET.steps + 1)
+
+
+@pytest.mark.parametrize("caps", [[0.1], [None]])
+def test_worst_case_is_below_every_attack_and_clean_and_eps_zero_is_clean(caps):
+    x, y = random_batch(BE, 30, 16, 1)
+    net, masks = suite_for(caps, x, y)
+    clean = correct_mask(net, x, y)
+    worst = worst_case(clean, masks)
+    assert worst.sum() <= clean.sum() and clean.sum() > 0
+    for m in masks.values():
+        assert not (worst & ~m).any()
+    assert worst.sum() < clean.sum()        # the suite breaks something on a random net
+    net0, masks0 = suite_for(caps, x, y, eps=0.0)
+    for name, m in masks0.items():
+        np.testing.assert_array_equal(m, clean, err_msg=name)
+    np.testing.assert_array_equal(worst_case(clean, masks0), clean)
+
+
+def test_seeds_are_reproducible_and_distinct():
+    x, y = random_batch(BE, 20, 16, 2)
+    _, a = suite_for([0.1], x, y, seed=3)
+    _, b = suite_for([0.1], x, y, seed=3)
+    for name in ATTACKS:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    seeds = {attack_seed(s, k, *rest) for s in range(3) for k in range(len(ATTACKS))
+             for rest in ((), (200, 0), (200, 1))}
+    assert len(seeds) == 3 * len(ATTACKS) * 3 and all(0 <= s < 2 ** 31 for s in seeds)
+
+
+def test_bad_input_raises():
+    x, y = random_batch(BE, 4, 16, 0)
+    net = tiny([0.1])
+    with pytest.raises(ValueError, match="unknown attacks"):
+        run_suite(net, x, y, 0.1, BUDGET, 0, {}, attacks=("fgsm",))
+    with pytest.raises(ValueError, match="twin"):
+        run_suite(net, x, y, 0.1, BUDGET, 0, {"uncapped": net})
+    with pytest.raises(ValueError, match="eps"):
+        run_suite(net, x, y, -0.1, BUDGET, 0, {}, attacks=CURVE_ATTACKS[:1])
+    with pytest.raises(ValueError, match="steps"):
+        SuiteBudget(1, 0, 1, 1, 1)
+    with pytest.raises(ValueError, match="shape"):
+        worst_case(np.ones(3, bool), [np.ones(2, bool)])
+
+
+class FakeContext:
+    """What the suite's units read: the quick profile (smaller subsets), a seed, test images of
+    4 x 4 pixels and untrained [16, 8, 6, 3] networks with each spec's caps and seed."""
+
+    def __init__(self, seed):
+        self.profile = replace(PROFILES["quick"], n_adaptive=10, n_fig12=8)
+        self.seed = seed
+
+    def test(self, n):
+        return random_batch(BE, n, 16, 100 + self.seed)
+
+    def model(self, spec):
+        offset = {None: 0, "fgsm": 11, "pgd": 22}[spec.adv]
+        return MLP([16, 8, 6, 3], list(spec.caps), seed=spec.seed * 100 + offset, backend=BE)
+
+
+def test_units_and_combine_give_blocks_that_pass_the_schema():
+    exp = EXPERIMENTS["suite"]
+    assert [o.kind for o in exp.outputs] == ["suite", "eps_curve", "adaptive_curve"]
+    assert list(EXPERIMENTS).index("suite") == list(EXPERIMENTS).index("adaptive") + 1
+    runs = {}
+    for seed in (0, 1):
+        ctx = FakeContext(seed)
+        units = exp.run.units(ctx)
+        assert units[0] == f"suite/s{seed}/none-none" and len(units) == 12 + len(suite_exp.INITIAL_BETAS)
+        blocks, settings = exp.run.combine(ctx, {u: exp.run.run_unit(ctx, u) for u in units})
+        for key, block in blocks.items():
+            check(block, SCHEMAS[OUTPUTS[key].kind], key)
+        rows = blocks["suite"]["rows"]
+        assert len(rows) == 12 and blocks["suite"]["attacks"] == list(ATTACKS)
+        for r in rows:
+            assert r["worst_case"] <= min(r["clean"], *r["attacks"].values())
+        for net in blocks["fig13"]["networks"]:
+            assert len(net["worst_case"]) == len(blocks["fig13"]["eps"]) == 7
+        for c in blocks["fig14"]["curves"].values():
+            assert all(w <= s for w, s in zip(c["worst_case"], c["standard"]))
+        assert settings["transfer twin seed"] == "seed + 1"
+        runs[str(seed)] = blocks
+    merged = aggregate(runs)
+    for key in ("suite", "fig13", "fig14"):
+        check(merged[key], SCHEMAS[OUTPUTS[key].kind], key)
+        check_interval(merged["intervals"][key], merged[key], key)
+
+
+def test_profile_budgets():
+    assert suite_exp.budget(PROFILES["quick"]).square_queries == 100
+    assert suite_exp.budget(PROFILES["full"]) == suite_exp.SUITE["paper"]
+    assert suite_exp.curve_budget(PROFILES["paper"]) == SuiteBudget(1, 100, 20, 1, 1000)
+    assert suite_exp.twin_spec(next(iter(suite_exp.models(4)))).seed == 5
