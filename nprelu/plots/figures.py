@@ -271,7 +271,8 @@ def plot_adaptive_curve(output: Output, block: dict, path, extras: Extras = Extr
     """Robust accuracy vs evaluation beta, plain PGD against the worst case (Figure 12, ours).
 
     One panel per training cap (shared y-axis); solid = plain PGD (what Figure 4 plots),
-    dashed = the per-sample worst case over every attack of the adaptive experiment, dotted =
+    dashed = the per-sample worst case over every attack of the adaptive experiment (Figure 14:
+    of the suite; the title says which), dotted =
     clean accuracy, each with its 95% band. The gap between solid and dashed is robustness PGD
     only appears to find.
     """
@@ -282,7 +283,7 @@ def plot_adaptive_curve(output: Output, block: dict, path, extras: Extras = Extr
     styles = (("standard", dict(ls=":", color="gray", label="clean")),
               ("pgd", dict(marker="o", ms=3, color="tab:orange", label="PGD")),
               ("worst_case", dict(marker="s", ms=3, ls="--", color="tab:red",
-                                  label="worst case (adaptive)")))
+                                  label="worst case (see title)")))
     for ax, b0 in zip(axes, inits):
         c = block["curves"][beta_key(b0)]
         for key, style in styles:
