@@ -5,8 +5,9 @@ The verdict on the saturation hypothesis is computed from the numbers, over the
 :data:`LARGE` largest evaluation caps (each seed's mean over them):
 
 - **saturation present**: the fraction of samples whose float32 input gradient is exactly zero
-  with a saturated softmax, p_y == 1.0 (causes "softmax" and "both"), has a 95% interval above
-  0; **absent** when its upper end is below
+  with a saturated softmax, p_y == 1.0, while the capped layer still passes a signal (cause
+  "softmax"; "both" is the flat cap's doing as well) has a 95% interval above 0; **absent**
+  when its upper end is below
   :data:`ABSENT` (ours);
 - **attacks that cannot saturate do better**: PGD robust accuracy with cross-entropy in float32
   minus that with the margin loss (float32), and minus that with cross-entropy in float64, each
@@ -45,9 +46,10 @@ COLUMNS = (
 
 
 def saturated(block: dict, i: int) -> float:
-    """The float32 fraction with a zero input gradient and p_y == 1.0 at evaluation cap ``i``
-    (causes softmax + both)."""
-    return block["zero_grad_f32"]["softmax"][i] + block["zero_grad_f32"]["both"][i]
+    """The float32 fraction whose input gradient is exactly zero because the softmax saturated,
+    p_y == 1.0, while the capped layer still passes a signal (cause "softmax") at evaluation cap
+    ``i``. Cause "both" is left out: the flat capped layer alone zeroes those gradients."""
+    return block["zero_grad_f32"]["softmax"][i]
 
 
 def masking_table(blocks: list, n) -> str:
@@ -89,8 +91,9 @@ def verdict(blocks: list) -> tuple:
         result = "inconclusive"
     betas = blocks[0]["betas_eval"][-LARGE:]
     lines = [f"Over the {len(betas)} largest evaluation caps (β = {fmt(betas[0], 3)} to "
-             f"{fmt(betas[-1], 3)}), per seed averaged: float32 samples with a zero "
-             f"gradient and p_y == 1.0 {iv_text(sat, 100.0, 2, pct=True)}% — "
+             f"{fmt(betas[-1], 3)}), per seed averaged: float32 samples whose gradient is "
+             f"exactly zero with p_y == 1.0 although the capped layer passes a signal "
+             f"{iv_text(sat, 100.0, 2, pct=True)}% — "
              + ("clearly above 0." if present else f"clearly absent (below {100 * ABSENT:g}%)."
                 if absent else "not clearly above 0.")]
     for name, (v, diff) in tests.items():
