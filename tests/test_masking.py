@@ -208,3 +208,18 @@ def test_the_synthetic_blocks_fit_their_schemas_and_render(tmp_path):
     found = masking_findings((OUTPUTS["masking"],), summary)
     assert any(w in found[0] for w in ("supported", "refuted", "inconclusive"))
     assert "plateau covers" in " ".join(landscape_findings((OUTPUTS["fig07"],), summary))
+
+
+def test_the_equal_networks_pgd_sweep_points_to_the_masking_verdict():
+    from summary_helpers import make_summary
+    from nprelu.report.masking import saturation_pointer
+    from nprelu.report.sweeps import pgd_findings
+    from nprelu.experiments import OUTPUTS
+    summary = make_summary(seeds=3)
+    line = saturation_pointer(summary, "equal")
+    assert "PGD with the margin loss" in line and "a second masking mechanism" in line
+    assert any(v in line for v in ("supported", "refuted", "inconclusive"))
+    assert saturation_pointer(summary, "general") is None
+    summary["fig06"]["network"] = "equal"
+    assert line in pgd_findings([OUTPUTS["fig06"]], summary)
+    assert not any("masking mechanism" in x for x in pgd_findings([OUTPUTS["fig04"]], summary))

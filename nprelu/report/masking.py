@@ -103,6 +103,26 @@ def verdict(blocks: list) -> tuple:
     return result, lines
 
 
+def saturation_pointer(summary: dict, network: str) -> str | None:
+    """A line for the PGD sweep of ``network`` when the masking study ran on it: its verdict
+    and PGD with cross-entropy against the margin loss at the largest evaluation cap."""
+    block = summary.get("masking")
+    if not block or block.get("network") != network:
+        return None
+    blocks = seed_blocks(summary, "masking")
+    result, _ = verdict(blocks)
+    n = blocks[0]["n"]
+    last = len(block["betas_eval"]) - 1
+    ce, margin = (seed_interval(values(blocks, lambda b, k=k: b[k][last]), n)
+                  for k in ("pgd_ce_f32", "pgd_margin_f32"))
+    return (f"The {network} network capped at {block['capped_layer']}, trained at β="
+            f"{fmt(block['trained_beta'], 3)}, at the evaluation cap β="
+            f"{fmt(block['betas_eval'][last], 3)}: PGD with cross-entropy leaves "
+            f"{iv_text(ce, 100.0, 1, pct=True)}%, PGD with the margin loss "
+            f"{iv_text(margin, 100.0, 1, pct=True)}%; that float32 softmax saturation masks the "
+            f"gradient at large caps is {result} (section \"a second masking mechanism\").")
+
+
 @renders("masking")
 def section_body(group, summary: dict, figure_line) -> list[str]:
     """What was measured, the figure and the per-beta table with intervals."""

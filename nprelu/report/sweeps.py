@@ -20,6 +20,7 @@ from ..experiments import OUTPUTS
 from ..experiments.summary import beta_key
 from .format import fmt, num
 from .intervals import compare, counts_text, mark, overall, seed_blocks, seed_interval, values
+from .masking import saturation_pointer
 from .registry import checks, claim_items, finds
 from .stats import beta_trend, nanmean, share
 
@@ -130,6 +131,9 @@ def pgd_findings(group, summary: dict) -> list[str]:
     if directions:
         out.append(f"Robust accuracy (mean over seeds) rises as the evaluation max value falls "
                    f"in {sum(d == 1 for d in directions)} of {len(directions)} curves.")
+    pointer = saturation_pointer(summary, block.get("network", ""))
+    if pointer:
+        out.append(pointer)
     return out
 
 
