@@ -157,19 +157,29 @@ def test_table1_claims_use_the_claims_thresholds(tmp_path, summary):
     assert pgd_line.endswith("→ **inconclusive**.")      # the interval straddles 1.52
 
 
-def test_verdicts_on_pgd_alone_point_to_the_adaptive_worst_case(tmp_path, summary):
+def _without(summary, *keys):
+    out = {k: v for k, v in summary.items() if k not in keys}
+    out["runs"] = {k: {b: v for b, v in r.items() if b not in keys}
+                   for k, r in summary["runs"].items()}
+    return out
+
+
+def test_verdicts_on_pgd_alone_point_to_the_suite_else_the_adaptive_worst_case(tmp_path,
+                                                                                summary):
+    suite = "see the worst case of the one-budget attack suite for the same networks"
     text = build_report(summary, tmp_path, strict=True)
     beyond = [l for l in text.splitlines() if "capped vs general ReLU** (PGD" in l]
     assert len(beyond) == 2
+    assert all(f"on PGD alone; {suite}" in l for l in beyond)
+    fig11 = [l for l in text.splitlines() if "**Sensitivity as β falls**" in l]
+    assert fig11 and all(suite in l for l in fig11)
+    text = build_report(_without(summary, "suite", "fig13", "fig14"), tmp_path, strict=True)
+    beyond = [l for l in text.splitlines() if "capped vs general ReLU** (PGD" in l]
     assert all("on PGD alone; see the adaptive worst case for the same networks" in l
                for l in beyond)
-    fig11 = [l for l in text.splitlines() if "**Sensitivity as β falls**" in l]
-    assert fig11 and all("adaptive worst case" in l for l in fig11)
-    no_adaptive = {k: v for k, v in summary.items() if k != "adaptive"}
-    no_adaptive["runs"] = {k: {b: v for b, v in r.items() if b != "adaptive"}
-                           for k, r in summary["runs"].items()}
-    text = build_report(no_adaptive, tmp_path, strict=True)
-    assert "adaptive worst case" not in text
+    text = build_report(_without(summary, "suite", "fig13", "fig14", "adaptive"), tmp_path,
+                        strict=True)
+    assert "adaptive worst case" not in text and suite not in text
 
 
 def test_cw_is_ranked_against_no_attack_on_other_images(tmp_path, summary):

@@ -47,13 +47,18 @@ def strongest(row: dict) -> str:
 
 
 def worst_case_pointer(summary: dict, betas: list, adv: str) -> str:
-    """"; adaptive worst case (its own n images): β=0.1 12.0% [..], β=∞ 9.0% [..]" for the
-    networks (``betas``, trained with ``adv``) the adaptive block has; "" without it. Every
-    verdict resting on PGD alone points here."""
-    block = summary.get("adaptive")
-    if not block or not block["rows"]:
+    """"; see the worst case of the one-budget suite ...: β=0.1 12.0% [..] (PGD there ..)" for
+    the networks (``betas``, trained with ``adv``): from the ``suite`` block, the symmetric
+    evaluation, when the summary has it, else from the ``adaptive`` block; "" with neither.
+    Every verdict resting on PGD alone points here."""
+    for key, pgd_key, words in (("suite", "pgd_paper", "the worst case of the one-budget attack "
+                                 "suite"), ("adaptive", "pgd", "the adaptive worst case")):
+        block = summary.get(key)
+        if block and block["rows"]:
+            break
+    else:
         return ""
-    ivs = ((summary.get("intervals") or {}).get("adaptive") or {}).get("rows") or []
+    ivs = ((summary.get("intervals") or {}).get(key) or {}).get("rows") or []
     parts = []
     for beta in betas:
         i = next((i for i, r in enumerate(block["rows"]) if r["adv_training"] == adv and (
@@ -65,10 +70,10 @@ def worst_case_pointer(summary: dict, betas: list, adv: str) -> str:
         text = f"β={beta_label(r['beta'], '∞')} {_pct1(r['worst_case'])}%"
         if isinstance(bounds, list) and bounds[0] != bounds[1]:
             text += f" [{_pct1(bounds[0])}, {_pct1(bounds[1])}]"
-        parts.append(text + f" (PGD there {_pct1(r['pgd'])}%)")
+        parts.append(text + f" (PGD there {_pct1(r[pgd_key])}%)")
     if not parts:
         return ""
-    return (f"; see the adaptive worst case for the same networks, on their own "
+    return (f"; see {words} for the same networks, on their own "
             f"{block['rows'][0]['n']} test images: " + ", ".join(parts))
 
 
