@@ -17,6 +17,7 @@ images for ``--cw-iter`` iterations of one search step without early abort, so e
 active. Zero-gradient PGD evaluates the gradient of each image ``steps_n + 1`` times (at x_0 ..
 x_{steps_n}; ``steps_n`` = ``max_steps`` where no zero gradient was found), and the FLOPs are
 summed over those evaluations, since images that reach a zero gradient leave the batch.
+APGD-CE (``--apgd-steps`` steps, one restart) evaluates it ``steps + 1`` times per image.
 
 Every rate is compared with the float32 matrix-multiply rate measured in the same run. Each path
 runs ``--repeats`` times; its rate is that of the best run (the matrix-multiply rate is a best
@@ -54,7 +55,7 @@ sys.path[:0] = [HERE, os.path.dirname(HERE)]  # runs from a clone without instal
 import torch_ref  # noqa: E402
 from matmul import cores_used, matmul_gflops, median_seconds, paired_seconds, setting  # noqa: E402
 
-from nprelu.attacks import cw_l2, pgd, zero_gradient_pgd  # noqa: E402
+from nprelu.attacks import apgd, cw_l2, pgd, zero_gradient_pgd  # noqa: E402
 from nprelu.backend import get_backend  # noqa: E402
 from nprelu.data import load_mnist  # noqa: E402
 from nprelu.network import MLP  # noqa: E402
@@ -99,6 +100,8 @@ def main(argv=None) -> None:
     ap.add_argument("--repeats", type=int, default=5, help="timed runs per measurement")
     ap.add_argument("--cw-iter", type=int, default=50, help="iterations in the CW-iteration timing")
     ap.add_argument("--zg-steps", type=int, default=20, help="max_steps in the zero-gradient timing")
+    ap.add_argument("--apgd-steps", type=int, default=20,
+                    help="steps in the APGD-CE timing (0 skips it)")
     ap.add_argument("--cw-samples", type=int, default=None,
                     help="images for CW at the paper's settings (default 1000 on cupy, 100 on "
                          "numpy; 0 skips it)")
@@ -147,6 +150,10 @@ def main(argv=None) -> None:
     zg_found = float(be.to_host(zg_res.found).mean())
     zg_evals = float((zg_steps + 1).sum())
 
+    if args.apgd_steps:
+        apgd_kw = {"eps": 0.1, "steps": args.apgd_steps, "loss": "ce", "seed": 0}
+        apgd_t = median_seconds(lambda: apgd(net, x_test, y_test, **apgd_kw), be, reps)
+
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"backend {be.name}, {setting(be)}")
     print(f"network {SIZES}, trained {args.train_epochs} epoch(s), clean test accuracy "
@@ -162,6 +169,9 @@ def main(argv=None) -> None:
         print(row(f"  PyTorch CPU, {torch.get_num_threads()} threads, same PGD", *torch_t,
                   pgd_flops, rate))
     print(row("  same, no random start", *pgd0_t, pgd_flops, rate))
+    if args.apgd_steps:   # steps + 1 gradient evaluations (the start is evaluated too)
+        print(row(f"APGD-CE eps 0.1, {args.apgd_steps} steps, N={n}", *apgd_t,
+                  pgd_flops_per_sample(SIZES, args.apgd_steps + 1) * n, rate))
     print(row(f"CW-L2 one iteration, N={nc}", *cw_t, cw_iteration_flops(SIZES, nc), rate))
     print(row(f"zero-gradient PGD, max {args.zg_steps} steps, N={n}", *zg_t,
               zero_gradient_flops(SIZES, zg_steps), rate))

@@ -6,7 +6,7 @@ import threading
 import numpy as np
 import pytest
 
-from nprelu.attacks import cw_l2, fgsm, pgd, zero_gradient_pgd
+from nprelu.attacks import apgd, cw_l2, fgsm, pgd, zero_gradient_pgd
 from nprelu.backend import BackendError, cpu_count, get_backend
 from nprelu.network import MLP
 from nprelu.parallel import flat_parts, row_blocks, run
@@ -122,7 +122,9 @@ def _data(n, d, k, seed=0):
     lambda net, x, y: zero_gradient_pgd(net, x, y, step=0.05, max_steps=8, eps=0.3).x_final,
     lambda net, x, y: cw_l2(net, x[:90], y[:90], search_steps=2, max_iter=20).x_adv,
     lambda net, x, y: net.logits(x, batch_size=250),
-], ids=["pgd", "pgd-early-stop", "fgsm", "zero-gradient", "cw", "logits"])
+    lambda net, x, y: apgd(net, x, y, eps=0.1, steps=12, loss="dlr", restarts=2, seed=5,
+                           surrogate="softplus", batch_size=150),
+], ids=["pgd", "pgd-early-stop", "fgsm", "zero-gradient", "cw", "logits", "apgd"])
 def test_attacks_and_evaluations_are_bit_identical_on_one_thread_and_on_two(attack):
     one, two = _pair([30, 16, 12, 4], [None, 0.4])
     x, y = _data(400, 30, 4)

@@ -32,8 +32,11 @@ does not, and among equals the higher best loss wins.
 """
 from __future__ import annotations
 
+from functools import partial
+
 from ..activations import check_surrogate
 from ..losses import dlr_loss, get_loss
+from ..parallel import row_blocks, run
 from ._common import check_int, check_real, prepare
 
 APGD_LOSSES = {"ce": "cross_entropy", "dlr": dlr_loss}
@@ -64,7 +67,10 @@ def apgd(net, x, y, eps, steps=100, loss="ce", restarts=1, surrogate=None, seed=
     ``surrogate``: None (the true gradient) or a BPDA surrogate ("relu", "identity") for capped
     layers. ``rho``: the fraction of rising steps below which the step size halves (0.75).
     ``batch_size``: rows per pass (memory only; the random starts are drawn for the whole
-    batch, so the result does not depend on it).
+    batch, so the result does not depend on it). On the CPU each pass runs in the backend's
+    fixed row blocks (512 rows), shared by its threads, each block taking all its steps while
+    its arrays stay in cache (:mod:`nprelu.parallel`, as PGD); the thread count never changes
+    the result.
 
     Cost per sample: ``restarts * (steps + 1)`` forward and backward passes.
 
@@ -90,9 +96,13 @@ def apgd(net, x, y, eps, steps=100, loss="ce", restarts=1, surrogate=None, seed=
     best = best_loss = best_wrong = None
     for r_seed in seeds:
         u = net.backend.rng(r_seed).random(x.shape, dtype=net.backend.dtype)
-        runs = [_apgd_run(net, x[i:i + batch_size], y[i:i + batch_size], eps, steps,
-                          APGD_LOSSES[loss], surrogate, u[i:i + batch_size], rho, cps)
-                for i in range(0, len(x), batch_size)]
+        runs = []
+        for i in range(0, len(x), batch_size):   # chunks of batch_size (memory), then blocks
+            xb, yb, ub = x[i:i + batch_size], y[i:i + batch_size], u[i:i + batch_size]
+            runs += run([partial(_apgd_run, net, xb[r], yb[r], eps, steps, APGD_LOSSES[loss],
+                                 surrogate, ub[r], rho, cps)
+                         for r in row_blocks(len(xb), net.backend.block_rows)],
+                        net.backend.threads)
         if not runs:
             return x.copy()
         xr, lr, wr = (xp.concatenate(parts) for parts in zip(*runs))
@@ -136,24 +146,46 @@ def _apgd_run(net, x0, y, eps, steps, loss, surrogate, u, rho, cps):
     halved_last = xp.ones(n, dtype=bool)
     best_at_last = best_loss.copy()
     checks, last = set(cps[1:]), 0
+    # The update in three reused buffers, operation for operation as written in the module
+    # doc (the same numbers as the expression with temporaries), and row copies by mask
+    z, mom, spare = xp.empty_like(xa), xp.empty_like(xa), xp.empty_like(xa)
     for i in range(steps):
         a = 1.0 if i == 0 else 0.75
-        z = xp.clip(xa + eta * xp.sign(g), lo, hi)
-        x_new = xp.clip(xa + a * (z - xa) + (1.0 - a) * (xa - x_prev), lo, hi)
+        xp.sign(g, out=z)                   # z = clip(x_k + eta sign(g), lo, hi)
+        z *= eta
+        z += xa
+        _clip(xp, z, lo, hi)
+        z -= xa                             # x_new = clip(x_k + a (z - x_k)
+        z *= a                              #                + (1 - a)(x_k - x_{k-1}), lo, hi)
+        xp.subtract(xa, x_prev, out=mom)
+        mom *= 1.0 - a
+        x_new = xp.add(xa, z, out=spare)
+        x_new += mom
+        _clip(xp, x_new, lo, hi)
+        spare = xp.empty_like(xa) if x_prev is xa else x_prev   # x_{k-1} is free now
         x_prev, xa = xa, x_new
         f, g, wrong = evaluate(xa)
-        x_found[wrong] = xa[wrong]
+        xp.copyto(x_found, xa, where=wrong[:, None])
         found |= wrong
         rises += f > f_prev
         f_prev = f
         up = f > best_loss
-        x_best[up], g_best[up], best_loss[up] = xa[up], g[up], f[up]
+        xp.copyto(x_best, xa, where=up[:, None])
+        xp.copyto(g_best, g, where=up[:, None])
+        xp.copyto(best_loss, f, where=up)
         if i + 1 in checks:
             k, last = i + 1 - last, i + 1
             halve = (rises < rho * k) | (~halved_last & (best_at_last >= best_loss))
             halved_last, best_at_last = halve, best_loss.copy()
             rises[...] = 0
             eta[halve] /= 2.0
-            xa = xa.copy()
-            xa[halve], g[halve] = x_best[halve], g_best[halve]
+            xp.copyto(xa, x_best, where=halve[:, None])   # x_{k-1} keeps the point before
+            xp.copyto(g, g_best, where=halve[:, None])
     return xp.where(found[:, None], x_found, x_best), best_loss, found
+
+
+def _clip(xp, v, lo, hi):
+    """clip(v, lo, hi) in place, as max then min (lo <= hi; faster than clip with array
+    bounds, the same numbers)."""
+    xp.maximum(v, lo, out=v)
+    xp.minimum(v, hi, out=v)
