@@ -91,8 +91,10 @@ def how_produced(summary: dict, groups: list) -> list[str]:
     shared = [k for k in flops if capacity.get(k)]
     if shared:
         share = sum(flops[k] for k in shared) / sum(capacity[k] for k in shared)
-        lines.append(f"- Share of the matrix-product rate: {share:.0%} (useful operations over "
-                     "what each unit's time allowed at the rate measured right after it, "
+        over = ("" if len(shared) == len(flops) else
+                f" over the experiments that recorded it ({', '.join(shared)})")
+        lines.append(f"- Share of the matrix-product rate{over}: {share:.0%} (useful operations "
+                     "over what each unit's time allowed at the rate measured right after it, "
                      "`flops.matmul_rate`: its matrix products alone, at that rate, would "
                      "take this share of the compute time)")
     lines.append(f"- Results in this summary: {', '.join(results) or 'none'}")
