@@ -11,7 +11,9 @@ from nprelu.experiments import OUTPUTS, PROFILES
 from nprelu.experiments import landscape, masking
 from nprelu.experiments.aggregate import aggregate
 from nprelu.experiments.context import Context
-from nprelu.experiments.schema import SCHEMAS, check
+from nprelu.attacks import zero_gradient_pgd
+from nprelu.attacks.zero_gradient import ZeroGradientResult
+from nprelu.experiments.schema import SCHEMAS, SummaryError, check
 from nprelu.measures import cause_fractions, dtype_twin, mean_logit_gap, zero_gradient_causes
 from nprelu.network import MLP
 from nprelu.plots import DRAWERS
@@ -106,10 +108,14 @@ TINY = replace(PROFILES["quick"], train_subset=600, epochs=1, n_zero=20, zero_ma
 
 
 @pytest.fixture(scope="module")
-def blocks(mnist, tmp_path_factory):
+def ctx(mnist, tmp_path_factory):
     be = get_backend("numpy")
-    ctx = Context.create(tmp_path_factory.mktemp("masking"), TINY, be, 0,
-                         tuple(be.asarray(a) for a in mnist))
+    return Context.create(tmp_path_factory.mktemp("masking"), TINY, be, 0,
+                          tuple(be.asarray(a) for a in mnist))
+
+
+@pytest.fixture(scope="module")
+def blocks(ctx):
     return {**masking.run(ctx)[0], **landscape.run(ctx)[0]}
 
 
@@ -121,20 +127,124 @@ def test_the_blocks_have_their_schemas_and_the_numbers_are_fractions(blocks):
     for t in ("zero_grad_f32", "zero_grad_f64"):
         for c in ("cap", "softmax", "both", "any", "saturated"):
             assert all(0.0 <= v <= 1.0 for v in m[t][c])
-    land = blocks["fig07"]["landscape"]
-    assert len(land["loss"]) == len(land["plateau"]) == 41
-    assert land["pgd_path"][0] != [0.0, 0.0] and len(land["pgd_path"]) == 11
-    assert land["zero_path"][0] == [0.0, 0.0]               # the search starts at x
+    cases = blocks["fig07"]["cases"]
+    assert list(cases) == list(landscape.CASES) and cases["at_x"] is not None
+    for case, land in cases.items():
+        if land is None:
+            continue
+        assert land["case"] == case
+        assert len(land["loss"]) == len(land["plateau"]) == 41
+        assert land["pgd_path"][0] != [0.0, 0.0] and len(land["pgd_path"]) == 11
+        assert land["zero_path"][0] == [0.0, 0.0]               # the search starts at x
+        assert len(land["zero_path"]) == land["zero_steps"] + 1
+
+
+def test_each_chosen_image_meets_its_cases_rule_and_is_the_first_to(ctx, blocks):
+    """Recomputed on the subset: correct, gradient at x, and ONE batched search."""
+    be, block = ctx.backend, blocks["fig07"]
+    xs, ys = ctx.test(TINY.n_zero)
+    net = ctx.model(landscape.spec(0))
+    x, y = be.asarray(xs), be.xp.asarray(ys)
+    correct = net.predict(x) == y
+    zero = ~(net.input_grad(x, y)[1] != 0).any(axis=1)
+    r = zero_gradient_pgd(net, x, y, step=landscape.ZERO_STEP, max_steps=TINY.zero_max_steps)
+    rules = {"succeeds": correct & ~zero & r.found & (r.steps >= 1),
+             "fails": correct & ~zero & ~r.found}
+    for case, ok in rules.items():
+        land = block["cases"][case]
+        if land is None:
+            assert not ok.any()
+            continue
+        i = land["index"]
+        assert ok[i] and not ok[:i].any(), case
+        assert correct[i] and not zero[i]
+        assert land["zero_batch_found"] == (case == "succeeds") == bool(r.found[i])
+        assert land["zero_batch_steps"] == int(r.steps[i])
+        assert (land["zero_batch_steps"] >= 1) if case == "succeeds" else (
+            land["zero_batch_steps"] == TINY.zero_max_steps)
+    at_x = block["cases"]["at_x"]
+    if at_x["selection"] == landscape.AT_X_TIERS[0]:
+        assert correct[at_x["index"]] and zero[at_x["index"]]
+        assert at_x["zero_batch_steps"] == 0 and not at_x["pgd_batch_success"]
+    assert (block["n_correct"], block["n_zero_at_x"]) == (int(correct.sum()),
+                                                          int((correct & zero).sum()))
+    assert block["n_search_found"] == int(rules["succeeds"].sum())
+    assert block["n_search_failed"] == int(rules["fails"].sum())
+
+
+def survey_of(correct, zero, survives, found, steps):
+    arrays = [np.array(v) for v in (correct, zero, survives)]
+    return landscape.Survey(*arrays, search=ZeroGradientResult(
+        np.array(found), np.array(steps), None, None))
+
+
+def test_the_picks_follow_the_selection_rules():
+    #   image:  0 wrong, 1 correct zero-at-x PGD flips, 2 search found at step 0 although the
+    #   gradient at x is nonzero (not a pick), 3 succeeds, 4 zero at x and PGD fails, 5 fails
+    s = survey_of(correct=[False, True, True, True, True, True],
+                  zero=[False, True, False, False, True, False],
+                  survives=[True, False, True, True, True, True],
+                  found=[True, True, True, True, True, False], steps=[4, 0, 0, 2, 0, 20])
+    assert landscape.picks(s) == {"at_x": (4, landscape.AT_X_TIERS[0]),
+                                  "succeeds": (3, landscape.SEARCH_RULES["succeeds"]),
+                                  "fails": (5, landscape.SEARCH_RULES["fails"])}
+    assert landscape.counts(s) == {"n_correct": 5, "n_zero_at_x": 2, "n_search_found": 1,
+                                   "n_search_failed": 1}
+    none = survey_of(correct=[False, True], zero=[False, False], survives=[True, True],
+                     found=[False, True], steps=[20, 0])
+    assert landscape.picks(none) == {"at_x": (1, landscape.AT_X_TIERS[2]), "succeeds": None,
+                                     "fails": None}
+    wrong = survey_of([False], [True], [True], [False], [20])
+    assert landscape.picks(wrong)["at_x"] == (0, landscape.AT_X_LAST)
+
+
+def with_missing(block, *missing):
+    return {**block, "cases": {c: None if c in missing else v
+                               for c, v in block["cases"].items()}}
+
+
+def test_a_missing_case_is_drawn_and_reported(blocks, tmp_path):
+    from nprelu.report.masking import landscape_findings
+    block = with_missing(blocks["fig07"], "succeeds", "fails")
+    check(block, SCHEMAS["landscape"], "fig07")
+    out = OUTPUTS["fig07"]
+    path = DRAWERS[out.kind](out, block, tmp_path / out.file)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    lines = landscape_findings((out,), {"fig07": block})
+    assert sum("no image of the 20 in the subset meets it" in x for x in lines) == 2
+    assert any(x.startswith("Zero gradient already at x: test image #") for x in lines)
+
+
+def test_the_schema_takes_the_three_cases_and_rejects_a_malformed_block(blocks):
+    block = blocks["fig07"]
+    land = block["cases"]["at_x"]
+    check(with_missing(block, "at_x", "succeeds", "fails"), SCHEMAS["landscape"], "fig07")
+    old = {k: v for k, v in block.items() if k != "cases"} | {"landscape": land}
+    for bad, message in (
+            (old, r"fig07\.cases is missing"),
+            ({**block, "cases": {"at_x": land, "succeeds": None}},
+             r"fig07\.cases\.fails is missing"),
+            ({**block, "cases": {**block["cases"], "at_x": {k: v for k, v in land.items()
+                                                            if k != "zero_steps"}}},
+             r"fig07\.cases\.at_x\.zero_steps is missing"),
+            ({**block, "cases": {**block["cases"], "fails": "none"}},
+             r"fig07\.cases\.fails should be an object"),
+            ({k: v for k, v in block.items() if k != "n_search_failed"},
+             r"fig07\.n_search_failed is missing")):
+        with pytest.raises(SummaryError, match=message):
+            check(bad, SCHEMAS["landscape"], "fig07")
 
 
 def test_the_landscape_is_kept_per_seed_and_the_masking_numbers_averaged(blocks):
     other = {k: {**b} for k, b in blocks.items()}
-    other["fig07"] = {**blocks["fig07"], "landscape": {**blocks["fig07"]["landscape"],
-                                                       "index": 99, "label": 3}}
+    other["fig07"] = {**with_missing(blocks["fig07"], "at_x"),
+                      "n_correct": blocks["fig07"]["n_correct"] + 2}
     other["masking"] = {**blocks["masking"], "pgd_ce_f32": [1.0] * 15}
     out = aggregate({"0": blocks, "1": other})
-    assert out["fig07"]["landscape"] == blocks["fig07"]["landscape"]
-    assert out["intervals"]["fig07"]["landscape"] == blocks["fig07"]["landscape"]
+    assert out["fig07"]["cases"] == blocks["fig07"]["cases"]
+    assert out["intervals"]["fig07"]["cases"] == blocks["fig07"]["cases"]
+    assert out["fig07"]["n_correct"] == blocks["fig07"]["n_correct"] + 1
+    check(out["fig07"], SCHEMAS["landscape"], "fig07")
     assert out["masking"]["pgd_ce_f32"][0] == pytest.approx(
         (blocks["masking"]["pgd_ce_f32"][0] + 1.0) / 2)
 
@@ -178,20 +288,28 @@ def synthetic_masking_block(rng) -> dict:
             "standard": fractions(), "logit_gap": [None] + (20 * rng.random(14)).tolist()}
 
 
-def synthetic_landscape_block(rng) -> dict:
-    """A well-formed ``fig07`` (kind ``landscape``) block with random numbers."""
+def synthetic_landscape_block(rng, missing=("fails",)) -> dict:
+    """A well-formed ``fig07`` (kind ``landscape``) block with random numbers; the cases in
+    ``missing`` are None (no image of the subset meets them)."""
     grid = np.linspace(-0.15, 0.15, 41).tolist()
-    loss = rng.random((41, 41))
-    return {"network": "general", "sizes": [784, 392, 196, 10], "capped_layer": "HL2",
-            "beta": 0.01, "eps": 0.1, "n_test": 100, "landscape": {
-                "index": int(rng.integers(100)), "label": int(rng.integers(10)),
-                "selection": "correct, zero gradient at x, plain PGD fails",
-                "u": "sign of the BPDA (relu) input gradient at x", "a": grid, "b": grid,
-                "loss": loss.tolist(), "plateau": (loss < 0.3).tolist(),
-                "plateau_fraction": float((loss < 0.3).mean()),
+
+    def case(name, found, steps):
+        loss = rng.random((41, 41))
+        return {"case": name, "index": int(rng.integers(100)), "label": int(rng.integers(10)),
+                "selection": f"the {name} rule", "u": "sign of the BPDA (relu) input gradient "
+                "at x", "a": grid, "b": grid, "loss": loss.tolist(),
+                "plateau": (loss < 0.3).tolist(), "plateau_fraction": float((loss < 0.3).mean()),
                 "pgd_path": (0.1 * rng.random((11, 2))).tolist(), "pgd_success": False,
-                "pgd_batch_success": False, "zero_path": [[0.0, 0.0]], "zero_found": True,
-                "zero_steps": 0}}
+                "pgd_batch_success": False, "zero_path": (0.1 * rng.random((steps + 1, 2))
+                                                          ).tolist(),
+                "zero_found": found, "zero_steps": steps, "zero_batch_found": found,
+                "zero_batch_steps": steps}
+    cases = {"at_x": case("at_x", True, 0), "succeeds": case("succeeds", True, 3),
+             "fails": case("fails", False, 200)}
+    return {"network": "general", "sizes": [784, 392, 196, 10], "capped_layer": "HL2",
+            "beta": 0.01, "eps": 0.1, "n_test": 100, "n_correct": 90, "n_zero_at_x": 60,
+            "n_search_found": 30, "n_search_failed": 0,
+            "cases": {c: None if c in missing else v for c, v in cases.items()}}
 
 
 def test_the_synthetic_blocks_fit_their_schemas_and_render(tmp_path):
@@ -207,7 +325,9 @@ def test_the_synthetic_blocks_fit_their_schemas_and_render(tmp_path):
     assert sum(line.startswith("| 0.") for line in "\n".join(body).splitlines()) == 15
     found = masking_findings((OUTPUTS["masking"],), summary)
     assert any(w in found[0] for w in ("supported", "refuted", "inconclusive"))
-    assert "plateau covers" in " ".join(landscape_findings((OUTPUTS["fig07"],), summary))
+    found = " ".join(landscape_findings((OUTPUTS["fig07"],), summary))
+    assert "plateau covers" in found
+    assert "Zero-gradient search fails: no image of the 100 in the subset meets it." in found
 
 
 def test_the_equal_networks_pgd_sweep_points_to_the_masking_verdict():

@@ -57,8 +57,8 @@ class Experiment:
     (callable the same way) whose units ``run_all.py --jobs N`` spreads over N workers.
     ``minutes``: measured wall-clock minutes of one seed on 2 CPU cores, per profile (``full``
     falls back to ``paper``; the paper profile's from the 3-seed run of 2026-11-25 with
-    ``--jobs 2``: worker time per seed over 2; cw_gap's a rough figure). ``subsets``: the test subsets it evaluates on, {what they serve:
-    the Profile field of their size}. ``seeded``: whether it trains or draws at random, so that
+    ``--jobs 2``: worker time per seed over 2; cw_gap's a rough figure). ``subsets``: the test
+    subsets it evaluates on, {what they serve: the Profile field of their size}. ``seeded``: whether it trains or draws at random, so that
     ``--seeds N`` runs it once per seed (Figure 3 does neither: it runs once, unit id its key).
     """
 
@@ -168,8 +168,8 @@ _ENTRIES = (
                "float32 softmax saturate?", "masking_softmax.png", "15 (ours)"),),
         {"quick": 0.1, "paper": 1.5}, {"test images": "n_zero"}),
     Experiment("fig07", landscape.run, (
-        Output("fig07", "landscape", "Figure 7 (ours, from data) — the loss around a test image",
-               "fig07_landscape.png", "7 (ours)"),), {"quick": 0.1, "paper": 0.2},
+        Output("fig07", "landscape", "Figure 7 (ours, from data) — zero-gradient search "
+               "around three test images", "fig07_landscape.png", "7 (ours)"),), {"quick": 0.1, "paper": 0.2},
         {"test images": "n_zero"}),
     Experiment("cw_gap", cw_gap.SPLIT, (
         Output("cw_gap", "cw_gap", "Beyond the paper — the CW-L2 gap: which CW setting gives "

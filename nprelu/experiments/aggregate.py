@@ -17,8 +17,8 @@ One seed's run of an experiment gives blocks (``{"fig04": block}``) of the shape
 Strings, booleans and None are not averaged: they must agree across seeds (or be None in some),
 else :class:`ValueError` names the path. Lists must have the same length in every seed. The
 fields of :data:`PER_SEED` are a diagnosis of one network (the checklist's lines and
-passed/failed checks), not numbers to average: the mean block keeps the first seed's, as its
-interval block does; ``runs`` keeps every seed's.
+passed/failed checks, Figure 7's images and slices, ``cases``), not numbers to average: the
+mean block keeps the first seed's, as its interval block does; ``runs`` keeps every seed's.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ PROPORTIONS = frozenset({
     "zero_gradient_fraction", "zero_fraction", "at_budget", "pgd_paper", "attacks",
     "zero_grad_f32", "zero_grad_f64", "pgd_ce_f32", "pgd_margin_f32", "pgd_ce_f64"})
 #: Fields whose subtree is one seed's diagnosis (module doc): the first seed's is kept.
-PER_SEED = frozenset({"landscape", "checklist"})
+PER_SEED = frozenset({"cases", "checklist"})
 #: Where a proportion's n is found: the nearest of these fields on its path ("cw" uses n_cw).
 N_FIELDS = ("n", "n_test")
 

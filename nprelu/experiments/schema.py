@@ -59,6 +59,13 @@ SWEEP_HEAD = {"network": str, "sizes": [int], "betas_eval": NUMS, "initial_betas
 TABLE1_ROW = {"beta": Opt(NUM), "adv_training": str, "n_cw": int, "n": MayLack(int),
               **{m: NUM for m in ("clean", "fgsm", "pgd", "cw")}}
 
+#: One image of Figure 7 from data (``experiments/landscape.py``), or null where none qualifies.
+LANDSCAPE_CASE = {"case": str, "index": int, "label": int, "selection": str, "u": str,
+                  "a": NUMS, "b": NUMS, "loss": [NUMS], "plateau": [[bool]],
+                  "plateau_fraction": NUM, "pgd_path": [NUMS], "pgd_success": bool,
+                  "pgd_batch_success": bool, "zero_path": [NUMS], "zero_found": bool,
+                  "zero_steps": int, "zero_batch_found": bool, "zero_batch_steps": int}
+
 #: One schema per output kind (see ``nprelu.experiments.Output``).
 SCHEMAS = {
     "growth": {"betas": NUMS, "capped_layers": [str], "uncapped": {"linf": NUMS, "l2": NUMS},
@@ -107,11 +114,10 @@ SCHEMAS = {
                 **{k: NUMS for k in ("pgd_ce_f32", "pgd_margin_f32", "pgd_ce_f64", "standard")},
                 "logit_gap": [Opt(NUM)]},
     "landscape": {"network": str, "sizes": [int], "capped_layer": str, "beta": NUM, "eps": NUM,
-                  "n_test": int, "landscape": {
-                      "index": int, "label": int, "selection": str, "u": str, "a": NUMS,
-                      "b": NUMS, "loss": [NUMS], "plateau": [[bool]], "plateau_fraction": NUM,
-                      "pgd_path": [NUMS], "pgd_success": bool, "pgd_batch_success": bool,
-                      "zero_path": [NUMS], "zero_found": bool, "zero_steps": int}},
+                  "n_test": int,    # the counts: NUM, as the mean block over seeds holds them
+                  **{k: NUM for k in ("n_correct", "n_zero_at_x",
+                                      "n_search_found", "n_search_failed")},
+                  "cases": {c: Opt(LANDSCAPE_CASE) for c in ("at_x", "succeeds", "fails")}},
 }
 
 #: Blocks older summaries hold that no experiment writes any more, by key: their kind.

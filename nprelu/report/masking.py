@@ -1,5 +1,5 @@
 """The masking sections beyond the paper: float32 softmax saturation (``masking``) and Figure 7
-from data (``landscape``).
+from data (``landscape``: its three cases, zero gradient at x, search succeeds, search fails).
 
 The verdict on the saturation hypothesis is computed from the numbers, over the
 :data:`LARGE` largest evaluation caps (each seed's mean over them):
@@ -159,25 +159,45 @@ def masking_findings(group, summary: dict) -> list[str]:
                       f"{mark(word)}")] + lines
 
 
+#: How the findings name Figure 7's cases (``experiments/landscape.py``).
+CASE_NAMES = {"at_x": "Zero gradient already at x",
+              "succeeds": "Zero-gradient search succeeds",
+              "fails": "Zero-gradient search fails"}
+
+
+def case_line(case: str, land, n_test: int, eps) -> str:
+    """One case of Figure 7: the image chosen and why, the plateau's share of its slice, plain
+    PGD's result and the search's, with its steps."""
+    if land is None:
+        return f"{CASE_NAMES[case]}: no image of the {n_test} in the subset meets it."
+    zero = (f"found an exactly zero gradient after {land['zero_steps']} step(s)"
+            if land["zero_found"] else f"found no zero gradient in {land['zero_steps']} steps")
+    return (f"{CASE_NAMES[case]}: test image #{land['index']} of the subset (label "
+            f"{land['label']}), chosen as: {land['selection']}. The exactly-zero-gradient "
+            f"plateau covers {100.0 * land['plateau_fraction']:.1f}% of its "
+            f"{len(land['a'])} × {len(land['b'])} slice (u: {land['u']}). Plain PGD (eps "
+            f"{eps}) {'succeeded' if land['pgd_success'] else 'failed'} on its path "
+            f"({len(land['pgd_path']) - 1} steps; in the batch run: "
+            f"{'succeeded' if land['pgd_batch_success'] else 'failed'}); the zero-gradient "
+            f"search {zero}.")
+
+
 @finds("landscape")
 def landscape_findings(group, summary: dict) -> list[str]:
-    """The image chosen, the plateau's share of the slice and which path succeeded."""
+    """Per case of the first seed's block, the image chosen, the plateau's share of the slice
+    and which path succeeded; then the subset's counts that justify the picks."""
     out = []
     for output in group:
-        block = summary.get(output.key)
-        if not block:
+        blocks = seed_blocks(summary, output.key)
+        if not blocks:
             continue
-        land = block["landscape"]
-        zero = (f"found an exactly zero gradient after {land['zero_steps']} step(s)"
-                if land["zero_found"] else f"found no zero gradient in {land['zero_steps']} "
-                "steps")
-        out += [f"Figure {output.number} (first seed's network): test image #{land['index']} "
-                f"of the subset (label {land['label']}), chosen as: {land['selection']}.",
-                f"The exactly-zero-gradient plateau covers {100.0 * land['plateau_fraction']:.1f}"
-                f"% of the {len(land['a'])} × {len(land['b'])} slice (u: {land['u']}).",
-                f"Plain PGD (eps {block['eps']}) "
-                f"{'succeeded' if land['pgd_success'] else 'failed'} on its path "
-                f"({len(land['pgd_path']) - 1} steps; in the batch run: "
-                f"{'succeeded' if land['pgd_batch_success'] else 'failed'}); the zero-gradient "
-                f"search {zero}."]
+        block, n = blocks[0], blocks[0]["n_test"]
+        out.append(f"Figure {output.number}, the first seed's network and its {n}-image subset:")
+        out += [case_line(case, block["cases"].get(case), n, block["eps"])
+                for case in CASE_NAMES]
+        out.append(f"Over the subset: {block['n_correct']:g} of {n} correctly classified; "
+                   f"{block['n_zero_at_x']:g} of them with an exactly zero gradient at x; of "
+                   f"those with a nonzero gradient at x, the search found a zero gradient "
+                   f"(after >= 1 step) on {block['n_search_found']:g} and none on "
+                   f"{block['n_search_failed']:g}.")
     return out
