@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from nprelu import paper
-from nprelu.report.suite import twin_verdicts
+from nprelu.report.title import twin_verdicts
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()

@@ -10,8 +10,10 @@ from nprelu import stats
 from nprelu.experiments import Output
 from nprelu.experiments.aggregate import aggregate
 from nprelu.plots import DRAWERS, Extras
-from nprelu.report.suite import (VERDICT_WORDS, budget_lines, eps_curve_lines, strongest,
-                                 title_answer, twin_verdicts, verdict_counts)
+from nprelu.report.intervals import marks
+from nprelu.report.suite import budget_lines, eps_curve_lines, strongest
+from nprelu.report.title import (VERDICT_WORDS, title_answer, twin_difference, twin_verdicts,
+                                 verdict_counts)
 
 HELPS, HURTS, NONE = (VERDICT_WORDS[v] for v in ("holds", "fails", "inconclusive"))
 ADVS = ("none", "fgsm", "pgd")
@@ -110,6 +112,19 @@ def test_the_title_question_is_answered_from_paired_seed_differences(case, count
     text = title_answer(list(verdicts.values()), 3)
     assert f"capping helps in {counts[0]}, hurts in {counts[1]} and shows no difference in " \
            f"{counts[2]}" in text and answer in text
+
+
+def test_the_twin_difference_pointer_quotes_the_paired_verdict_without_a_claim_mark():
+    summary = summary_of(MIXED)
+    hurt = twin_difference(summary, 0.1, "pgd")          # MIXED: β=0.1, PGD training hurts
+    diff = _verdicts(summary)[(0.1, "pgd")]["diff"]
+    assert hurt.startswith("; under the suite's worst case, β=0.1 minus the uncapped twin: ")
+    assert f"{100 * diff.mean:+.2f} [{100 * diff.lo:+.2f}, {100 * diff.hi:+.2f}]" in hurt
+    assert hurt.endswith(f"**{HURTS}**") and not marks([hurt])
+    assert twin_difference(summary, 1.0, "fgsm").endswith(f"**{HELPS}**")
+    assert twin_difference(summary, 0.01, "none").endswith(f"**{NONE}**")
+    assert twin_difference(summary, 0.5, "pgd") == ""    # no such network
+    assert twin_difference({"runs": {}}, 0.1, "pgd") == ""   # no suite block
 
 
 def test_pairing_decides_where_the_seeds_own_intervals_overlap():

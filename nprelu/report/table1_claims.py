@@ -18,6 +18,7 @@ from .format import DASH, Paragraph, adv_label, beta_label, beta_text, finite, m
 from .intervals import (at_most, compare, counts_text, diff_text, difference, iv_text, mark,
                         overall, profile_n, seed_blocks, seed_interval)
 from .registry import checks
+from .title import twin_difference
 from .stats import beta_trend
 from .table1 import METRIC_LABELS, row_key, sorted_rows
 
@@ -124,8 +125,9 @@ def clean_cost(claim, output, summary: dict) -> list[str]:
 @checks("beyond_adv_training")
 def beyond_adv_training(claim, output, summary: dict) -> list[str]:
     """Per adversarial training, the best capped network's PGD accuracy against the general
-    network trained the same way (paired over seeds); PGD alone, so the adaptive worst case
-    of both networks is given beside it when the summary has it."""
+    network trained the same way (paired over seeds); PGD alone, so the worst case of both
+    networks is given beside it when the summary has it (the suite's, else the adaptive one),
+    and the suite's paired difference of the two."""
     rows, seeds = rows_of(summary), seed_rows(summary)
     out = []
     for adv in paper.ADV_TRAININGS:
@@ -144,7 +146,8 @@ def beyond_adv_training(claim, output, summary: dict) -> list[str]:
         out.append(f"**{adv.upper()} adversarial training, capped vs general ReLU** (PGD "
                    f"accuracy): best capped β={beta_key(best[0])} against the general network: "
                    f"{diff_text(gain)} ({ptxt}); \"{claim.text}\" {mark(v)} on PGD alone"
-                   + worst_case_pointer(summary, [best[0], None], adv) + ".")
+                   + worst_case_pointer(summary, [best[0], None], adv)
+                   + twin_difference(summary, best[0], adv) + ".")
     return out
 
 
