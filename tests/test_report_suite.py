@@ -227,3 +227,30 @@ def test_the_suites_own_settings_give_figure_captions():
     summary = {"meta": {"settings": {"suite": suite.settings(PROFILES["quick"])}}}
     for key in ("fig13", "fig14"):
         assert "10 steps" in extras_for(summary, key).caption
+
+
+def test_pct_cell_gives_the_interval_clipped_to_0_100_or_wilson_for_one_seed():
+    from nprelu.report.intervals import pct_cell
+    assert pct_cell(0.5, [0.4, 0.6]) == "50.0 [40.0, 60.0]"
+    assert pct_cell(0.99, [0.97, 1.01]) == "99.0 [97.0, 100.0]"
+    assert pct_cell(0.5, None) == "50.0" and pct_cell(0.5, [0.5, 0.5]) == "50.0"
+    w = stats.wilson_interval(0.5, 100)
+    assert pct_cell(0.5, [0.5, 0.5], 100) == f"50.0 [{100 * w.lo:.1f}, {100 * w.hi:.1f}]"
+    assert pct_cell(float("nan"), [0.1, 0.2]).startswith("—")
+
+
+def test_the_adaptive_table_pairs_each_row_with_its_own_interval_after_sorting():
+    from nprelu.report.adaptive import ATTACKS, extended_table1
+    rows, ivs = [], []
+    for k, (beta, adv) in enumerate([(0.01, "pgd"), (None, "none"), (0.1, "none")]):
+        v = 0.1 * (k + 1)
+        rows.append({"beta": beta, "adv_training": adv, "clean": 0.9,
+                     "zero_gradient_fraction": 0.0, **{a: v for a, _ in ATTACKS}})
+        ivs.append({"clean": [0.8, 1.0], **{a: [v - 0.01, v + 0.01] for a, _ in ATTACKS}})
+    lines = extended_table1(rows, None, ivs).splitlines()[2:]
+    assert [line.split(" | ")[:2] for line in lines] == [["| —", "—"], ["| 0.1", "—"],
+                                                          ["| 0.01", "PGD"]]
+    for line, v in zip(lines, (0.2, 0.3, 0.1)):     # sorted: none ∞, none 0.1, PGD 0.01
+        assert f"{100 * v:.1f} [{100 * v - 1:.1f}, {100 * v + 1:.1f}]" in line
+    assert "90.0 [80.0, 100.0]" in lines[0]
+    assert "[" not in extended_table1(rows, None, None).splitlines()[2]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from .format import DASH, Paragraph, adv_label, beta_label, md_table, num, pct
-from .intervals import compare, diff_text, seed_blocks
+from .intervals import compare, diff_text, pct_cell, seed_blocks
 from .registry import finds, renders
 
 #: PGD above the worst case by more than this many points: PGD is misled (ours, not the paper's).
@@ -28,11 +28,12 @@ def _pct1(v) -> str:
     return pct(v, 1)
 
 
-def _ordered(rows: list) -> list:
-    """Rows by adversarial training (none, FGSM, PGD), then beta ∞, 1, 0.1, 0.01."""
+def _ordered(rows: list, row=lambda r: r) -> list:
+    """Rows by adversarial training (none, FGSM, PGD), then beta ∞, 1, 0.1, 0.01; ``row``
+    finds the row in each item (items may carry more than the row)."""
     adv = {"none": 0, "fgsm": 1, "pgd": 2}
-    return sorted(rows, key=lambda r: (adv.get(r["adv_training"], 9),
-                                       -math.inf if r["beta"] is None else -float(r["beta"])))
+    return sorted(rows, key=lambda t: (adv.get(row(t)["adv_training"], 9), -math.inf
+                                       if row(t)["beta"] is None else -float(row(t)["beta"])))
 
 
 def gap_points(row: dict) -> float:
@@ -77,15 +78,21 @@ def worst_case_pointer(summary: dict, betas: list, adv: str) -> str:
             f"{block['rows'][0]['n']} test images: " + ", ".join(parts))
 
 
-def extended_table1(rows: list, table1_rows=None) -> str:
-    """Table 1 with the adaptive columns; the CW column comes from Table 1 when it is given."""
+def extended_table1(rows: list, table1_rows=None, ivs=None) -> str:
+    """Table 1 with the adaptive columns, each ``mean [95% interval]`` where ``ivs`` (the
+    rows' interval blocks, in the same order) has one; the CW column comes from Table 1 when
+    it is given (its mean only: Table 1's own table has its interval)."""
     cw = {(r["beta"], r["adv_training"]): r["cw"] for r in table1_rows or []}
+    ivs = list(ivs or [])
     header = (["Max val.", "Adv. training", "Clean %"] + [f"{label} %" for _, label in ATTACKS]
               + ["CW-L2 % (Table 1)", "PGD − worst (points)", "zero gradient %"])
-    body = [[beta_label(r["beta"]), adv_label(r["adv_training"]), _pct1(r["clean"])]
-            + [_pct1(r[k]) for k, _ in ATTACKS]
-            + [_pct1(cw.get((r["beta"], r["adv_training"]))), f"{gap_points(r):+.1f}",
-               _pct1(r["zero_gradient_fraction"])] for r in _ordered(rows)]
+    body = []
+    for r, iv in _ordered(list(zip(rows, ivs + [{}] * (len(rows) - len(ivs)))), lambda t: t[0]):
+        body.append([beta_label(r["beta"]), adv_label(r["adv_training"]),
+                     pct_cell(r["clean"], iv.get("clean"))]
+                    + [pct_cell(r[k], iv.get(k)) for k, _ in ATTACKS]
+                    + [_pct1(cw.get((r["beta"], r["adv_training"]))), f"{gap_points(r):+.1f}",
+                       pct_cell(r["zero_gradient_fraction"], iv.get("zero_gradient_fraction"))])
     return md_table(header, body)
 
 
@@ -179,7 +186,9 @@ def section_body(group, summary: dict, figure_line) -> list[str]:
         lines += figure_line(output)
     if rows:
         lines += ["Table 1 with adaptive columns (percent):", "",
-                  extended_table1(rows, summary.get("table1")), ""]
+                  extended_table1(rows, summary.get("table1"),
+                                  ((summary.get("intervals") or {}).get("adaptive") or {})
+                                  .get("rows")), ""]
     checks = block["checklist"] if block else []
     if checks:
         lines += [f"The checklist of Carlini et al. (2019), computed on "

@@ -22,7 +22,7 @@ import re
 from collections import Counter
 
 from .. import stats
-from .format import num
+from .format import DASH, num
 
 VERDICTS = ("holds", "fails", "inconclusive")
 RULE = ("A claim made of several comparisons holds when more of its comparisons hold than fail "
@@ -154,6 +154,21 @@ def iv_text(iv: stats.Interval | None, scale: float = 1.0, digits: int = 2,
         return f(iv.mean)
     lo, hi = (max(iv.lo, 0.0), min(iv.hi, 1.0)) if pct else (iv.lo, iv.hi)  # a proportion
     return f"{f(iv.mean)} [{f(lo)}, {f(hi)}]"
+
+
+def pct_cell(mean, bounds, n: int | None = None) -> str:
+    """A proportion and its interval as a table cell: "mean [lo, hi]" in percent, one decimal
+    (the bounds clipped to [0, 100]); the mean alone without an interval. ``n`` (one seed):
+    Wilson's interval over n test images where the summary has none."""
+    def p(v) -> str:
+        x = num(v)
+        return f"{100.0 * x:.1f}" if math.isfinite(x) else DASH
+    if not (isinstance(bounds, list) and len(bounds) == 2):
+        return p(mean)
+    if n and bounds[0] == bounds[1] and 0.0 <= num(mean) <= 1.0:
+        bounds = [(w := stats.wilson_interval(num(mean), n)).lo, w.hi]
+    lo, hi = p(max(bounds[0], 0.0)), p(min(bounds[1], 1.0))
+    return p(mean) if lo == hi else f"{p(mean)} [{lo}, {hi}]"
 
 
 def diff_text(diff: stats.Interval | None, scale: float = 100.0, unit: str = " points") -> str:

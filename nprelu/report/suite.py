@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import math
 
-from .. import stats
 from .format import DASH, Paragraph, adv_label, beta_label, md_table, num
-from .intervals import seed_blocks
+from .intervals import pct_cell, seed_blocks
 from .registry import finds, renders
 from .title import title_answer, twin_verdicts, verdict_table
 
@@ -32,17 +31,6 @@ def network(row: dict) -> str:
     return f"β = {beta_label(row['beta'], '∞')}, adversarial training {row['adv_training']}"
 
 
-def cell(mean, bounds, n: int | None = None) -> str:
-    """"mean [lo, hi]" in percent, one decimal; the mean alone without an interval. ``n``
-    (one seed): Wilson's interval over n test images where the summary has none."""
-    if not (isinstance(bounds, list) and len(bounds) == 2):
-        return _p(mean)
-    if n and bounds[0] == bounds[1] and 0.0 <= num(mean) <= 1.0:
-        bounds = [(w := stats.wilson_interval(num(mean), n)).lo, w.hi]
-    lo, hi = _p(max(bounds[0], 0.0)), _p(min(bounds[1], 1.0))
-    return _p(mean) if lo == hi else f"{_p(mean)} [{lo}, {hi}]"
-
-
 def strongest(row: dict, attacks: list) -> str:
     """The attack with the lowest robust accuracy on this row (ties: the first listed)."""
     have = [a for a in attacks if math.isfinite(num(row["attacks"].get(a)))]
@@ -59,9 +47,9 @@ def suite_table(block: dict, ivs: list, n_seeds: int = 2) -> str:
     body = []
     for i, r in enumerate(block["rows"]):
         iv = ivs[i] if i < len(ivs) else {}
-        c = [cell(r[k], iv.get(k), ns[i]) for k in ("clean", "pgd_paper", "worst_case")]
+        c = [pct_cell(r[k], iv.get(k), ns[i]) for k in ("clean", "pgd_paper", "worst_case")]
         body.append([beta_label(r["beta"]), adv_label(r["adv_training"]), c[0], c[1]]
-                    + [cell(r["attacks"].get(a), (iv.get("attacks") or {}).get(a), ns[i])
+                    + [pct_cell(r["attacks"].get(a), (iv.get("attacks") or {}).get(a), ns[i])
                        for a in attacks] + [c[2], strongest(r, attacks)])
     return md_table(header, body)
 
