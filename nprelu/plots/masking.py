@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 from matplotlib.lines import Line2D
 
 from ..experiments import Output
@@ -22,12 +23,13 @@ CASE_TITLES = {"at_x": "zero gradient already at x",
 
 
 def loss_levels(cases) -> np.ndarray:
-    """21 contour levels spanning the loss of every present case: one colour scale for all."""
+    """About 20 contour levels at round values spanning the loss of every present case: one
+    colour scale for all (its ticks read 0.5, 1.0, ... rather than 0.03439, 1.01, ...)."""
     losses = [np.array(c["loss"], dtype=float) for c in cases if c is not None]
     if not losses:
         return np.linspace(0.0, 1.0, 21)
     lo, hi = min(float(v.min()) for v in losses), max(float(v.max()) for v in losses)
-    return np.linspace(lo, hi if hi > lo else lo + 1.0, 21)
+    return MaxNLocator(20).tick_values(lo, hi if hi > lo else lo + 1.0)
 
 
 def search_words(land: dict) -> str:
