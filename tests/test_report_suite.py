@@ -221,12 +221,21 @@ def test_the_section_renders_with_its_figures_table_and_verdicts(tmp_path, n_see
 
 
 def test_the_suites_own_settings_give_figure_captions():
-    """plot_all reads the caption from the settings the suite records (an eps grid included)."""
+    """plot_all reads Figures 13 and 14's captions from the settings the suite records for its
+    curves (the reduced budget), not from the full suite's budget."""
     from nprelu.experiments import PROFILES, suite
     from nprelu.plots import extras_for
-    summary = {"meta": {"settings": {"suite": suite.settings(PROFILES["quick"])}}}
+    profile = PROFILES["paper"]
+    settings = suite.settings(profile)
+    full, reduced = suite.budget(profile), suite.curve_budget(profile)
+    assert (full.restarts, full.square_queries) != (reduced.restarts, reduced.square_queries)
+    summary = {"meta": {"settings": {"suite": settings}}}
     for key in ("fig13", "fig14"):
-        assert "10 steps" in extras_for(summary, key).caption
+        caption = extras_for(summary, key).caption
+        assert f"each {reduced.restarts} restart(s) x {reduced.steps} steps" in caption
+        assert f"square queries per sample {reduced.square_queries}" in caption
+        assert f"{full.restarts} restarts" not in caption and "eps / 10" in caption
+    assert f"{full.restarts} restarts" in extras_for(summary, "suite").caption
 
 
 def test_pct_cell_gives_the_interval_clipped_to_0_100_or_wilson_for_one_seed():

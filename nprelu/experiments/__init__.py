@@ -36,7 +36,10 @@ class Output:
     from it (None: no figure). ``number``: the figure number in captions ("4"). ``claims``:
     the paper's claims tested on it. ``partner``: the output whose claims are re-tested here
     (Figure 8 tests Figure 4's). ``section``: whether it gets a report section of its own
-    (Figure 12 is drawn inside the adaptive section).
+    (Figure 12 is drawn inside the adaptive section). ``settings_scope``: the entry of its
+    experiment's recorded settings that holds its own attacks, where they differ from the
+    experiment's (Figures 13 and 14 run the suite's reduced budget, ``"curves"``); its
+    figure's caption is drawn from that entry.
     """
 
     key: str
@@ -47,6 +50,7 @@ class Output:
     claims: tuple = ()
     partner: str | None = None
     section: bool = True
+    settings_scope: str | None = None
 
 
 @dataclass(frozen=True)
@@ -158,9 +162,10 @@ _ENTRIES = (
     Experiment("suite", suite.SPLIT, (
         Output("suite", "suite", "Beyond the paper — one attack suite, one budget"),
         Output("fig13", "eps_curve", "Figure 13 (ours) — robust accuracy against eps",
-               "fig13_eps_curves.png", "13 (ours)", section=False),
-        Output("fig14", "adaptive_curve", "Figure 14 (ours) — Figure 12 under the whole suite",
-               "fig14_suite_robustness.png", "14 (ours)", section=False)),
+               "fig13_eps_curves.png", "13 (ours)", section=False, settings_scope="curves"),
+        Output("fig14", "adaptive_curve", "Figure 14 (ours) — Figure 12 under the reduced suite",
+               "fig14_suite_robustness.png", "14 (ours)", section=False,
+               settings_scope="curves")),
         {"quick": 1.0, "paper": 45},
         {"attacks": "n_adaptive", "eps curves and Figure 14": "n_fig12"}),
     Experiment("masking", masking.run, (

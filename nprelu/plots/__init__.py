@@ -36,13 +36,17 @@ from . import suite  # noqa: F401 (registers the eps_curve drawer: Figure 13)
 
 
 def extras_for(summary: dict, key: str) -> Extras:
-    """The intervals of block ``key`` and its experiment's attack settings, from ``summary``."""
+    """The intervals of block ``key`` and its experiment's attack settings, from ``summary``
+    (the output's ``settings_scope`` entry of them where it has one)."""
     iv = (summary.get("intervals") or {}).get(key)
     method = (summary.get("interval_methods") or {}).get(key, "")
     try:
         settings = summary.get("meta", {}).get("settings", {}).get(experiment_of(key).key)
     except KeyError:
         settings = None
+    scope = OUTPUTS[key].settings_scope if key in OUTPUTS else None
+    if scope and isinstance(settings, dict) and isinstance(settings.get(scope), dict):
+        settings = settings[scope]
     return Extras(iv, attack_caption(settings), method)
 
 

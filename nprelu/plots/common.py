@@ -114,13 +114,15 @@ def coinciding(series: dict, rtol: float = 1e-6) -> list[list[str]]:
 
 
 def attack_caption(settings) -> str:
-    """The attack settings of an experiment's ``meta.settings`` in words: "PGD eps 0.1, step
-    0.01, 10 steps, random start"; "" when it records none."""
+    """The attack settings of an experiment's ``meta.settings`` (or of one output's scope of
+    them) in words: "PGD eps 0.1, step 0.01, 10 steps, random start"; a budget recorded in
+    words (``budget_in_words``: its textual and numeric entries) and a PGD step given in words
+    (``pgd_step``) are quoted as recorded; "" when it records none."""
     if not isinstance(settings, dict):
         return ""
     parts = []
     for key, v in settings.items():
-        if isinstance(v, dict) and ("eps" in v or "steps" in v):
+        if isinstance(v, dict) and ("eps" in v or "steps" in v) and key != "budget":
             words = key.split("_")
             name = " ".join([ATTACK_NAMES.get(words[0], words[0])] + words[1:])
             bits = [f"eps {v['eps']:.4g}" if "eps" in v else None,
@@ -130,6 +132,13 @@ def attack_caption(settings) -> str:
                     {True: "random start", False: "start at the clean image"}.get(
                         v.get("random_start"))]
             parts.append(f"{name} " + ", ".join(b for b in bits if b))
+    if isinstance(settings.get("pgd_step"), str):
+        parts.append(f"PGD step {settings['pgd_step']}")
+    stated = settings.get("budget_in_words")
+    if isinstance(stated, dict) and not any(p.startswith("suite budget") for p in parts):
+        parts.append("suite: " + "; ".join(f"{k.replace('_', ' ')} {v}"
+                                           for k, v in stated.items()
+                                           if isinstance(v, (str, int, float))))
     if "max_steps" in settings:
         parts.append(f"zero-gradient search: at most {settings['max_steps']} steps")
     return "; ".join(parts)
