@@ -61,9 +61,11 @@ class Experiment:
     (callable the same way) whose units ``run_all.py --jobs N`` spreads over N workers.
     ``minutes``: measured wall-clock minutes of one seed on 2 CPU cores, per profile (``full``
     falls back to ``paper``; the paper profile's from the 3-seed run of 2026-11-25 with
-    ``--jobs 2``: worker time per seed over 2; cw_gap's a rough figure). ``subsets``: the test
-    subsets it evaluates on, {what they serve: the Profile field of their size}. ``seeded``: whether it trains or draws at random, so that
-    ``--seeds N`` runs it once per seed (Figure 3 does neither: it runs once, unit id its key).
+    ``--jobs 2``: worker time per seed over 2; issue 14's experiments from their runs of
+    2026-11-26 the same way, cw_gap's on an otherwise quiet machine). ``subsets``: the test
+    subsets it evaluates on, {what they serve: the Profile field of their size}. ``seeded``:
+    whether it trains or draws at random, so that ``--seeds N`` runs it once per seed (Figure 3
+    does neither: it runs once, unit id its key).
     """
 
     key: str
@@ -166,7 +168,7 @@ _ENTRIES = (
         Output("fig14", "adaptive_curve", "Figure 14 (ours) — Figure 12 under the reduced suite",
                "fig14_suite_robustness.png", "14 (ours)", section=False,
                settings_scope="curves")),
-        {"quick": 1.0, "paper": 45},
+        {"quick": 1.0, "paper": 36},
         {"attacks": "n_adaptive", "eps curves and Figure 14": "n_fig12"}),
     Experiment("masking", masking.run, (
         Output("masking", "masking", "Beyond the paper — a second masking mechanism: does the "
@@ -174,12 +176,13 @@ _ENTRIES = (
         {"quick": 0.1, "paper": 1.5}, {"test images": "n_zero"}),
     Experiment("fig07", landscape.run, (
         Output("fig07", "landscape", "Figure 7 (ours, from data) — zero-gradient search "
-               "around three test images", "fig07_landscape.png", "7 (ours)"),), {"quick": 0.1, "paper": 0.2},
+               "around three test images", "fig07_landscape.png", "7 (ours)"),),
+        {"quick": 0.1, "paper": 0.2},
         {"test images": "n_zero"}),
     Experiment("cw_gap", cw_gap.SPLIT, (
         Output("cw_gap", "cw_gap", "Beyond the paper — the CW-L2 gap: which CW setting gives "
                "the paper's numbers?", "cw_gap_l2.png", "16 (ours)"),),
-        {"quick": 0.2, "paper": 240}, {"CW variants": "n_adaptive"}),
+        {"quick": 0.2, "paper": 21}, {"CW variants": "n_adaptive"}),
 )
 
 #: Every experiment, in the order ``run_all.py`` runs them, by key.

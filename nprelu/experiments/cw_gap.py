@@ -42,7 +42,8 @@ BUDGETS = (1.0, 1.5, 2.0)
 #: one variant on 1000 images of a 392-196 network (beta 0.1, 1 epoch on 5000 images) took 712 s
 #: on a shared 2-core CPU (load ~9, the run got ~half a core); on 200 images of a beta 0.01 one,
 #: plain 39 s, BPDA 30-34 s, random start (2 restarts) 473 s: abort-early rarely fires from a
-#: random start. A unit runs 5 searches (3 uncapped).
+#: random start. A unit runs 5 searches (3 uncapped). The paper profile's 3-seed run
+#: (2026-11-26, 2 workers, otherwise quiet): 4-6 min per unit, 42 min of worker time per seed.
 BUDGETS_PER_PROFILE = {"quick": {"search_steps": 3, "max_iter": 50},
                        "paper": {"search_steps": 6, "max_iter": 1000}}
 #: The random-start variant's start half-width (L-inf, in pixel units) and restarts (OUR choice).
