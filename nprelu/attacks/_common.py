@@ -24,6 +24,7 @@ import struct
 from functools import partial
 
 from ..activations import check_surrogate
+from ..backend import array_module
 from ..checks import check_int, check_real  # noqa: F401 - the attacks import them from here
 from ..losses import get_loss
 from ..network import check_batch, check_labels
@@ -82,3 +83,16 @@ def input_grad_fn(loss="cross_entropy", surrogate=None):
     get_loss(loss)
     check_surrogate(surrogate)
     return partial(input_grad, loss=loss, surrogate=surrogate)
+
+
+def keep_best_restart(best, x, score, wrong):
+    """Per sample, the better of two restarts: ``(x, score, wrong)`` of the best so far (None
+    before the first) and of a new restart (arrays of one batch; ``wrong``: misclassified).
+    A misclassified point beats a correct one; between two alike, the higher ``score`` (the
+    attack's loss or logit margin) wins, ties to the earlier. Updates ``best``'s x in place."""
+    if best is None:
+        return x, score, wrong
+    best_x, best_score, best_wrong = best
+    better = (wrong & ~best_wrong) | ((wrong == best_wrong) & (score > best_score))
+    best_x[better] = x[better]
+    return best_x, array_module(score).where(better, score, best_score), best_wrong | wrong

@@ -37,7 +37,7 @@ from functools import partial
 from ..activations import check_surrogate
 from ..losses import dlr_loss, get_loss
 from ..parallel import row_blocks, run
-from ._common import check_int, check_real, prepare
+from ._common import check_int, check_real, keep_best_restart, prepare
 
 APGD_LOSSES = {"ce": "cross_entropy", "dlr": dlr_loss}
 
@@ -93,7 +93,7 @@ def apgd(net, x, y, eps, steps=100, loss="ce", restarts=1, surrogate=None, seed=
     check_surrogate(surrogate)
     seeds = [int(s) for s in net.backend.rng(seed).integers(0, 2 ** 31 - 1, size=restarts)]
     cps = apgd_checkpoints(steps)
-    best = best_loss = best_wrong = None
+    best = None
     for r_seed in seeds:
         u = net.backend.rng(r_seed).random(x.shape, dtype=net.backend.dtype)
         runs = []
@@ -105,15 +105,8 @@ def apgd(net, x, y, eps, steps=100, loss="ce", restarts=1, surrogate=None, seed=
                         net.backend.threads)
         if not runs:
             return x.copy()
-        xr, lr, wr = (xp.concatenate(parts) for parts in zip(*runs))
-        if best is None:
-            best, best_loss, best_wrong = xr, lr, wr
-            continue
-        better = (wr & ~best_wrong) | ((wr == best_wrong) & (lr > best_loss))
-        best[better] = xr[better]
-        best_loss = xp.where(better, lr, best_loss)
-        best_wrong |= wr
-    return best
+        best = keep_best_restart(best, *(xp.concatenate(parts) for parts in zip(*runs)))
+    return best[0]
 
 
 def _apgd_run(net, x0, y, eps, steps, loss, surrogate, u, rho, cps):

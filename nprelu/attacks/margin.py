@@ -21,7 +21,7 @@ that misclassifies the sample beats one that does not, and among equals the larg
 from __future__ import annotations
 
 from ..losses import logit_margin
-from ._common import check_int, check_real, input_grad_fn, prepare
+from ._common import check_int, check_real, input_grad_fn, keep_best_restart, prepare
 from .pgd import _pgd
 
 
@@ -45,23 +45,16 @@ def margin_pgd(net, x, y, eps, step, steps, restarts=1, seed=0, batch_size=10000
     step > 0 (both finite), and steps, restarts, batch_size >= 1 and seed >= 0 are integers.
     The inputs are checked once here, not again by each restart.
     """
-    x, y, xp = prepare(net, x, y)
+    x, y, _ = prepare(net, x, y)
     eps, step = check_real("eps", eps, 0.0), check_real("step", step, 0.0, low_open=True)
     steps, restarts = check_int("steps", steps), check_int("restarts", restarts)
     seed, batch_size = check_int("seed", seed, 0), check_int("batch_size", batch_size)
     seeds = [int(s) for s in net.backend.rng(seed).integers(0, 2 ** 31 - 1, size=restarts)]
     grad_fn = input_grad_fn("margin")
-    best = best_m = best_wrong = None
+    best = None
     for r_seed in seeds:
         xr = _pgd(net, x, y, eps, step, steps, random_start=True, seed=r_seed, early_stop=False,
                   batch_size=batch_size, grad_fn=grad_fn)
         logits = net.logits(xr, batch_size)
-        m, wrong = logit_margin(logits, y), logits.argmax(axis=1) != y
-        if best is None:
-            best, best_m, best_wrong = xr, m, wrong
-            continue
-        better = (wrong & ~best_wrong) | ((wrong == best_wrong) & (m > best_m))
-        best[better] = xr[better]
-        best_m = xp.where(better, m, best_m)
-        best_wrong |= wrong
-    return best
+        best = keep_best_restart(best, xr, logit_margin(logits, y), logits.argmax(axis=1) != y)
+    return best[0]

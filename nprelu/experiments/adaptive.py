@@ -120,16 +120,20 @@ def curve(ctx, beta0, x, y) -> dict:
     return out
 
 
+def curve_block(units: dict, partials: dict) -> dict:
+    """Figure 12's block (an ``adaptive_curve``; Figure 14's too) from its curve units
+    ``{unit id: initial beta}`` and their results ``{unit id: {"curve", "n_test"}}``."""
+    return {"network": "general", "sizes": list(GENERAL), "capped_layer": "HL2",
+            "betas_eval": list(EVAL_BETAS), "initial_betas": list(INITIAL_BETAS),
+            "curves": {beta_key(b): partials[u]["curve"] for u, b in units.items()},
+            "n_test": partials[list(units)[-1]]["n_test"], "eps": EPS}
+
+
 def combine(ctx, partials) -> tuple:
     rows = [partials[u] for u in _rows(ctx.seed)]
     result = {"eps": EPS, "rows": [r["row"] for r in rows],
               "checklist": [r["checklist"] for r in rows]}
-    curves = [partials[u] for u in _curves(ctx.seed)]
-    fig12 = {"network": "general", "sizes": list(GENERAL), "capped_layer": "HL2",
-             "betas_eval": list(EVAL_BETAS), "initial_betas": list(INITIAL_BETAS),
-             "curves": {beta_key(b): c["curve"] for b, c in zip(_curves(ctx.seed).values(),
-                                                                curves)},
-             "n_test": curves[-1]["n_test"], "eps": EPS}
+    fig12 = curve_block(_curves(ctx.seed), partials)
     return {"adaptive": result, "fig12": fig12}, settings(ctx.profile)
 
 

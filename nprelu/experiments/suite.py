@@ -20,6 +20,7 @@ from ..activations import SOFTPLUS_K
 from ..attacks import pgd
 from ..evaluation import ATTACKS, CURVE_ATTACKS, MARGIN_STEP, P_INIT, SuiteBudget, attack_seed, \
     budget_words, correct_mask, fraction, pgd_step, run_suite, worst_case
+from .adaptive import curve_block
 from .config import EVAL_BETAS, GENERAL
 from .store import ModelSpec
 from .summary import beta_key
@@ -133,13 +134,9 @@ def fig14_curve(ctx, beta0) -> dict:
 def combine(ctx, partials) -> tuple:
     rows = [partials[u] for u in _rows(ctx.seed)]
     suite = {"eps": EPS, "attacks": list(ATTACKS), "rows": [r["row"] for r in rows]}
-    fig13 = {"eps": list(EPS_GRID), "n": rows[-1]["n_curve"], "networks": [r["curve"] for r in rows]}
-    curves = [partials[u] for u in _curves(ctx.seed)]
-    fig14 = {"network": "general", "sizes": list(GENERAL), "capped_layer": "HL2",
-             "betas_eval": list(EVAL_BETAS), "initial_betas": list(INITIAL_BETAS),
-             "curves": {beta_key(b): c["curve"] for b, c in zip(_curves(ctx.seed).values(),
-                                                                curves)},
-             "n_test": curves[-1]["n_test"], "eps": EPS}
+    fig13 = {"eps": list(EPS_GRID), "n": rows[-1]["n_curve"],
+             "networks": [r["curve"] for r in rows]}
+    fig14 = curve_block(_curves(ctx.seed), partials)
     return {"suite": suite, "fig13": fig13, "fig14": fig14}, settings(ctx.profile)
 
 
