@@ -13,6 +13,7 @@ import math
 from .format import DASH, Paragraph, adv_label, beta_label, md_table, num, pct
 from .intervals import compare, diff_text, pct_cell, seed_blocks
 from .registry import finds, renders
+from .table1 import row_key
 
 #: PGD above the worst case by more than this many points: PGD is misled (ours, not the paper's).
 MASK_POINTS = 5.0
@@ -62,9 +63,8 @@ def worst_case_pointer(summary: dict, betas: list, adv: str) -> str:
     ivs = ((summary.get("intervals") or {}).get(key) or {}).get("rows") or []
     parts = []
     for beta in betas:
-        i = next((i for i, r in enumerate(block["rows"]) if r["adv_training"] == adv and (
-            r["beta"] == beta or (r["beta"] is not None and beta is not None
-                                  and abs(float(r["beta"]) - float(beta)) < 1e-9))), None)
+        want = row_key({"beta": beta, "adv_training": adv})
+        i = next((i for i, r in enumerate(block["rows"]) if row_key(r) == want), None)
         if i is None:
             continue
         r, bounds = block["rows"][i], (ivs[i].get("worst_case") if i < len(ivs) else None)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from .format import adv_label, beta_label, md_table, num, pct
 from .intervals import compare, diff_text, seed_blocks
+from .table1 import row_key
 
 VERDICT_WORDS = {"holds": "capping helps", "fails": "capping hurts",
                  "inconclusive": "no difference shown (inconclusive)"}
@@ -46,9 +47,9 @@ def twin_difference(summary: dict, beta, adv: str) -> str:
     if not summary.get("suite"):
         return ""
     seeds = [b["rows"] for b in seed_blocks(summary, "suite")]
+    want = row_key({"beta": beta, "adv_training": adv})
     v = next((v for v in twin_verdicts(summary["suite"]["rows"], seeds)
-              if v["row"]["adv_training"] == adv and v["row"]["beta"] is not None
-              and abs(float(v["row"]["beta"]) - float(beta)) < 1e-9), None)
+              if row_key(v["row"]) == want), None)
     if v is None:
         return ""
     return (f"; under the suite's worst case, β={beta_label(v['row']['beta'])} minus the "
@@ -56,8 +57,7 @@ def twin_difference(summary: dict, beta, adv: str) -> str:
 
 
 def _worst(rows: list, like: dict) -> float:
-    row = next((r for r in rows if r["beta"] == like["beta"]
-                and r["adv_training"] == like["adv_training"]), None)
+    row = next((r for r in rows if row_key(r) == row_key(like)), None)
     return num(row["worst_case"]) if row else float("nan")
 
 
