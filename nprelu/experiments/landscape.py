@@ -49,7 +49,8 @@ GRID = 41               # points per axis (ours)
 ZERO_STEP = 0.01        # the zero-gradient search's step (Figures 8-10's)
 SALT = 7_000_007        # the random directions' stream, apart from every other draw
 #: The three cases, in the order they are drawn (module doc).
-CASES = ("at_x", "succeeds", "fails")
+CASES = {"at_x": "zero gradient already at x", "succeeds": "zero-gradient search succeeds",
+         "fails": "zero-gradient search fails"}
 #: The selection rule of the two search cases, in words.
 SEARCH_RULES = {
     "succeeds": "correct, gradient at x not all zero, the zero-gradient search finds a zero "

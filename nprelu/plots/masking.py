@@ -10,16 +10,11 @@ from matplotlib.ticker import MaxNLocator
 from matplotlib.lines import Line2D
 
 from ..experiments import Output
+from ..experiments.landscape import CASES   # Figure 7's cases in words, in drawing order
 from .common import Extras, band, dig, draws, floats, interval_note, new_figure, save_figure
 
 #: Legend names of the masking block's fractions (the others by their key).
 NAMES = {"saturated": "p_y = 1 (any gradient)"}
-
-
-#: Panel titles of Figure 7's cases (``experiments/landscape.py``), in drawing order.
-CASE_TITLES = {"at_x": "zero gradient already at x",
-               "succeeds": "zero-gradient search succeeds",
-               "fails": "zero-gradient search fails"}
 
 
 def loss_levels(cases) -> np.ndarray:
@@ -78,7 +73,7 @@ def draw_case(ax, land: dict, levels, eps: float):
     inset.tick_params(labelsize=5, pad=1)
     inset.text(0.03, 0.95, f"zoom ±{half:.2g}", transform=inset.transAxes, fontsize=6,
                va="top", color="white")
-    ax.set_title(f"{CASE_TITLES[land['case']]}\ntest image #{land['index']} (label "
+    ax.set_title(f"{CASES[land['case']]}\ntest image #{land['index']} (label "
                  f"{land['label']}), plateau {100.0 * land['plateau_fraction']:.0f}% of the "
                  f"slice\nplain PGD {'succeeded' if land['pgd_success'] else 'failed'}; "
                  f"{search_words(land)}", fontsize=8)
@@ -102,9 +97,9 @@ def plot_landscape(output: Output, block: dict, path, extras: Extras = Extras())
     cases = block["cases"]
     levels = loss_levels(cases.values())
     fig = new_figure((15.0, 5.0))
-    axes = fig.subplots(1, len(CASE_TITLES), sharex=True, sharey=True)
+    axes = fig.subplots(1, len(CASES), sharex=True, sharey=True)
     filled = None
-    for ax, (case, title) in zip(axes, CASE_TITLES.items()):
+    for ax, (case, title) in zip(axes, CASES.items()):
         land = cases.get(case)
         if land is None:
             ax.set_title(f"{title}\n(no image)", fontsize=8)

@@ -19,6 +19,7 @@ when saturation is absent, or both differences fail (clearly below 0); inconclus
 """
 from __future__ import annotations
 
+from ..experiments.landscape import CASES
 from .format import Paragraph, fmt, md_table
 from .intervals import compare, diff_text, iv_text, mark, seed_blocks, seed_interval, values
 from .registry import finds, renders
@@ -159,10 +160,8 @@ def masking_findings(group, summary: dict) -> list[str]:
                       f"{mark(word)}")] + lines
 
 
-#: How the findings name Figure 7's cases (``experiments/landscape.py``).
-CASE_NAMES = {"at_x": "Zero gradient already at x",
-              "succeeds": "Zero-gradient search succeeds",
-              "fails": "Zero-gradient search fails"}
+#: How the findings name Figure 7's cases: ``landscape.CASES``' words, capitalised.
+CASE_NAMES = {case: words[0].upper() + words[1:] for case, words in CASES.items()}
 
 
 def case_line(case: str, land, n_test: int, eps) -> str:
