@@ -16,7 +16,7 @@ ADV_PANELS = (("none", "no adversarial training"), ("fgsm", "FGSM adversarial tr
 UNCAPPED_COLOR = "black"
 #: How each measure is drawn: PGD as the paper ran it dashed, the suite's worst case solid.
 MEASURES = (("pgd_paper", dict(ls="--", marker="x", ms=3.5, lw=1.2), "PGD as the paper ran it"),
-            ("worst_case", dict(ls="-", marker="o", ms=3.5, lw=1.5), "worst case (whole suite)"))
+            ("worst_case", dict(ls="-", marker="o", ms=3.5, lw=1.5), "worst case (reduced suite)"))
 
 
 def _label(beta) -> str:
@@ -36,8 +36,8 @@ def plot_eps_curve(output: Output, block: dict, path, extras: Extras = Extras())
     """Robust accuracy (%) against eps, one panel per adversarial training (shared y-axis).
 
     One colour per cap β (black: uncapped); dashed = PGD as the paper ran it, solid = the
-    per-sample worst case over the whole suite, each with its 95% band when the summary has
-    intervals. A dashed curve that stays high where the solid one falls is a masked gradient:
+    per-sample worst case over the reduced suite (the caption gives its budget), each with its
+    95% band when the summary has intervals. A dashed curve that stays high where the solid one falls is a masked gradient:
     PGD fails where another attack of the same budget succeeds.
     """
     x = floats(block["eps"])
