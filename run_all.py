@@ -184,7 +184,8 @@ def _run(args) -> int:
         f"out {args.out}, jobs {jobs}")
     log(f"to do: {', '.join(e.key for e in todo) or 'nothing (all done)'}; estimated "
         f"{sum(minutes):.0f} min on 2 CPU cores"
-        + (" (a GPU is much faster)" if backend.name == "cupy" else ""))
+        + (" (on a GPU, training's many small steps are bound by kernel launches: the quick "
+           "profile took 2m49s on one H200, docs/benchmarks.md)" if backend.name == "cupy" else ""))
 
     start = time.perf_counter()
     if todo:
