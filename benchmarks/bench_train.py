@@ -7,6 +7,12 @@ and Adam are not counted: they are the overhead we measure against)::
     weight gradients   2 * sum_i fan_in_i * fan_out_i
     input gradients    2 * sum_{i >= 1} fan_in_i * fan_out_i    (none for the first layer)
 
+The epochs are those of one training run (one Adam, its moments carried from epoch to epoch, as
+in the experiments), so that what builds up over a run shows: under a small cap many moments
+decay into the subnormal floats unless they are flushed (:mod:`nprelu.optim`). ``--no-flush``
+times, in the same run and from the same weights, a second network whose Adam never flushes
+(``flush_every=None``), one epoch of it after each of ours, and prints the ratio per epoch.
+
 Run: ``python benchmarks/bench_train.py [--backend numpy|cupy] [--epochs N]``. The matrix-multiply
 rate is measured in the same run, on as many threads as the training uses, so the ratio is
 meaningful on a shared, noisy machine; the fraction is that of the best epoch (the
@@ -21,7 +27,9 @@ threads (default: every core; :mod:`nprelu.parallel`), which is the fast setting
 
 When PyTorch can be imported, the same epoch (same sizes, cap, batch, Adam settings) is timed in
 PyTorch on the CPU in the same process, with as many threads as ours keeps busy, one PyTorch
-epoch after each of ours; the ratio of the times (best and median) is printed. PyTorch is not a
+epoch after each of ours, with PyTorch's flush of subnormals to zero on during its epochs
+(``torch.set_flush_denormal``; without it its epochs slow down as ours did); the ratio of the
+times (best and median) is printed. PyTorch is not a
 dependency, and the comparison is skipped without it.
 """
 from __future__ import annotations
@@ -42,10 +50,10 @@ from matmul import cores_used, matmul_gflops, setting  # noqa: E402
 from nprelu.backend import get_backend  # noqa: E402
 from nprelu.data import load_mnist  # noqa: E402
 from nprelu.network import MLP  # noqa: E402
-from nprelu.train import train  # noqa: E402
+from nprelu.optim import Adam  # noqa: E402
+from nprelu.train import adam_for, train  # noqa: E402
 
 SIZES = [784, 392, 196, 10]
-CAPS = [None, 0.1]
 BATCH = 128
 
 
@@ -58,32 +66,48 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--backend", default=None)
     ap.add_argument("--epochs", type=int, default=3, help="epochs timed (best and median reported)")
+    ap.add_argument("--cap", type=float, default=0.1, help="beta of HL2 (default 0.1)")
+    ap.add_argument("--no-flush", action="store_true",
+                    help="also time Adam without the flush of subnormal moments, same weights")
     ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     args = ap.parse_args(argv)
     be = get_backend(args.backend)
     x, y, _, _ = load_mnist()
     x, y = be.asarray(x), be.asarray(y)
     rate = matmul_gflops(be)
-    net = MLP(SIZES, caps=CAPS, seed=0, backend=be)
+    caps = [None, args.cap]
+    net = MLP(SIZES, caps=caps, seed=0, backend=be)
     cores = cores_used(be)
     torch = None if args.no_torch or be.name != "numpy" else torch_ref.load(cores)
     if torch is not None:
-        model = torch_ref.mlp(torch, SIZES, CAPS)
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-7)
+        model = torch_ref.mlp(torch, SIZES, caps)
+        torch_opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-7)
         xt, yt = torch_ref.tensor(torch, x), torch_ref.tensor(torch, y, torch.long)
-        torch_ref.train_epoch(torch, model, opt, xt[:10 * BATCH], yt[:10 * BATCH], BATCH)  # warm-up
-    train(net, x[:10 * BATCH], y[:10 * BATCH], epochs=1, batch_size=BATCH)  # warm-up
-    times, torch_times = [], []
-    for e in range(args.epochs):  # ours and PyTorch's in turn, so that both meet the same load
-        be.synchronize()
-        t = time.perf_counter()
-        train(net, x, y, epochs=1, batch_size=BATCH, seed=e)
-        be.synchronize()
-        times.append(time.perf_counter() - t)
-        if torch is not None:
+        torch_ref.train_epoch(torch, model, torch_opt, xt[:10 * BATCH], yt[:10 * BATCH], BATCH)
+    train(MLP(SIZES, caps, backend=be), x[:10 * BATCH], y[:10 * BATCH], epochs=1,
+          batch_size=BATCH)  # warm-up, on a network of its own
+    slow = MLP(SIZES, caps=caps, seed=0, backend=be) if args.no_flush else None
+    opt = adam_for(net)
+    slow_opt = None if slow is None else Adam([slow.theta], chunk=opt.chunk, flush_every=None)
+    times, torch_times, slow_times = [], [], []
+    for e in range(args.epochs):  # ours and the others in turn, so that all meet the same load
+        for model_e, opt_e, out in ((net, opt, times), (slow, slow_opt, slow_times)):
+            if model_e is None:
+                continue
+            be.synchronize()
             t = time.perf_counter()
-            torch_ref.train_epoch(torch, model, opt, xt, yt, BATCH)
+            train(model_e, x, y, epochs=1, batch_size=BATCH, seed=e, optimizer=opt_e)
+            be.synchronize()
+            out.append(time.perf_counter() - t)
+        if torch is not None:
+            # PyTorch's own switch for what nprelu's Adam does (nprelu.optim): subnormals flushed
+            # to zero, set in the CPU for this thread only while its epoch runs, so that ours
+            # runs without it
+            torch.set_flush_denormal(True)
+            t = time.perf_counter()
+            torch_ref.train_epoch(torch, model, torch_opt, xt, yt, BATCH)
             torch_times.append(time.perf_counter() - t)
+            torch.set_flush_denormal(False)
     best, median = min(times), statistics.median(times)
     flops = training_flops_per_sample(SIZES) * len(y)
     gflops = flops / best / 1e9
@@ -94,6 +118,13 @@ def main(argv=None) -> None:
     print(f"train epoch, {len(y)} samples, batch {BATCH}: best {best:.3f} s (median {median:.3f} s "
           f"of {len(times)}), {gflops:.1f} GFLOP/s useful, {100 * gflops / rate:.0f}% of matmul "
           f"(median: {100 * flops / median / 1e9 / rate:.0f}%)")
+    print("epochs in order: " + ", ".join(f"{t:.3f}" for t in times) + " s")
+    if slow_times:
+        print("without the flush of subnormal moments, same weights: "
+              + ", ".join(f"{t:.3f}" for t in slow_times) + " s; ours / that: "
+              + ", ".join(f"{a / b:.2f}" for a, b in zip(times, slow_times))
+              + f"; all epochs {sum(times) / sum(slow_times):.2f}; the same weights at the end: "
+              + str(bool((be.to_host(net.theta) == be.to_host(slow.theta)).all())))
     if not torch_times:
         print("PyTorch: not compared (not importable, --no-torch, or not the numpy backend)")
         return

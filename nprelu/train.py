@@ -57,8 +57,17 @@ def accuracy(net, x, y, batch_size=8192) -> float:
     return float((net.predict(x, batch_size) == y).sum()) / len(y)
 
 
+def adam_for(net, lr=1e-3) -> Adam:
+    """The Adam that :func:`train` uses on ``net.theta``, the one flat vector of the network's
+    weights and biases, in a few array operations a step: on one CPU thread in cache-sized
+    chunks (:data:`~nprelu.optim.CHUNK`), on several threads or a GPU in one piece per thread
+    (fewer, longer operations share the GIL better); the numbers are the same either way."""
+    be = net.backend
+    return Adam([net.theta], lr=lr, chunk=CHUNK if be.block_rows and be.threads == 1 else None)
+
+
 def train(net, x, y, *, epochs=20, batch_size=128, lr=1e-3, seed=0, x_test=None, y_test=None,
-          batch_hook=None, label="train") -> History:
+          batch_hook=None, label="train", optimizer=None) -> History:
     """Train ``net`` in place on (``x``, ``y``); returns the per-epoch :class:`History`.
 
     ``x`` and ``y`` may be host or device arrays; they are moved to the network's device once.
@@ -68,6 +77,10 @@ def train(net, x, y, *, epochs=20, batch_size=128, lr=1e-3, seed=0, x_test=None,
     labels in [0, n_out), ``x_test``/``y_test`` likewise (both or neither), epochs >= 0 and
     batch_size >= 1 are integers. The values of ``x`` are not checked: a NaN shows up as a
     non-finite loss (:class:`TrainingError`).
+
+    ``optimizer``: an :func:`adam_for` ``net`` to go on with, its moments and step count, so
+    that several calls continue one optimization (each call shuffles with its own ``seed``; a
+    benchmark times its epochs so); by default a new one with ``lr``.
     """
     be = net.backend
     x, y = _training_data(net, x, y, "x", "y")
@@ -78,11 +91,9 @@ def train(net, x, y, *, epochs=20, batch_size=128, lr=1e-3, seed=0, x_test=None,
     if x_test is not None:
         x_test, y_test = _training_data(net, x_test, y_test, "x_test", "y_test")
     epochs, batch_size = check_int("epochs", epochs, 0), check_int("batch_size", batch_size)
-    # one flat vector: the whole network in a few array operations; on one CPU thread in
-    # cache-sized chunks (optim.CHUNK), on several in one piece per thread (fewer, longer
-    # operations share the GIL better); the numbers are the same either way
-    chunk = CHUNK if be.block_rows and be.threads == 1 else None
-    opt = Adam([net.theta], lr=lr, chunk=chunk)
+    opt = optimizer if optimizer is not None else adam_for(net, lr)
+    if opt.params[0] is not net.theta:
+        raise ValueError("optimizer updates other arrays than this network's theta")
     rng = be.rng(seed)
     n = len(y)
     n_batches = math.ceil(n / batch_size)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from nprelu.network import MLP
-from nprelu.optim import Adam
-from nprelu.train import TrainingError, accuracy, train
+from nprelu.optim import FLUSH_EVERY, Adam, flush_subnormals
+from nprelu.train import TrainingError, accuracy, adam_for, train
 
 
 def test_adam_matches_the_papers_formulas_step_by_step():
@@ -45,6 +45,55 @@ def test_adam_in_chunks_and_in_parts_gives_the_whole_update_bit_for_bit():
             opts[2].update(0, g, part)
     np.testing.assert_array_equal(chunked, whole)
     np.testing.assert_array_equal(parts, whole)
+
+
+def _subnormal(a):
+    return (a != 0) & (np.abs(a) < np.finfo(a.dtype).tiny)
+
+
+def test_flushing_subnormal_moments_leaves_the_weights_bit_for_bit():
+    """Gradients that stop (as a unit held at its cap gives) drive m into the subnormals, where
+    it sticks at the smallest one; the flush sets it to 0 and changes no weight. Whole, in
+    chunks and in two parts, against Adam without the flush."""
+    rng = np.random.default_rng(1)
+    n, steps = 1000, 4 * FLUSH_EVERY
+    start = rng.normal(scale=0.05, size=n).astype(np.float32)
+    stopped = rng.random(n) < 0.5       # tiny gradients that stop after 20 steps
+    back = stopped & (rng.random(n) < 0.1)   # and a few that come back at step 350
+    grads = []
+    for t in range(steps):
+        g = rng.normal(scale=1e-3, size=n).astype(np.float32)
+        g[stopped] = 0 if t >= 20 else g[stopped] * np.float32(1e-27)
+        if t >= 350:
+            g[back] = rng.normal(scale=1e-3, size=int(back.sum()))
+        grads.append(g)
+    runs = {"slow": (start.copy(), {"flush_every": None}), "whole": (start.copy(), {}),
+            "chunked": (start.copy(), {"chunk": 64}), "parts": (start.copy(), {"chunk": 100})}
+    opts = {k: Adam([p], **kw) for k, (p, kw) in runs.items()}
+    for g in grads:
+        for k, opt in opts.items():
+            if k == "parts":
+                opt.advance()
+                for part in (slice(0, 333), slice(333, n)):
+                    opt.update(0, g, part)
+            else:
+                opt.step([g])
+    slow = opts["slow"].m[0]
+    assert _subnormal(slow).sum() > 0.3 * n, "the case must reach the subnormals to test anything"
+    assert slow.dtype == np.float32
+    for k in ("whole", "chunked", "parts"):
+        np.testing.assert_array_equal(runs[k][0], runs["slow"][0])   # the weights
+        m = opts[k].m[0]
+        assert not _subnormal(m).any() and not _subnormal(opts[k].v[0]).any()
+        assert (m[_subnormal(slow)] == 0).all()
+        np.testing.assert_array_equal(m[~_subnormal(slow)], slow[~_subnormal(slow)])
+
+
+def test_flush_subnormals_zeroes_exactly_the_subnormals():
+    tiny = np.finfo(np.float32).tiny
+    a = np.array([0.0, tiny, -tiny, tiny / 2, -tiny / 4, 1.4e-45, 1.0, -3e-30], np.float32)
+    flush_subnormals(a)
+    np.testing.assert_array_equal(a, np.array([0, tiny, -tiny, 0, 0, 0, 1, -3e-30], np.float32))
 
 
 def test_adam_reset_forgets_state():
@@ -91,6 +140,27 @@ def test_training_is_bit_identical_for_the_same_seed():
     net = MLP([12, 8, 6, 2], caps=[None, 0.5], seed=4)
     train(net, x, y, epochs=3, batch_size=50, seed=12)
     assert not np.array_equal(net.W[0], a.W[0])
+
+
+def test_training_goes_on_with_the_optimizer_it_is_given():
+    """``optimizer``: a fresh one is the default's, bit for bit; a carried one continues its
+    moments and step count; one over other arrays is refused."""
+    x, y = _toy()
+    nets = [MLP([12, 8, 2], caps=[0.5], seed=2) for _ in range(3)]
+    train(nets[0], x, y, epochs=2, batch_size=64, seed=5)
+    opt = adam_for(nets[1])
+    train(nets[1], x, y, epochs=2, batch_size=64, seed=5, optimizer=opt)
+    np.testing.assert_array_equal(nets[1].theta, nets[0].theta)
+    assert opt.t == 2 * 4
+    moved = nets[1].theta.copy()
+    train(nets[1], x, y, epochs=1, batch_size=64, seed=6, optimizer=opt)
+    assert opt.t == 3 * 4
+    fresh = MLP([12, 8, 2], caps=[0.5], seed=2)
+    fresh.theta[...] = moved
+    train(fresh, x, y, epochs=1, batch_size=64, seed=6)   # the same weights, moments forgotten
+    assert not np.array_equal(fresh.theta, nets[1].theta)
+    with pytest.raises(ValueError, match="other arrays than this network's theta"):
+        train(nets[2], x, y, epochs=1, optimizer=opt)
 
 
 def test_batch_hook_replaces_each_batch_before_the_step():

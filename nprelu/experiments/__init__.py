@@ -60,9 +60,10 @@ class Experiment:
     ``run``: ``run(ctx) -> (numbers, settings)`` for the seed ``ctx.seed``, or a :class:`Split`
     (callable the same way) whose units ``run_all.py --jobs N`` spreads over N workers.
     ``minutes``: measured wall-clock minutes of one seed on 2 CPU cores, per profile (``full``
-    falls back to ``paper``; the paper profile's from the 3-seed run of 2026-11-25 with
-    ``--jobs 2``: worker time per seed over 2; issue 14's experiments from their runs of
-    2026-11-26 the same way, cw_gap's on an otherwise quiet machine). ``subsets``: the test
+    falls back to ``paper``; the paper's experiments from the quiet one-seed run of
+    2026-11-26 with ``--jobs 2`` after the flush of subnormal moments (``optim``): worker time
+    over 2; issue 14's experiments from their 3-seed runs of 2026-11-26 the same way, before
+    that flush, cw_gap's on an otherwise quiet machine). ``subsets``: the test
     subsets it evaluates on, {what they serve: the Profile field of their size}. ``seeded``:
     whether it trains or draws at random, so that ``--seeds N`` runs it once per seed (Figure 3
     does neither: it runs once, unit id its key).
@@ -129,22 +130,22 @@ _ENTRIES = (
                "fig01_perturbation_growth.png", "1", paper.claims("fig01")),
         Output("fig02", "accuracy", "Figure 2 — accuracy of capped networks",
                "fig02_accuracy.png", "2", paper.claims("fig02"))),
-        {"quick": 0.3, "paper": 10}, {"test images": "n_growth"}),
+        {"quick": 0.3, "paper": 5}, {"test images": "n_growth"}),
     Experiment("fig03", sigmoid.run, (
         Output("fig03", "sigmoid", "Figure 3 — sigmoid with a constant c", "fig03_sigmoid.png",
                "3", paper.claims("fig03")),), {"quick": 0.0, "paper": 0.0}, seeded=False),
     Experiment("fig04", sweeps.split("fig04"), (_sweep("fig04", "4", "general"),),
-               {"quick": 0.3, "paper": 6}, {"test images": "n_sweep"}),
+               {"quick": 0.3, "paper": 3.5}, {"test images": "n_sweep"}),
     Experiment("fig05", sweeps.split("fig05"), (_sweep("fig05", "5", "reversed"),),
-               {"quick": 0.2, "paper": 4}, {"test images": "n_sweep"}),
+               {"quick": 0.2, "paper": 2.5}, {"test images": "n_sweep"}),
     Experiment("fig06", sweeps.split("fig06"), (_sweep("fig06", "6", "equal"),),
-               {"quick": 0.4, "paper": 18}, {"test images": "n_sweep"}),
+               {"quick": 0.4, "paper": 12}, {"test images": "n_sweep"}),
     Experiment("fig08", zero_gradient.split("fig08"), (_zero("fig08", "8", "general", "fig04"),),
-               {"quick": 0.2, "paper": 0.5}, {"test images": "n_zero"}),
+               {"quick": 0.2, "paper": 0.3}, {"test images": "n_zero"}),
     Experiment("fig09", zero_gradient.split("fig09"), (_zero("fig09", "9", "reversed", "fig05"),),
-               {"quick": 0.2, "paper": 0.5}, {"test images": "n_zero"}),
+               {"quick": 0.2, "paper": 0.4}, {"test images": "n_zero"}),
     Experiment("fig10", zero_gradient.split("fig10"), (_zero("fig10", "10", "equal", "fig06"),),
-               {"quick": 0.2, "paper": 2}, {"test images": "n_zero"}),
+               {"quick": 0.2, "paper": 2.1}, {"test images": "n_zero"}),
     Experiment("fig11", sensitivity.run, (
         Output("fig11", "sensitivity", "Figure 11 — sensitivity map",
                "fig11_sensitivity_map.png", "11", paper.claims("fig11")),),
@@ -152,7 +153,7 @@ _ENTRIES = (
     Experiment("table1", table1.SPLIT, (
         Output("table1", "table1", "Table 1 — capped ReLU with adversarial training",
                claims=paper.claims("table1")),),
-        {"quick": 0.5, "paper": 13}, {"clean/FGSM/PGD": "n_table", "CW-L2": "n_cw"}),
+        {"quick": 0.5, "paper": 13.2}, {"clean/FGSM/PGD": "n_table", "CW-L2": "n_cw"}),
     Experiment("adaptive", adaptive.SPLIT, (
         Output("adaptive", "adaptive", "Beyond the paper — adaptive attacks: robustness, or a "
                "hidden gradient?"),
