@@ -322,10 +322,13 @@ class _ActiveBest:
         return _ActiveBest(self.x[keep], self.l2sq[keep], self.xp, self.improved[keep],
                            self.broke[keep])
 
+
 def _compact_adam(w, opt, keep):
-    """The rows ``keep`` of the variable and of Adam's moments, at the same step count."""
+    """The rows ``keep`` of the variable and of Adam's moments, at the same step count and with
+    the same settings."""
     w = w[keep]
-    new = Adam([w], lr=opt.lr, beta1=opt.beta1, beta2=opt.beta2, eps=opt.eps)
+    new = Adam([w], lr=opt.lr, beta1=opt.beta1, beta2=opt.beta2, eps=opt.eps, chunk=opt.chunk,
+               flush_every=opt.flush_every)
     new.t = opt.t
     new.m[0][...] = opt.m[0][keep]
     new.v[0][...] = opt.v[0][keep]
