@@ -37,8 +37,8 @@ def plot_eps_curve(output: Output, block: dict, path, extras: Extras = Extras())
 
     One colour per cap β (black: uncapped); dashed = PGD as the paper ran it, solid = the
     per-sample worst case over the reduced suite (the caption gives its budget), each with its
-    95% band when the summary has intervals. A dashed curve that stays high where the solid one falls is a masked gradient:
-    PGD fails where another attack of the same budget succeeds.
+    95% band when the summary has intervals. A dashed curve that stays high where the solid one
+    falls is a masked gradient: PGD fails where another attack of the same budget succeeds.
     """
     x = floats(block["eps"])
     advs = panels(block)
