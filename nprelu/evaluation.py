@@ -31,6 +31,7 @@ import numpy as np
 from .attacks import apgd, margin_pgd, square_linf, transfer
 from .attacks._common import prepare
 from .checks import check_int, check_real
+from .measures import correct
 
 LOSSES = ("ce", "dlr")
 APGD_SURROGATES = (None, "relu", "identity", "softplus")
@@ -138,9 +139,9 @@ def _apgd_ce(eps, steps, surrogate, seed):
 
 
 def correct_mask(net, x, y):
-    """Per sample, whether ``net`` classifies ``x`` as ``y``: host bool (N,)."""
-    x, y, _ = prepare(net, x, y)
-    return np.asarray(net.backend.to_host(net.predict(x) == y), dtype=bool)
+    """Per sample, whether ``net`` classifies ``x`` as ``y``: :func:`nprelu.measures.correct`
+    brought to the host, bool (N,)."""
+    return np.asarray(net.backend.to_host(correct(net, x, y)), dtype=bool)
 
 
 def worst_case(clean, masks) -> np.ndarray:

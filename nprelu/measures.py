@@ -18,8 +18,10 @@ from .network import MLP
 from .train import accuracy
 
 
-def _correct(net, x, y, batch_size, name="x"):
-    x, y, xp = prepare(net, x, y, name)
+def correct(net, x, y, batch_size=8192, name="x"):
+    """Per sample, whether ``net`` classifies ``x`` as ``y``: 1[argmax Z(x_n) = y_n], a bool
+    (N,) array on the network's device (inputs checked by :func:`prepare`, naming ``name``)."""
+    x, y, _ = prepare(net, x, y, name)
     return net.predict(x, check_int("batch_size", batch_size)) == y
 
 
@@ -56,7 +58,7 @@ def worst_case_correct(net, x_advs, y, batch_size=8192):
         raise ValueError("x_advs must hold at least one adversarial batch")
     correct = None
     for x_adv in batches:
-        c = _correct(net, x_adv, y, batch_size, "x_advs")
+        c = correct(net, x_adv, y, batch_size, "x_advs")
         correct = c if correct is None else correct & c
     return correct
 
@@ -76,8 +78,8 @@ def attack_success_rate(net, x, x_adv, y, batch_size=8192) -> float:
 
     nan when no sample was correct before the attack (the rate is undefined).
     """
-    before = _correct(net, x, y, batch_size)
-    after = _correct(net, x_adv, y, batch_size, "x_adv")
+    before = correct(net, x, y, batch_size)
+    after = correct(net, x_adv, y, batch_size, "x_adv")
     n = int(before.sum())
     if n == 0:
         return math.nan
