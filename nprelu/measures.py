@@ -56,11 +56,11 @@ def worst_case_correct(net, x_advs, y, batch_size=8192):
     batches = [x_advs] if getattr(x_advs, "ndim", None) == 2 else list(x_advs)
     if not batches:
         raise ValueError("x_advs must hold at least one adversarial batch")
-    correct = None
+    every = None
     for x_adv in batches:
         c = correct(net, x_adv, y, batch_size, "x_advs")
-        correct = c if correct is None else correct & c
-    return correct
+        every = c if every is None else every & c
+    return every
 
 
 def worst_case_robust_accuracy(net, x_advs, y, batch_size=8192) -> float:
@@ -202,9 +202,9 @@ def mean_logit_gap(net, x, y, batch_size=8192) -> float:
     x, y, xp = prepare(net, x, y)
     logits = net.logits(x, check_int("batch_size", batch_size))
     gap = -logit_margin(logits, y)
-    correct = logits.argmax(axis=1) == y
-    n = int(correct.sum())
-    return float(gap[correct].sum()) / n if n else math.nan
+    right = logits.argmax(axis=1) == y
+    n = int(right.sum())
+    return float(gap[right].sum()) / n if n else math.nan
 
 
 def dtype_twin(net, dtype="float64"):
