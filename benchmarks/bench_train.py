@@ -50,7 +50,6 @@ from matmul import cores_used, matmul_gflops, setting  # noqa: E402
 from nprelu.backend import get_backend  # noqa: E402
 from nprelu.data import load_mnist  # noqa: E402
 from nprelu.network import MLP  # noqa: E402
-from nprelu.optim import Adam  # noqa: E402
 from nprelu.train import adam_for, train  # noqa: E402
 
 SIZES = [784, 392, 196, 10]
@@ -88,7 +87,7 @@ def main(argv=None) -> None:
           batch_size=BATCH)  # warm-up, on a network of its own
     slow = MLP(SIZES, caps=caps, seed=0, backend=be) if args.no_flush else None
     opt = adam_for(net)
-    slow_opt = None if slow is None else Adam([slow.theta], chunk=opt.chunk, flush_every=None)
+    slow_opt = None if slow is None else opt.like([slow.theta], flush_every=None)
     times, torch_times, slow_times = [], [], []
     for e in range(args.epochs):  # ours and the others in turn, so that all meet the same load
         for model_e, opt_e, out in ((net, opt, times), (slow, slow_opt, slow_times)):

@@ -54,6 +54,13 @@ class Adam:
         self.flush_every = flush_every   # None: never (the slow form the tests compare with)
         self.reset()
 
+    def like(self, params, **changes) -> "Adam":
+        """A new Adam on ``params`` with this one's settings (lr, beta1, beta2, eps, chunk,
+        flush_every), but for ``changes``; fresh moments at step 0."""
+        settings = dict(lr=self.lr, beta1=self.beta1, beta2=self.beta2, eps=self.eps,
+                        chunk=self.chunk, flush_every=self.flush_every)
+        return Adam(params, **{**settings, **changes})
+
     def reset(self) -> None:
         """Forget the moments and the step count (the CW attack does this per binary-search step)."""
         self.t = 0

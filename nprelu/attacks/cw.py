@@ -327,8 +327,7 @@ def _compact_adam(w, opt, keep):
     """The rows ``keep`` of the variable and of Adam's moments, at the same step count and with
     the same settings."""
     w = w[keep]
-    new = Adam([w], lr=opt.lr, beta1=opt.beta1, beta2=opt.beta2, eps=opt.eps, chunk=opt.chunk,
-               flush_every=opt.flush_every)
+    new = opt.like([w])
     new.t = opt.t
     new.m[0][...] = opt.m[0][keep]
     new.v[0][...] = opt.v[0][keep]
