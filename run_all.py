@@ -19,16 +19,21 @@ long one; ``nprelu/experiments/units.py``) run by ``--jobs N`` worker processes 
 thread each (``nprelu/experiments/jobs.py``); finished units are kept in ``units/`` until their
 experiment is recorded, so an interrupted run resumes unit by unit.
 
-Mistakes (bad arguments, an unusable ``--out``, no data, no CuPy, ...) are reported in one line,
-``run_all.py: error: ...``, naming the problem and the fix, before any data is loaded where they
-can be; exit status 2 for bad usage, 1 for an error during the run, and ``--debug`` shows the
-traceback instead.
+Mistakes are reported in one line, ``run_all.py: error: ...``, naming the problem and the fix,
+before any data is loaded where they can be, and leave no empty ``--out`` behind. Exit status 2
+is a mistake in what the run was given: a bad argument, an ``--out`` that cannot be written, or a
+``--data`` or ``$NPRELU_DATA`` that is empty, missing, or lacks or holds a bad MNIST file. Exit
+status 1 is an error of the run: no CuPy, a folder holding another run, a failed download into
+the cache, a full disk, ... ``--debug`` shows the traceback instead. ``~`` is expanded in
+``--out`` and ``--data``; a run of experiments that need no data (Figure 3) neither looks for nor
+downloads MNIST.
 
 What runs, and in which order, is the registry ``nprelu.experiments.EXPERIMENTS``.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import sys
@@ -38,7 +43,7 @@ from pathlib import Path
 
 from nprelu.backend import BackendError, get_backend
 from nprelu.checkpoint import CheckpointError
-from nprelu.data import DataError, find_data_dir, load_mnist
+from nprelu.data import DataError, data_given, find_data_dir, load_mnist
 from nprelu.experiments import EXPERIMENTS, OUTPUTS, PROFILES
 from nprelu.experiments.config import describe_subsets, describe_training
 from nprelu.experiments.context import Context
@@ -70,6 +75,13 @@ def profile_minutes(profile: str) -> float:
     return sum(e.estimate(profile) for e in EXPERIMENTS.values())
 
 
+def _directory(text: str) -> Path:
+    """An argparse ``type`` for ``--out`` and ``--data``: ``~`` expanded, empty refused."""
+    if not text:
+        raise argparse.ArgumentTypeError("empty; give a directory")
+    return Path(text).expanduser()
+
+
 def parse_args(argv=None):
     durations = {p: format_seconds(60 * profile_minutes(p)) for p in ("quick", "paper")}
     ap = _Parser(
@@ -86,7 +98,7 @@ def parse_args(argv=None):
                          f"default: {DEFAULT_PROFILE}")
     ap.add_argument("--full", action="store_true",
                     help="the same as --profile full (every test subset lifted); default: off")
-    ap.add_argument("--out", type=Path, default=Path("results"), metavar="DIR",
+    ap.add_argument("--out", type=_directory, default=Path("results"), metavar="DIR",
                     help="output directory, created if missing; default: results")
     ap.add_argument("--overwrite", action="store_true",
                     help="replace another run's results found in --out: its summary is kept "
@@ -111,7 +123,7 @@ def parse_args(argv=None):
                          "work (trained networks, rows of Table 1); 1 runs everything in this "
                          "process with its BLAS threads; default: the number of cores "
                          f"({default_jobs('numpy')} here) on numpy, 1 on cupy")
-    ap.add_argument("--data", type=Path, default=None, metavar="DIR",
+    ap.add_argument("--data", type=_directory, default=None, metavar="DIR",
                     help="directory holding the four MNIST files (.gz or raw); default: "
                          "$NPRELU_DATA, else ~/.cache/nprelu/mnist (downloaded if missing)")
     ap.add_argument("--debug", action="store_true",
@@ -160,14 +172,23 @@ def main(argv=None) -> int:
 
 
 def _run(args) -> int:
-    # Everything that can be checked before the data is loaded and anything is computed:
-    if args.data is not None and not args.data.is_dir():
-        raise UsageError(f"--data {args.data}: no such directory; pass the directory holding the "
-                         "four MNIST files, or leave --data out to use $NPRELU_DATA or the cache")
+    # Everything that can be checked before the data is loaded and anything is computed; what
+    # needs no data (Figure 3) does not look for it:
     profile = PROFILES[args.profile]
     backend = get_backend(args.backend)
-    find_data_dir(args.data)  # an explicit --data or $NPRELU_DATA lacking a file fails here
-    check_out_dir(args.out)
+    if any(e.needs_data for e in selected(args.only)):
+        with given_data(args.data):   # a --data or $NPRELU_DATA lacking a file fails here
+            find_data_dir(args.data, flag="--data")
+    created = check_out_dir(args.out)
+    try:
+        return _run_in(args, profile, backend)
+    except BaseException:
+        remove_if_empty(created)      # an early error leaves no empty folder behind
+        raise
+
+
+def _run_in(args, profile, backend) -> int:
+    """The run, once its arguments, data directory and ``--out`` are checked."""
     meta = run_meta(profile, args.seed, backend.name, args.seeds)
     meta["subsets"] = {"training": describe_training(profile),
                        **{e.key: describe_subsets(profile, e.subsets)
@@ -189,9 +210,12 @@ def _run(args) -> int:
 
     start = time.perf_counter()
     if todo:
-        load_mnist(args.data)  # downloaded here, once, if it must be (workers read the files)
+        needs_data = any(e.needs_data for e in todo)
+        if needs_data:
+            with given_data(args.data):
+                load_mnist(args.data)  # downloaded here, once, if it must be (workers read them)
         setup = WorkerSetup(str(args.out), profile, backend.name, args.seed, args.seeds,
-                            None if args.data is None else str(args.data))
+                            None if args.data is None else str(args.data), needs_data)
         plan = Context.plan(profile, backend, args.seed, args.seeds)
         run_experiments(todo, plan, summary, args.out, jobs, setup)
     summary.refresh()  # with what a concurrent run (another --only list) has added meanwhile
@@ -200,28 +224,75 @@ def _run(args) -> int:
     return 0
 
 
-def check_out_dir(out: Path) -> None:
+@contextlib.contextmanager
+def given_data(data):
+    """A :class:`DataError` about a directory given by ``--data`` or ``$NPRELU_DATA`` (missing,
+    empty, lacking or holding a bad file) as a :class:`UsageError` (exit status 2); one about the
+    download cache (a failed download) stays a run error (1)."""
+    try:
+        yield
+    except DataError as exc:
+        if data_given(data):
+            raise UsageError(str(exc)) from exc
+        raise
+
+
+def check_out_dir(out: Path) -> list:
     """Create ``out`` if missing and check that files can be written there (and in
-    ``out/models`` when it exists); :class:`UsageError` naming the problem and the fix otherwise."""
+    ``out/models`` when it exists); :class:`UsageError` naming the problem and the fix otherwise.
+    Returns the directories it created, outermost first (:func:`remove_if_empty`)."""
     models = out / "models"
     for path in (out, models):
         if path.exists() and not path.is_dir():
             raise UsageError(f"--out {out}: {path} exists and is not a directory; choose "
                              "another --out")
+    missing, path = [], out
     try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
-        why = f"{blocker} is a file" if blocker else (exc.strerror or str(exc))
-        raise UsageError(f"--out {out}: cannot be created ({why}); choose another --out") from exc
+        while not path.exists() and not path.is_symlink():  # the folders to create, innermost first
+            missing.append(path)
+            path = path.parent
+    except OSError as exc:            # a folder above that cannot be searched
+        raise UsageError(f"--out {out}: cannot be created ({exc.strerror or exc}); choose "
+                         "another --out") from exc
+    for link in (path, models):
+        if link.is_symlink() and not link.exists():
+            raise UsageError(f"--out {out}: {link} is a symbolic link to {os.readlink(link)}, "
+                             "which does not exist; create its target, or choose another --out")
+    if not path.is_dir():
+        raise UsageError(f"--out {out}: cannot be created ({path} is a file); choose another --out")
+    created = []
+    for directory in reversed(missing):
+        try:
+            directory.mkdir()
+            created.append(directory)
+        except FileExistsError:       # made by a run started at the same time: not ours
+            if not directory.is_dir():
+                raise UsageError(f"--out {out}: {directory} exists and is not a directory; "
+                                 "choose another --out") from None
+        except OSError as exc:
+            remove_if_empty(created)
+            raise UsageError(f"--out {out}: {directory} cannot be created "
+                             f"({exc.strerror or exc}); choose another --out") from exc
     for directory in (out, models) if models.is_dir() else (out,):
         try:
             fd, probe = tempfile.mkstemp(prefix=".nprelu-write-test.", dir=directory)
             os.close(fd)
             os.unlink(probe)
         except OSError as exc:
+            remove_if_empty(created)
             raise UsageError(f"--out {out}: cannot write in {directory} ({exc.strerror or exc}); "
                              "choose a writable --out, or make it writable") from exc
+    return created
+
+
+def remove_if_empty(created: list) -> None:
+    """Remove the directories ``check_out_dir`` created, innermost first, as long as they are
+    still empty (an early error leaves no empty ``--out`` behind; a concurrent run's files stay)."""
+    for directory in reversed(created):
+        try:
+            directory.rmdir()
+        except OSError:               # not empty (or gone): keep it and the folders above it
+            return
 
 
 def clear_previous_run(out: Path) -> None:

@@ -53,11 +53,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # runs from a clone without installing
 
 import torch_ref  # noqa: E402
+from data_or_exit import load_mnist_or_exit  # noqa: E402
 from matmul import cores_used, matmul_gflops, median_seconds, paired_seconds, setting  # noqa: E402
 
 from nprelu.attacks import apgd, cw_l2, pgd, zero_gradient_pgd  # noqa: E402
 from nprelu.backend import get_backend  # noqa: E402
-from nprelu.data import load_mnist  # noqa: E402
 from nprelu.network import MLP  # noqa: E402
 from nprelu.train import accuracy, train  # noqa: E402
 
@@ -112,7 +112,7 @@ def main(argv=None) -> None:
     be = get_backend(args.backend)
     cw_n = (1000 if be.name == "cupy" else 100) if args.cw_samples is None else args.cw_samples
 
-    x_train, y_train, x_test, y_test = load_mnist()
+    x_train, y_train, x_test, y_test = load_mnist_or_exit(__file__)
     x_test, y_test = be.asarray(x_test[:args.pgd_samples]), be.asarray(y_test[:args.pgd_samples])
     rate = matmul_gflops(be)
     net = MLP(SIZES, caps=[None, None], seed=0, backend=be)

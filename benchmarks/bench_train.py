@@ -45,10 +45,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # runs from a clone without installing
 
 import torch_ref  # noqa: E402
+from data_or_exit import load_mnist_or_exit  # noqa: E402
 from matmul import cores_used, matmul_gflops, setting  # noqa: E402
 
 from nprelu.backend import get_backend  # noqa: E402
-from nprelu.data import load_mnist  # noqa: E402
 from nprelu.network import MLP  # noqa: E402
 from nprelu.train import adam_for, train  # noqa: E402
 
@@ -71,7 +71,7 @@ def main(argv=None) -> None:
     ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     args = ap.parse_args(argv)
     be = get_backend(args.backend)
-    x, y, _, _ = load_mnist()
+    x, y, _, _ = load_mnist_or_exit(__file__)
     x, y = be.asarray(x), be.asarray(y)
     rate = matmul_gflops(be)
     caps = [None, args.cap]

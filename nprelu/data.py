@@ -8,7 +8,7 @@ training and 10,000 for testing, each with a label 0-9. It ships as four IDX fil
 They are looked for in, in order:
 
 1. the ``data_dir`` argument (all four must be there: no fallback),
-2. ``$NPRELU_DATA`` (likewise),
+2. ``$NPRELU_DATA`` (likewise; set but empty is refused, not read as unset),
 3. the per-user cache ``$XDG_CACHE_HOME/nprelu/mnist`` (default ``~/.cache/nprelu/mnist``),
    where missing files are downloaded from public mirrors (:data:`MIRRORS`), written to a
    temporary file, checked, and only then renamed into place.
@@ -163,24 +163,51 @@ def download_mnist(dest, mirrors=MIRRORS, timeout=30) -> Path:
     return dest
 
 
-def find_data_dir(data_dir=None) -> Path | None:
+def find_data_dir(data_dir=None, flag: str = "data_dir") -> Path | None:
     """The directory to read MNIST from: ``data_dir``, else ``$NPRELU_DATA``, else the cache.
 
-    An explicit directory (argument or environment) missing a file raises :class:`DataError`.
-    Returns None when the cache is the place to use but does not hold all four files yet.
+    A directory given (the argument, ``flag`` naming it in messages: ``"--data"`` for
+    ``run_all.py``, or the environment) that is empty, missing or lacks a file raises
+    :class:`DataError` in one line naming the files and a fix that fits how it was given; no
+    fallback. ``~`` is expanded. Returns None when the cache is the place to use but does not
+    hold all four files yet.
     """
-    sources = ((data_dir, "--data / data_dir"), (os.environ.get("NPRELU_DATA"), "NPRELU_DATA"))
-    for where, source in sources:
-        if where:
-            where = Path(where).expanduser()
-            missing = [n for n in MNIST_FILES if not _locate(where, n)]
-            if missing:
-                raise DataError(f"{where} (from {source}) lacks "
-                                + ", ".join(str(where / n) + "[.gz]" for n in missing)
-                                + f"; put the four MNIST files there, or {SET_DATA}")
-            return where
+    if data_dir is not None:
+        return _given_dir(str(data_dir), flag, " ", f"point {flag} at")
+    env = os.environ.get("NPRELU_DATA")
+    if env is not None:
+        return _given_dir(env, "NPRELU_DATA", "=", "set NPRELU_DATA to",
+                          ", or unset it to use the download cache")
     cache = cache_dir()
     return cache if all(_locate(cache, n) for n in MNIST_FILES) else None
+
+
+def data_given(data_dir=None) -> bool:
+    """Whether the MNIST directory is given (``data_dir`` or ``$NPRELU_DATA``), not the cache's.
+    An error in a given directory is the caller's to fix: ``run_all.py`` exits 2 for it, and 1
+    for the cache's (a failed download)."""
+    return data_dir is not None or "NPRELU_DATA" in os.environ
+
+
+def _given_dir(text: str, name: str, sep: str, point: str, other: str = "") -> Path:
+    """``text`` as a directory holding the four files, else :class:`DataError`: ``name`` and
+    ``sep`` say how it was given (``NPRELU_DATA=``), ``point`` how to give another."""
+    fix = f"{point} the directory holding the four MNIST files{other}"
+    if not text:
+        raise DataError(f"{name} is empty; {fix}")
+    where = Path(text).expanduser()
+    label = f"{name}{sep}{where}"
+    if not where.is_dir():
+        why = "not a directory" if where.exists() else "no such directory"
+        raise DataError(f"{label}: {why}; {fix}")
+    missing = [n for n in MNIST_FILES if not _locate(where, n)]
+    if len(missing) == len(MNIST_FILES):
+        raise DataError(f"{label}: no MNIST file there ({{train,t10k}}-{{images-idx3,labels-idx1}}"
+                        f"-ubyte[.gz]); {point} the directory holding them{other}")
+    if missing:
+        raise DataError(f"{label}: {', '.join(n + '[.gz]' for n in missing)} missing there; "
+                        f"put {'it' if len(missing) == 1 else 'them'} there, or {fix}")
+    return where
 
 
 def load_idx_pair(images_path, labels_path, expected_sha=None):

@@ -1,7 +1,8 @@
 """run_all.py as a user runs it: each ordinary mistake gives one line on stderr naming the problem
-and the fix, no traceback, exit status 2 (bad usage) or 1 (an error of the run), before any data
-is loaded; a folder holding another run is refused and left untouched, or replaced with
---overwrite; --debug shows the traceback."""
+and the fix, no traceback, exit status 2 (a mistake in what it was given: arguments, --out,
+--data, $NPRELU_DATA) or 1 (an error of the run), before any data is loaded, leaving no empty
+--out; a folder holding another run is refused and left untouched, or replaced with
+--overwrite; --debug shows the traceback. The benchmark scripts report missing data alike."""
 import hashlib
 import json
 import os
@@ -15,6 +16,7 @@ import pytest
 
 import run_all
 from nprelu.backend import cupy_available
+from nprelu import data
 from nprelu.data import MNIST_FILES
 from nprelu.experiments import EXPERIMENTS, OUTPUTS, PROFILES
 from nprelu.experiments.summary import SummaryFile, run_meta
@@ -24,28 +26,38 @@ ROOT = Path(__file__).resolve().parents[1]
 FIG03 = {"c": [1], "z": [0.0], "sigmoid": {"1": [0.5]}}
 
 
-def run_cli(tmp_path, *args, data=None, prefix=()):
-    """``python run_all.py ARGS`` in the repository, with ``$NPRELU_DATA`` = ``data`` (default: a
-    directory holding four empty files named like MNIST's, which pass the checks made before
-    loading and fail loading), a private download cache and umask 022; ``prefix`` goes before
-    the command."""
+def fake_mnist(tmp_path):
+    """A directory holding four empty files named like MNIST's, which pass the checks made before
+    loading and fail loading."""
+    data = tmp_path / "fake-mnist"
+    data.mkdir(exist_ok=True)
+    for name in MNIST_FILES:
+        (data / name).touch()
+    return data
+
+
+def run_cli(tmp_path, *args, data=None, prefix=(), script="run_all.py", home=None):
+    """``python SCRIPT ARGS`` in the repository, with ``$NPRELU_DATA`` = ``data`` (default:
+    :func:`fake_mnist`; False: unset), a private download cache, ``$HOME`` = ``home`` when given
+    and umask 022; ``prefix`` goes before the command."""
     if data is None:
-        data = tmp_path / "fake-mnist"
-        data.mkdir(exist_ok=True)
-        for name in MNIST_FILES:
-            (data / name).touch()
+        data = fake_mnist(tmp_path)
     env = {k: v for k, v in os.environ.items() if k not in ("NPRELU_BACKEND", "NPRELU_DATA")}
-    env.update(MPLBACKEND="Agg", NPRELU_DATA=str(data), XDG_CACHE_HOME=str(tmp_path / "cache"))
-    return subprocess.run([*prefix, sys.executable, "run_all.py", *map(str, args)], cwd=ROOT,
+    env.update(MPLBACKEND="Agg", XDG_CACHE_HOME=str(tmp_path / "cache"))
+    if data is not False:
+        env["NPRELU_DATA"] = str(data)
+    if home is not None:
+        env["HOME"] = str(home)
+    return subprocess.run([*prefix, sys.executable, script, *map(str, args)], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=300,
                           preexec_fn=lambda: os.umask(0o022))
 
 
-def assert_one_line_error(proc, status, *words):
-    """Exit ``status``, and stderr is exactly one ``run_all.py: error: ...`` line with ``words``."""
+def assert_one_line_error(proc, status, *words, prog="run_all.py"):
+    """Exit ``status``, and stderr is exactly one ``PROG: error: ...`` line with ``words``."""
     assert "Traceback" not in proc.stderr, proc.stderr
     lines = proc.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("run_all.py: error: "), proc.stderr
+    assert len(lines) == 1 and lines[0].startswith(f"{prog}: error: "), proc.stderr
     for word in words:
         assert word in lines[0], (word, lines[0])
     assert proc.returncode == status, proc.stderr
@@ -126,7 +138,7 @@ def test_an_unwritable_out_is_refused_in_one_line(tmp_path, monkeypatch, capsys)
 
     monkeypatch.setattr(run_all.tempfile, "mkstemp", refuse)
     monkeypatch.delenv("NPRELU_BACKEND", raising=False)
-    monkeypatch.setattr(run_all, "find_data_dir", lambda data: None)
+    monkeypatch.setattr(run_all, "find_data_dir", lambda data, flag: None)
     assert run_all.main(["--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
@@ -134,26 +146,165 @@ def test_an_unwritable_out_is_refused_in_one_line(tmp_path, monkeypatch, capsys)
     assert "Permission denied" in err and "writable --out" in err
 
 
-def test_a_missing_data_directory_is_a_usage_error(tmp_path):
-    proc = run_cli(tmp_path, "--out", tmp_path / "out", "--data", tmp_path / "nowhere")
-    assert_one_line_error(proc, 2, f"--data {tmp_path / 'nowhere'}: no such directory")
+def _bad_data(tmp_path, kind):
+    """A data directory that cannot be used, of one ``kind``."""
+    where = tmp_path / kind
+    if kind == "empty":
+        where.mkdir()
+    elif kind == "a-file":
+        where.write_text("")
+    elif kind == "one-missing":
+        fake_mnist(tmp_path).rename(where)
+        (where / "t10k-labels-idx1-ubyte").unlink()
+    elif kind == "corrupt":
+        fake_mnist(tmp_path).rename(where)    # four empty files: found, then fail to load
+    return where
 
 
-def test_no_data_is_reported_in_one_line_naming_the_fix(tmp_path):
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    proc = run_cli(tmp_path, "--out", tmp_path / "out", data=empty)
-    line = assert_one_line_error(proc, 1, str(empty), "NPRELU_DATA", "--data DIR",
-                                 "train-images-idx3-ubyte")
-    assert "data_dir)" not in line and "pass data_dir" not in line
-    assert not (tmp_path / "out").exists()
+@pytest.mark.parametrize("kind, why", [
+    ("nowhere", "no such directory"), ("a-file", "not a directory"),
+    ("empty", "no MNIST file there"), ("one-missing", "t10k-labels-idx1-ubyte[.gz] missing there"),
+    ("corrupt", "SHA-256"),
+])
+@pytest.mark.parametrize("given", ["--data", "NPRELU_DATA"])
+def test_any_bad_data_directory_is_a_usage_error_with_status_2(tmp_path, kind, why, given):
+    """--data and $NPRELU_DATA alike: missing, not a directory, empty, lacking a file or holding
+    a bad one all exit 2, in one line (a bad file after the run's two opening lines: it is found
+    when loading), and leave no --out behind."""
+    where = _bad_data(tmp_path, kind)
+    out = tmp_path / "new" / "out"
+    if given == "--data":
+        proc = run_cli(tmp_path, "--out", out, "--data", where, "--jobs", "1")
+    else:
+        proc = run_cli(tmp_path, "--out", out, "--jobs", "1", data=where)
+    if kind == "corrupt":
+        assert proc.stderr.startswith("nprelu run_all: ") and proc.stderr.count("\n") == 3
+        proc.stderr = proc.stderr.split("\n", 2)[2]
+    assert_one_line_error(proc, 2, str(where), why)
+    assert not (tmp_path / "new").exists()
+
+
+def test_the_missing_data_message_is_short_and_fits_how_the_directory_was_given(tmp_path):
+    """One path, no '--data DIR' to someone who passed --data, and no --data to someone who set
+    $NPRELU_DATA; each is told to point the option they used elsewhere."""
+    empty = _bad_data(tmp_path, "empty")
+    by_option = assert_one_line_error(
+        run_cli(tmp_path, "--out", tmp_path / "out", "--data", empty), 2,
+        f"--data {empty}: no MNIST file there", "point --data at")
+    by_env = assert_one_line_error(run_cli(tmp_path, "--out", tmp_path / "out", data=empty), 2,
+                                   f"NPRELU_DATA={empty}: no MNIST file there",
+                                   "set NPRELU_DATA to", "unset it to use the download cache")
+    for line in (by_option, by_env):
+        assert line.count(str(tmp_path)) == 1 and "DIR" not in line, line
+        assert len(line.replace(str(empty), "")) < 200, line
+    assert "--data" not in by_env and "NPRELU_DATA" not in by_option
+    one = _bad_data(tmp_path, "one-missing")
+    line = assert_one_line_error(run_cli(tmp_path, "--out", tmp_path / "out", "--data", one), 2,
+                                 "t10k-labels-idx1-ubyte", "put it there")
+    assert "train-images" not in line and "t10k-images" not in line
+
+
+def test_empty_out_data_or_nprelu_data_are_refused_not_read_as_here_or_unset(tmp_path):
+    for option in ("--out", "--data"):
+        proc = run_cli(tmp_path, option, "")
+        assert_one_line_error(proc, 2, f"argument {option}: empty")
+    proc = run_cli(tmp_path, "--out", tmp_path / "out", data="")
+    assert_one_line_error(proc, 2, "NPRELU_DATA is empty", "unset it to use the download cache")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()
+
+
+def test_tilde_is_expanded_in_out_and_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    args = run_all.parse_args(["--out=~/res", "--data=~/mnist"])
+    assert args.out == tmp_path / "res" and args.data == tmp_path / "mnist"
+    (tmp_path / "mnist").mkdir()
+    proc = run_cli(tmp_path, "--out=~/res", "--data=~/mnist", home=tmp_path)
+    assert_one_line_error(proc, 2, f"--data {tmp_path / 'mnist'}: no MNIST file there")
+
+
+@pytest.mark.parametrize("link, out", [("link", "link"), ("link", "link/sub"),
+                                       ("out/models", "out")])
+def test_a_dangling_symlink_out_is_named_as_such(tmp_path, link, out):
+    (tmp_path / link).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / link).symlink_to(tmp_path / "gone")
+    proc = run_cli(tmp_path, "--out", tmp_path / out)
+    line = assert_one_line_error(proc, 2, f"{tmp_path / link} is a symbolic link to "
+                                          f"{tmp_path / 'gone'}, which does not exist")
+    assert "File exists" not in line and not (tmp_path / "gone").exists()
+
+
+def test_figure_3_alone_runs_without_looking_for_mnist(tmp_path, monkeypatch):
+    """No $NPRELU_DATA and an empty cache: --only fig03 runs (with ~ in --out) and records its
+    numbers without looking for MNIST, here or in the context a worker builds (the figures are
+    left to the slow test below: matplotlib's import alone takes seconds)."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("MNIST looked for")
+
+    for name in ("NPRELU_DATA", "NPRELU_BACKEND"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    for module in (run_all, data):
+        monkeypatch.setattr(module, "find_data_dir", refuse)
+        monkeypatch.setattr(module, "load_mnist", refuse)
+    drawn = []
+    monkeypatch.setattr(run_all, "write_outputs", lambda summary, out: drawn.append(out))
+    args = ["--profile", "quick", "--only", "fig03", "--out=~/out", "--jobs", "1"]
+    assert run_all.main(args) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["meta"]["done"] == ["fig03"] and drawn == [tmp_path / "out"]
+    assert not (tmp_path / "cache" / "nprelu").exists()
+
+
+@pytest.mark.slow
+def test_figure_3_alone_runs_on_workers_without_mnist(tmp_path):
+    """The same as a user runs it, on two spawned workers: no $NPRELU_DATA, an empty cache and
+    no network needed, and nothing is created in the cache."""
+    proc = run_cli(tmp_path, "--profile", "quick", "--only", "fig03", "--out", tmp_path / "out",
+                   "--jobs", "2", data=False, home=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out" / OUTPUTS["fig03"].file).is_file()
+    assert not (tmp_path / "cache" / "nprelu").exists()
+
+
+def test_experiments_that_evaluate_test_images_are_marked_as_needing_data():
+    assert not EXPERIMENTS["fig03"].needs_data
+    for e in EXPERIMENTS.values():
+        assert e.needs_data or not e.subsets, e.key
+
+
+def test_an_early_error_leaves_no_empty_out_behind(tmp_path, monkeypatch, capsys):
+    """A failed download (MNIST from the cache) is found after --out is made: the folders this
+    run made are removed, a folder that was there already stays; exit 1 (not a usage mistake)."""
+    def offline(data):
+        raise run_all.DataError("cache/train-images-idx3-ubyte.gz: could not be downloaded")
+
+    monkeypatch.delenv("NPRELU_BACKEND", raising=False)
+    monkeypatch.delenv("NPRELU_DATA", raising=False)
+    monkeypatch.setattr(run_all, "find_data_dir", lambda data, flag: None)
+    monkeypatch.setattr(run_all, "load_mnist", offline)
+    (tmp_path / "there").mkdir()
+    for out, kept in ((tmp_path / "new" / "deeper" / "out", tmp_path), (tmp_path / "there",
+                                                                         tmp_path / "there")):
+        assert run_all.main(["--profile", "quick", "--only", "fig04", "--out", str(out)]) == 1
+        assert "could not be downloaded" in capsys.readouterr().err
+        assert not out.exists() or out == kept
+        assert sorted(tmp_path.iterdir()) == [tmp_path / "there"]
+
+
+@pytest.mark.parametrize("script", ["benchmarks/bench_train.py", "benchmarks/bench_attacks.py"])
+def test_benchmarks_report_missing_data_in_one_line_like_run_all(tmp_path, script):
+    empty = _bad_data(tmp_path, "empty")
+    proc = run_cli(tmp_path, "--no-torch", data=empty, script=script)
+    assert_one_line_error(proc, 2, f"NPRELU_DATA={empty}: no MNIST file there",
+                          prog=Path(script).name)
 
 
 def test_debug_shows_the_traceback(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     proc = run_cli(tmp_path, "--out", tmp_path / "out", "--debug", data=empty)
-    assert proc.returncode == 1
+    assert proc.returncode == 1   # Python's status for an exception it reports
     assert "Traceback" in proc.stderr and "DataError" in proc.stderr
 
 

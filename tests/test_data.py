@@ -232,11 +232,57 @@ def test_explicit_dir_missing_a_file_does_not_fall_back(env, monkeypatch):
 
 
 def test_nprelu_data_missing_a_file(env, monkeypatch):
-    write_files(env / "cache_full", small_raws())
+    write_files(cache_dir(), small_raws())
+    (env / "empty").mkdir()
     monkeypatch.setenv("NPRELU_DATA", str(env / "empty"))
     with pytest.raises(DataError, match="NPRELU_DATA") as err:
         load_mnist(verify=False)
-    assert all(name in str(err.value) for name in NAMES)
+    assert f"NPRELU_DATA={env / 'empty'}: no MNIST file there" in str(err.value)
+    assert "unset it to use the download cache" in str(err.value)
+
+
+def test_empty_nprelu_data_or_data_dir_is_refused_not_read_as_unset(env, monkeypatch):
+    write_files(cache_dir(), small_raws())
+    monkeypatch.setenv("NPRELU_DATA", "")
+    with pytest.raises(DataError, match="NPRELU_DATA is empty; set NPRELU_DATA to"):
+        find_data_dir()
+    monkeypatch.delenv("NPRELU_DATA")
+    with pytest.raises(DataError, match="data_dir is empty; point data_dir at"):
+        find_data_dir("")
+    assert find_data_dir() == cache_dir()
+
+
+@pytest.mark.parametrize("make, why", [(None, "no such directory"),
+                                       ("file", "not a directory")])
+def test_a_given_path_that_is_no_directory_is_named_as_such(env, monkeypatch, make, why):
+    where = env / "d"
+    if make == "file":
+        where.write_text("")
+    with pytest.raises(DataError, match=f"--data {where}: {why}; point --data at"):
+        find_data_dir(where, flag="--data")
+    monkeypatch.setenv("NPRELU_DATA", str(where))
+    with pytest.raises(DataError, match=f"NPRELU_DATA={where}: {why}; set NPRELU_DATA to"):
+        find_data_dir()
+
+
+def test_missing_files_are_named_once_without_suggesting_the_option_used(env):
+    paths = write_files(env / "d", small_raws())
+    for name in (TRAIN_LABELS, TEST_IMAGES):
+        paths[name].unlink()
+    with pytest.raises(DataError) as err:
+        find_data_dir(env / "d", flag="--data")
+    message = str(err.value)
+    assert message.startswith(f"--data {env / 'd'}: {TRAIN_LABELS}[.gz], {TEST_IMAGES}[.gz] "
+                              "missing there; put them there, or point --data at")
+    assert message.count(str(env)) == 1 and "DIR" not in message and "NPRELU_DATA" not in message
+
+
+def test_tilde_is_expanded_in_data_dir_and_nprelu_data(env, monkeypatch):
+    write_files(env / "home" / "mnist", small_raws())
+    monkeypatch.setenv("HOME", str(env / "home"))
+    assert find_data_dir("~/mnist") == env / "home" / "mnist"
+    monkeypatch.setenv("NPRELU_DATA", "~/mnist")
+    assert find_data_dir() == env / "home" / "mnist"
 
 
 def test_search_order(env, monkeypatch):

@@ -66,7 +66,8 @@ class Experiment:
     that flush, cw_gap's on an otherwise quiet machine). ``subsets``: the test
     subsets it evaluates on, {what they serve: the Profile field of their size}. ``seeded``:
     whether it trains or draws at random, so that ``--seeds N`` runs it once per seed (Figure 3
-    does neither: it runs once, unit id its key).
+    does neither: it runs once, unit id its key). ``needs_data``: whether it reads MNIST; a
+    run of experiments that all need none (Figure 3) neither looks for nor loads it.
     """
 
     key: str
@@ -75,6 +76,7 @@ class Experiment:
     minutes: dict
     subsets: dict = field(default_factory=dict)
     seeded: bool = True
+    needs_data: bool = True
 
     def estimate(self, profile: str, n_seeds: int = 1) -> float:
         """Expected wall-clock minutes on 2 CPU cores for ``n_seeds`` seeds."""
@@ -133,7 +135,8 @@ _ENTRIES = (
         {"quick": 0.3, "paper": 5}, {"test images": "n_growth"}),
     Experiment("fig03", sigmoid.run, (
         Output("fig03", "sigmoid", "Figure 3 — sigmoid with a constant c", "fig03_sigmoid.png",
-               "3", paper.claims("fig03")),), {"quick": 0.0, "paper": 0.0}, seeded=False),
+               "3", paper.claims("fig03")),), {"quick": 0.0, "paper": 0.0}, seeded=False,
+        needs_data=False),
     Experiment("fig04", sweeps.split("fig04"), (_sweep("fig04", "4", "general"),),
                {"quick": 0.3, "paper": 3.5}, {"test images": "n_sweep"}),
     Experiment("fig05", sweeps.split("fig05"), (_sweep("fig05", "5", "reversed"),),

@@ -74,13 +74,17 @@ class WorkerSetup:
     seed: int
     n_seeds: int
     data: str | None         # --data, or None for $NPRELU_DATA / the cache
+    needs_data: bool = True  # False: no experiment to run reads MNIST (Figure 3 alone)
 
     def context(self):
-        """The data loaded and the model store opened, as ``run_all.py`` did before workers."""
+        """The data loaded and the model store opened, as ``run_all.py`` did before workers
+        (neither when no experiment needs them: a context without data, ``Context.plan``)."""
         from ..backend import get_backend
         from ..data import load_mnist
         from .context import Context
         backend = get_backend(self.backend)
+        if not self.needs_data:
+            return Context.plan(self.profile, backend, self.seed, self.n_seeds)
         data = tuple(backend.asarray(a) for a in load_mnist(self.data))
         return Context.create(self.out, self.profile, backend, self.seed, data, self.n_seeds)
 
