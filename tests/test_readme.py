@@ -101,3 +101,82 @@ def test_title_question_counts_match_the_verdicts():
     sentence = (f"Capping helps in {helps} of the {len(words)} capped networks, hurts in "
                 f"{hurts} and makes no difference we can show in {none_}.")
     assert sentence in " ".join(README.split()), sentence
+
+
+# --------------------------------------------------------------------------- the tour runs
+
+#: What the test changes in the README's Python blocks so that they run in seconds: fewer
+#: epochs, steps, restarts, queries and CW iterations. Each is a literal substitution of a whole
+#: ``name=value`` that must occur in the blocks (so the README cannot drift from this list).
+#: The data: ``load_mnist`` returns a random stand-in of MNIST's shape (:func:`tiny_mnist`), so
+#: the test needs neither the data nor a download. Everything else runs as written, in one
+#: namespace, block after block, in a temporary working directory.
+SMALLER = {"epochs=20": "epochs=1", "search_steps=9": "search_steps=2",
+           "max_iter=10_000": "max_iter=10", "max_steps=200": "max_steps=5",
+           "steps=100": "steps=5", "steps=20": "steps=3", "restarts=3": "restarts=1",
+           "restarts=5": "restarts=1", "n_queries=5000": "n_queries=20"}
+
+
+def python_blocks(text: str = README) -> list[str]:
+    """The code of every ```python block, in order."""
+    return re.findall(r"^```python\n(.*?)^```", text, re.S | re.M)
+
+
+def smaller(code: str) -> tuple[str, set]:
+    """``code`` with :data:`SMALLER`'s substitutions (whole ``name=value`` tokens only) and the
+    set of those that occurred."""
+    used = set()
+    for old, new in SMALLER.items():
+        pattern = rf"(?<![\w.]){re.escape(old)}(?![\w.])"
+        if re.search(pattern, code):
+            used.add(old)
+            code = re.sub(pattern, new, code)
+    return code, used
+
+
+def tiny_mnist(data_dir=None, download=True, verify=True):
+    """``load_mnist``'s return on 600 training and 100 test images of random pixels."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    images = rng.random((700, 784), dtype=np.float32)
+    labels = rng.integers(0, 10, size=700)
+    return images[:600], labels[:600], images[600:], labels[600:]
+
+
+def test_every_python_block_of_the_readme_runs(monkeypatch, tmp_path, capsys):
+    import numpy as np
+    import nprelu.data
+    blocks = python_blocks()
+    assert len(blocks) >= 2
+    monkeypatch.setattr(nprelu.data, "load_mnist", tiny_mnist)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NPRELU_BACKEND", raising=False)
+    namespace, used = {"__name__": "readme"}, set()
+    for i, block in enumerate(blocks):
+        code, found = smaller(block)
+        used |= found
+        exec(compile(code, f"README.md python block {i + 1}", "exec"), namespace)
+    assert used == set(SMALLER), f"not in the README any more: {set(SMALLER) - used}"
+    assert "test accuracy: " in capsys.readouterr().out
+    # what the tour's comments say the calls return
+    ns = namespace
+    np.testing.assert_allclose(ns["z3"], ns["logits"][:, 3], rtol=1e-5, atol=1e-6)
+    assert ns["dz"].shape == ns["x"].shape == (100, 784)
+    assert ns["net"].caps == [None, 0.05] and (tmp_path / "model.npz").exists()
+    assert ns["cw"].x_adv.shape == ns["x"].shape and len(ns["zg"].found) == 100
+    assert 0.0 <= ns["worst"] <= 1.0
+
+
+def test_every_name_the_tour_imports_is_used():
+    import ast
+    trees = [ast.parse(block) for block in python_blocks()]
+    imported = {alias.asname or alias.name for tree in trees for node in ast.walk(tree)
+                if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
+    loaded = {node.id for tree in trees for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    assert imported and not imported - loaded, f"imported, never used: {imported - loaded}"
+
+
+def test_smaller_changes_whole_settings_only():
+    code, used = smaller("pgd(steps=20, max_steps=200, search_steps=9, x.steps=100)")
+    assert code == "pgd(steps=3, max_steps=5, search_steps=2, x.steps=100)"
+    assert used == {"steps=20", "max_steps=200", "search_steps=9"}
