@@ -146,3 +146,46 @@ def dlr_loss(logits, y):
     grad[rows, i1] += r
     grad[rows, i3] -= r
     return -num / d, grad
+
+
+def targeted_dlr_loss(logits, y, target):
+    r"""``(L, dL/dZ)``: the targeted DLR loss of Croce & Hein (2020), to MAXIMIZE, per row.
+
+    With Z sorted descending as Z_pi1 >= Z_pi2 >= Z_pi3 >= Z_pi4 >= ..., the target class
+    t = ``target`` (one per row, never the true class y) and
+    D = Z_pi1 - (Z_pi3 + Z_pi4) / 2 + 1e-12::
+
+        L = -(Z_y - Z_t) / D                                     (> 0: t is above y)
+        dL/dZ_y   = -1/D,        dL/dZ_t   = +1/D                (the numerator)
+        dL/dZ_pi1 += (Z_y - Z_t) / D^2                           (the denominator)
+        dL/dZ_pi3 -= (Z_y - Z_t) / (2 D^2),   dL/dZ_pi4 -= (Z_y - Z_t) / (2 D^2)
+
+    Like :func:`dlr_loss`, invariant to a shift of the logits and (up to the 1e-12) to a
+    positive scale. Needs at least 4 classes. Where logits tie the loss has a kink and this is
+    one of its one-sided gradients. To pass it to ``MLP.input_grad``, bind the target:
+    ``loss=lambda z, y: targeted_dlr_loss(z, y, t)``.
+    """
+    xp = array_module(logits)
+    n, k = logits.shape
+    if k < 4:
+        raise ValueError(f"the targeted DLR loss needs at least 4 classes (Z_pi4), got {k}")
+    target = xp.asarray(target)
+    if target.shape != (n,):
+        raise ValueError(f"target should hold one class per row, shape ({n},), got "
+                         f"{tuple(target.shape)}")
+    if bool((target == y).any()):
+        raise ValueError("target equals the true class y in some row: a targeted loss needs "
+                         "another class")
+    rows = xp.arange(n)
+    order = xp.argsort(-logits, axis=1)
+    i1, i3, i4 = order[:, 0], order[:, 2], order[:, 3]
+    d = logits[rows, i1] - 0.5 * (logits[rows, i3] + logits[rows, i4]) + 1e-12
+    num = logits[rows, y] - logits[rows, target]
+    grad = xp.zeros_like(logits)
+    grad[rows, y] -= 1.0 / d
+    grad[rows, target] += 1.0 / d
+    r = num / (d * d)
+    grad[rows, i1] += r
+    grad[rows, i3] -= 0.5 * r
+    grad[rows, i4] -= 0.5 * r
+    return -num / d, grad

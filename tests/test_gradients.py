@@ -12,7 +12,7 @@ import pytest
 from nprelu.activations import (backward_mask, capped_relu, capped_relu_backward,
                                 capped_relu_mask, softmax)
 from nprelu.gradcheck import kink_free_network, min_kink_distance, numerical_grad, rel_error, run
-from nprelu.losses import cross_entropy, cross_entropy_per_sample, logit_sum
+from nprelu.losses import cross_entropy, cross_entropy_per_sample, logit_sum, targeted_dlr_loss
 
 TOL = 1e-6
 
@@ -168,9 +168,82 @@ def test_gradcheck_command_passes_and_prints_table():
     buf = io.StringIO()
     assert run(buf) == 0
     out = buf.getvalue()
-    for name in ("params", "input", "margin", "single logit", "backward", "capped relu mask",
-                 "cross-entropy", "CW-L2 objective"):
-        assert name in out
+    for name in ("params", "input, cross-entropy", "input, margin", "input, DLR",
+                 "input, targeted DLR", "single logit", "backward", "capped relu mask",
+                 "CW-L2 objective", "BPDA relu surrogate", "BPDA identity surrogate",
+                 "BPDA softplus surrogate"):
+        assert name in out, name
+
+
+def losses_with_a_gradient() -> list:
+    """Every public function of ``nprelu.losses`` that returns ``(loss, d loss / d logits)``
+    (found by calling it: a factory such as ``logit_sum(weights)`` is called with weights, a
+    function with a ``target`` parameter with a target other than y)."""
+    import inspect
+    import nprelu.losses as module
+    logits = np.random.default_rng(0).normal(size=(3, 5))
+    y, target = np.array([0, 1, 2]), np.array([1, 2, 3])
+    found = []
+    for name, fn in inspect.getmembers(module, inspect.isfunction):
+        if fn.__module__ != module.__name__ or name.startswith("_"):
+            continue
+        params = list(inspect.signature(fn).parameters)
+        try:
+            if params == ["weights"]:
+                result = fn(np.ones_like(logits))(logits, y)
+            elif "target" in params:
+                result = fn(logits, y, target)
+            else:
+                result = fn(logits, y)
+        except (TypeError, ValueError):
+            continue
+        if (isinstance(result, tuple) and len(result) == 2
+                and getattr(result[1], "shape", None) == logits.shape):
+            found.append(name)
+    return found
+
+
+def test_gradcheck_lists_every_loss_with_a_gradient_and_every_row_passes():
+    from nprelu.gradcheck import TOLERANCE, worst_errors
+    worst = worst_errors()
+    names = losses_with_a_gradient()
+    assert {"cross_entropy", "cross_entropy_per_sample", "margin_loss", "dlr_loss",
+            "targeted_dlr_loss", "logit_sum"} <= set(names)
+    for name in names:
+        assert any(row.startswith(f"losses.{name} (") for row in worst), name
+    assert not {row: err for row, err in worst.items() if not err <= TOLERANCE}
+
+
+@given(st.integers(4, 7), st.integers(1, 5), st.integers(0, 10_000))
+def test_targeted_dlr_gradient_matches_finite_differences(k, n, seed):
+    """Logits a permutation of values 0.5 apart (no ties, where DLR has its kinks)."""
+    rng = np.random.default_rng(seed)
+    z = np.stack([rng.permutation(k) * 0.5 + rng.uniform(-0.1, 0.1) for _ in range(n)])
+    y = rng.integers(0, k, size=n)
+    t = (y + rng.integers(1, k, size=n)) % k
+    loss, g = targeted_dlr_loss(z, y, t)
+    assert rel_error(g, numerical_grad(lambda zz: targeted_dlr_loss(zz, y, t)[0].sum(), z)) < TOL
+    srt = -np.sort(-z, axis=1)          # the formula of Croce & Hein (2020), written out
+    rows = np.arange(n)
+    expected = -(z[rows, y] - z[rows, t]) / (srt[:, 0] - (srt[:, 2] + srt[:, 3]) / 2 + 1e-12)
+    np.testing.assert_allclose(loss, expected, rtol=1e-12)
+    assert ((loss > 0) == (z[rows, t] > z[rows, y])).all()   # > 0: the target is above y
+
+
+def test_targeted_dlr_through_the_network_and_its_invariances():
+    net, x = kink_free_network([6, 5, 5], [0.4], n=4, seed=2)
+    y, t = np.array([0, 1, 2, 3]), np.array([4, 0, 1, 2])
+    loss = lambda z, yy: targeted_dlr_loss(z, yy, t)
+    _, dx = net.input_grad(x, y, loss=loss)
+    assert rel_error(dx, numerical_grad(lambda xx: loss(net.logits(xx), y)[0].sum(), x)) < TOL
+    z = net.logits(x)
+    np.testing.assert_allclose(loss(7.5 * z - 3.0, y)[0], loss(z, y)[0], rtol=1e-9)
+    with pytest.raises(ValueError, match="4 classes"):
+        targeted_dlr_loss(np.zeros((2, 3)), np.array([0, 1]), np.array([1, 2]))
+    with pytest.raises(ValueError, match="true class"):
+        targeted_dlr_loss(z, y, np.array([0, 0, 1, 2]))
+    with pytest.raises(ValueError, match="one class per row"):
+        targeted_dlr_loss(z, y, np.array([1, 2]))
 
 
 def test_gradcheck_command_fails_when_a_tolerance_is_exceeded(monkeypatch):

@@ -101,3 +101,88 @@ def test_title_question_counts_match_the_verdicts():
     sentence = (f"Capping helps in {helps} of the {len(words)} capped networks, hurts in "
                 f"{hurts} and makes no difference we can show in {none_}.")
     assert sentence in " ".join(README.split()), sentence
+
+
+# --------------------------------------------------------------------------- the tour runs
+
+#: What the test changes in the README's Python blocks so that they run in seconds: a batch of
+#: 16 images instead of 100, fewer epochs, steps, restarts, queries and CW iterations. Each is a
+#: literal substitution of a whole token (``name=value``, or the batch's slice) that must occur
+#: in the blocks (so the README cannot drift from this list). The data: ``load_mnist`` returns
+#: a random stand-in of MNIST's shape (:func:`tiny_mnist`), so the test needs neither the data
+#: nor a download. Everything else runs as written, in one namespace, block after block, in a
+#: temporary working directory.
+BATCH = 16
+SMALLER = {"[:100]": f"[:{BATCH}]", "epochs=20": "epochs=1", "search_steps=9": "search_steps=2",
+           "max_iter=10_000": "max_iter=5", "max_steps=200": "max_steps=3",
+           "steps=100": "steps=3", "steps=20": "steps=2", "steps=10": "steps=2",
+           "restarts=3": "restarts=1", "restarts=5": "restarts=1",
+           "n_queries=5000": "n_queries=10"}
+
+
+def python_blocks(text: str = README) -> list[str]:
+    """The code of every ```python block, in order."""
+    return re.findall(r"^```python\n(.*?)^```", text, re.S | re.M)
+
+
+def smaller(code: str) -> tuple[str, set]:
+    """``code`` with :data:`SMALLER`'s substitutions (whole tokens only: ``steps=20`` is not
+    changed inside ``max_steps=200``) and the set of those that occurred."""
+    used = set()
+    for old, new in SMALLER.items():
+        before = r"(?<![\w.])" if re.match(r"\w", old) else ""
+        after = r"(?![\w.])" if re.match(r"\w", old[-1]) else ""
+        pattern = before + re.escape(old) + after
+        if re.search(pattern, code):
+            used.add(old)
+            code = re.sub(pattern, new, code)
+    return code, used
+
+
+def tiny_mnist(data_dir=None, download=True, verify=True):
+    """``load_mnist``'s return on 256 training and 64 test images of random pixels."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    images = rng.random((320, 784), dtype=np.float32)
+    labels = rng.integers(0, 10, size=320)
+    return images[:256], labels[:256], images[256:], labels[256:]
+
+
+def test_every_python_block_of_the_readme_runs(monkeypatch, tmp_path, capsys):
+    import numpy as np
+    import nprelu.data
+    blocks = python_blocks()
+    assert len(blocks) >= 2
+    monkeypatch.setattr(nprelu.data, "load_mnist", tiny_mnist)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NPRELU_BACKEND", raising=False)
+    namespace, used = {"__name__": "readme"}, set()
+    for i, block in enumerate(blocks):
+        code, found = smaller(block)
+        used |= found
+        exec(compile(code, f"README.md python block {i + 1}", "exec"), namespace)
+    assert used == set(SMALLER), f"not in the README any more: {set(SMALLER) - used}"
+    assert "test accuracy: " in capsys.readouterr().out
+    # what the tour's comments say the calls return
+    ns = namespace
+    np.testing.assert_allclose(ns["z3"], ns["logits"][:, 3], rtol=1e-5, atol=1e-6)
+    assert ns["dz"].shape == ns["x"].shape == (BATCH, 784)
+    assert ns["net"].caps == [None, 0.05] and (tmp_path / "model.npz").exists()
+    assert ns["cw"].x_adv.shape == ns["x"].shape and len(ns["zg"].found) == BATCH
+    assert 0.0 <= ns["worst"] <= 1.0
+
+
+def test_every_name_the_tour_imports_is_used():
+    import ast
+    trees = [ast.parse(block) for block in python_blocks()]
+    imported = {alias.asname or alias.name for tree in trees for node in ast.walk(tree)
+                if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
+    loaded = {node.id for tree in trees for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    assert imported and not imported - loaded, f"imported, never used: {imported - loaded}"
+
+
+def test_smaller_changes_whole_settings_only():
+    code, used = smaller("pgd(steps=20, max_steps=200, search_steps=9, x.steps=100)")
+    assert code == "pgd(steps=2, max_steps=3, search_steps=2, x.steps=100)"
+    assert used == {"steps=20", "max_steps=200", "search_steps=9"}
+    assert smaller("x_test[:100], y[:1000]")[0] == f"x_test[:{BATCH}], y[:1000]"

@@ -10,10 +10,11 @@ import pytest
 
 import nprelu.report
 from nprelu import paper
-from nprelu.experiments import OUTPUTS
+from nprelu.experiments import EXPERIMENTS, OUTPUTS
 from nprelu.experiments.schema import SummaryError
 from nprelu.report import build_report, write_all, write_report, write_table1
 from nprelu.report.adaptive import answer, row_evidence, strongest
+from nprelu.report.anchors import anchor, heading_anchors, headings, links
 from nprelu.report.registry import CLAIM_TESTS, NUMBERS, sections
 from nprelu.report.intervals import compare, overall
 from nprelu.report.stats import beta_trend
@@ -191,20 +192,28 @@ def test_cw_is_ranked_against_no_attack_on_other_images(tmp_path, summary):
 
 # --------------------------------------------------------------------------- the document
 
-def test_a_section_per_output_in_registry_order(full_output, summary):
+#: The report's sections in the paper's order: its figures (Figure 7 among them), Table 1, then
+#: our studies in registry order.
+PAPER_ORDER = ["fig01", "fig02", "fig03", "fig04", "fig05", "fig06", "fig07", "fig08", "fig09",
+               "fig10", "fig11", "table1", "adaptive", "suite", "masking", "cw_gap"]
+
+
+def test_a_section_per_output_in_the_papers_figure_order(full_output, summary):
     out, paths, text = full_output
-    positions = []
+    positions = {}
     for output in OUTPUTS.values():
         if output.file:
             assert f"![{output.title}]({output.file})" in text, output.key
             assert (out / output.file) in paths and (out / output.file).exists()
         if output.section:
             assert text.count(f"\n## {output.title}\n") == 1, output.key
-            positions.append(text.index(f"\n## {output.title}\n"))
+            positions[output.key] = text.index(f"\n## {output.title}\n")
         else:
             assert f"## {output.title}" not in text, output.key
-    assert positions == sorted(positions)
-    assert text.index("## Where we agree and where we differ") > positions[-1]
+    assert sorted(positions, key=positions.get) == PAPER_ORDER
+    assert text.index("## How this was produced") < min(positions.values())
+    assert text.index("## Where we agree and where we differ") > max(positions.values())
+    assert text.index("## Appendix: compute") > text.index("## Where we agree and where we differ")
     assert paths[-1] == out / "REPORT.md" and (out / "table1.md") in paths
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
     assert "`quick`" in text and "- Training data: the first 3000 training images" in text
@@ -217,12 +226,19 @@ def test_section_settings_and_data_come_from_its_experiment(full_output):
     _, _, text = full_output
     fig05 = _section(text, OUTPUTS["fig05"].title)
     assert "Data (experiment `fig05`): test images: the first 300 test images" in fig05
-    assert "Settings (experiment `fig05`):" in fig05 and "- `unit`: fig05" in fig05
+    assert "Settings (experiment `fig05`):" in fig05 and "| unit | fig05 |" in fig05
     assert "fig04" not in fig05 and "fig06" not in fig05
     for key in ("fig01", "fig02"):       # one experiment writes both
         sec = _section(text, OUTPUTS[key].title)
         assert "Data (experiment `fig01-02`): test images: the first 500 test images" in sec
-        assert "Settings (experiment `fig01-02`):" in sec
+    # its settings are given once, in Figure 1's section; Figure 2's links back to them
+    assert "Settings (experiment `fig01-02`):\n\n| Setting | Value |" in _section(
+        text, OUTPUTS["fig01"].title)
+    assert (f"Settings (experiment `fig01-02`): as in [{OUTPUTS['fig01'].title}](#"
+            f"{anchor(OUTPUTS['fig01'].title)})." in _section(text, OUTPUTS["fig02"].title))
+    for key in EXPERIMENTS:              # every experiment's table once, as a table
+        assert text.count(f"Settings (experiment `{key}`):\n\n| Setting | Value |") == 1, key
+    assert "| steps | 10, 20 |" in fig05 and "{" not in _section(text, OUTPUTS["fig01"].title)
     assert "Data" not in _section(text, OUTPUTS["fig06"].title)  # meta records no subset
     t1 = _section(text, OUTPUTS["table1"].title)
     assert "Data (experiment `table1`): clean/FGSM/PGD: the first 500 test images" in t1

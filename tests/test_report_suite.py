@@ -204,17 +204,20 @@ def test_the_section_renders_with_its_figures_table_and_verdicts(tmp_path, n_see
     assert "| apgd_ce % |" in section and "square queries per sample: 5000" in section
     assert "The strongest single attack is square on 12 of 12 networks." in section
     assert "symmetric counterpart of the adaptive section" in section
-    assert "_Is ReLU adversarially robust?_" in section
+    # the title question's answer and table open the report; the section links to them
+    answer = text.split("## The answer: is ReLU adversarially robust?\n")[1].split("\n## ")[0]
+    assert "_Is ReLU adversarially robust?_" in answer and text.index(answer) < text.index(section)
+    assert "(#the-answer-is-relu-adversarially-robust)" in section
     findings = text.split(f"### {OUTPUTS['suite'].title}\n")[1].split("\n## ")[0]
     assert ("the worst case reaches 0 by eps 0.3 for 3 of 12 networks; PGD as the paper ran it "
             "stays above 5% there (a masked gradient) for 3 and overstates the worst case by "
             "more than 5 points elsewhere for 3.") in findings
     assert "PGD exceeds the suite's worst case by" in findings
     if n_seeds == 3:
-        assert "capping helps in 3, hurts in 2 and shows no difference in 4" in section
-        assert "95.0 [95.0, 95.0]" not in section and "| +20.0, +22.0, +18.0 |" in section
+        assert "capping helps in 3, hurts in 2 and shows no difference in 4" in answer
+        assert "95.0 [95.0, 95.0]" not in section and "| +20.0, +22.0, +18.0 |" in answer
     else:   # one seed: Wilson over the 200 images for every accuracy, attacks' included
-        assert "on one seed (two Wilson intervals" in section
+        assert "on one seed (two Wilson intervals" in answer
         w = stats.wilson_interval(0.32, 200)
         assert f"| 32.0 [{100 * w.lo:.1f}, {100 * w.hi:.1f}] |" in section
     assert "the adaptive section (not in this summary)" in section

@@ -11,7 +11,10 @@ Modules, by concern: :mod:`.format` (numbers to text), :mod:`.stats` (trends in 
 :mod:`.registry` (the functions per claim test and output kind), :mod:`.findings`,
 :mod:`.sweeps`, :mod:`.table1_claims` (the paper's claims tested), :mod:`.numbers` (key-number
 tables), :mod:`.table1` (Table 1 beside the paper's), :mod:`.adaptive` (the section beyond the
-paper) and :mod:`.document` (``REPORT.md``).
+paper), :mod:`.title` (the title question answered), :mod:`.front` (the first screen: the
+contents, the answer, the agreement per section; the sections' order), :mod:`.settings` (each
+experiment's settings as a table, once), :mod:`.anchors` (links to headings) and
+:mod:`.document` (``REPORT.md``).
 """
 from __future__ import annotations
 

@@ -1,19 +1,22 @@
-"""``REPORT.md``: how the run was made, one section per result, the verdicts, our open choices.
+"""``REPORT.md``: the answer first, then one section per result, the verdicts, the compute.
 
-The document follows the registry (``nprelu.experiments.OUTPUTS``): one section per output with
-``section=True``, in registry order, holding the outputs without a section of their own that
-follow it (:func:`.registry.sections`). A section's data subset and settings are those its
-experiment recorded in ``meta`` (``experiment_of``); its body is its figure and key numbers,
-or the kind's own body (Table 1, the adaptive attacks). Then "Where we agree and where we
-differ" tests every claim of the paper on our numbers, and "Settings the paper does not give"
-lists ``paper.OPEN_SETTINGS``.
+The first screen (:mod:`.front`): the contents, the paper's title question answered (the suite's
+table), where we agree and where we differ with the paper (one line per section, linked), and
+the settings the paper leaves open (``paper.OPEN_SETTINGS``). Then how the run was made, and
+one section per output with ``section=True`` (:func:`.registry.sections`), in the paper's order
+(:func:`.front.order`), each holding the outputs without a section of their own that follow it
+in the registry. A section's data subset and settings are those its experiment recorded in
+``meta`` (``experiment_of``), the settings as a table given once per experiment
+(:mod:`.settings`); its body is its figure and key numbers, or the kind's own body (Table 1,
+the adaptive attacks). Then "Where we agree and where we differ" tests every claim of the paper
+on our numbers, claim by claim, and an appendix gives the compute (time, TFLOP, the share of
+the matrix-product rate).
 
 A section that fails to render is replaced by a note and a :class:`RuntimeWarning`
 (``strict=True`` raises instead); a summary of the wrong shape raises ``SummaryError``.
 """
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
@@ -23,10 +26,17 @@ from ..experiments.summary import check_summary
 from ..progress import format_seconds
 from . import adaptive, findings, numbers, sweeps, table1, table1_claims  # noqa: F401 (register)
 from . import suite  # noqa: F401 (registers the equal-budget suite's section)
+from . import front
+from .anchors import heading_anchors, headings
 from .format import Paragraph, md_table
 from .intervals import METHODS, RULE, marks, seed_blocks, seeds
 from .registry import BODIES, FINDINGS, NUMBERS, claim_items, sections
+from .settings import SettingsWriter
 
+HOW = "How this was produced"
+VERDICTS = "Where we agree and where we differ"
+OPEN = "Settings the paper does not give"
+APPENDIX = "Appendix: compute"
 HEADER = ["# Reproduction report: *Is ReLU Adversarially Robust?*", "",
           "A from-scratch NumPy reproduction of Sooksatra, Hamerly and Rivas (ICML 2023). The "
           "capped ReLU is a(z, β) = max(0, min(z, β)); β is the paper's \"max value\". "
@@ -62,14 +72,14 @@ def small_profile_banner(summary: dict) -> list[str]:
 
 
 def how_produced(summary: dict, groups: list) -> list[str]:
-    """Profile, seed, backend, times and data of the run, as ``meta`` records them."""
+    """Profile, seeds, intervals, backend and data of the run, as ``meta`` records them (the
+    compute is in the appendix, :func:`compute_appendix`)."""
     meta = summary.get("meta")
     results = [o.key for g in groups for o in g if summary.get(o.key)]
-    lines = ["## How this was produced", ""]
+    lines = [f"## {HOW}", ""]
     if meta is None:
         return lines + ["- Run metadata: not in this summary.",
                         f"- Results in this summary: {', '.join(results) or 'none'}", ""]
-    walls, subsets = meta["wall_seconds"], meta["subsets"]
     run_seeds = meta.get("seeds") or seeds(summary) or [meta["seed"]]
     methods = sorted(set((summary.get("interval_methods") or {}).values()))
     lines += [f"- Profile: `{meta['profile']}`",
@@ -77,8 +87,20 @@ def how_produced(summary: dict, groups: list) -> list[str]:
               + (" (numbers are means over them)" if len(run_seeds) > 1 else " (one seed)"),
               f"- Intervals: {'; '.join(methods) if methods else 'none in this summary'}",
               f"- Backend: `{meta['backend']}`", f"- Started: {meta['started']}"]
-    if "training" in subsets:
-        lines.append(f"- Training data: {subsets['training']}")
+    if "training" in meta["subsets"]:
+        lines.append(f"- Training data: {meta['subsets']['training']}")
+    lines.append(f"- Results in this summary: {', '.join(results) or 'none'}")
+    return lines + [""]
+
+
+def compute_appendix(summary: dict) -> list[str]:
+    """Compute time, useful TFLOP and the share of the matrix-product rate, in total and per
+    experiment, as ``meta`` records them; nothing without ``meta`` or records."""
+    meta = summary.get("meta")
+    if meta is None:
+        return []
+    walls, subsets = meta["wall_seconds"], meta["subsets"]
+    lines = []
     if walls:
         total = format_seconds(sum(walls.values()))
         lines.append(f"- Compute time, summed over experiments: {total}"
@@ -97,7 +119,6 @@ def how_produced(summary: dict, groups: list) -> list[str]:
                      "over what each unit's time allowed at the rate measured right after it, "
                      "`flops.matmul_rate`: its matrix products alone, at that rate, would "
                      "take this share of the compute time)")
-    lines.append(f"- Results in this summary: {', '.join(results) or 'none'}")
     recorded = [*walls, *subsets]
     keys = ([k for k in EXPERIMENTS if k in recorded]
             + [k for k in dict.fromkeys(recorded) if k not in EXPERIMENTS and k != "training"])
@@ -109,7 +130,7 @@ def how_produced(summary: dict, groups: list) -> list[str]:
                              f"{flops[k] / 1e12:.2f}" if k in flops else "—",
                              f"{flops[k] / capacity[k]:.0%}" if capacity.get(k) and k in flops
                              else "—", subsets.get(k, "—")] for k in keys])]
-    return lines + [""]
+    return [f"## {APPENDIX}", ""] + lines + [""] if lines else []
 
 
 # --------------------------------------------------------------------------- sections
@@ -131,25 +152,20 @@ def _network_line(block) -> list[str]:
             + (f"; at most {block['max_steps']} PGD steps" if "max_steps" in block else ""), ""]
 
 
-def _settings(key: str, settings) -> list[str]:
-    if settings is None:
-        return [f"Settings (experiment `{key}`): none recorded.", ""]
-    return ([f"Settings (experiment `{key}`):", ""]
-            + [f"- `{k}`: {v if isinstance(v, str) else json.dumps(v, sort_keys=True)}"
-               for k, v in settings.items()] + [""])
-
-
-def run_lines(group, summary: dict) -> list[str]:
-    """The section's data subsets and settings, from its experiments' entries in ``meta``."""
+def run_lines(group, summary: dict, writer: SettingsWriter | None = None) -> list[str]:
+    """The section's data subsets and settings, from its experiments' entries in ``meta``;
+    ``writer`` gives each experiment's settings once (a new one: in full here)."""
     meta = summary.get("meta")
     if meta is None:
         return ["Settings: not recorded.", ""]
+    writer = writer or SettingsWriter()
     exps = _experiments(group, summary)
     data = [f"Data (experiment `{e.key}`): {meta['subsets'][e.key]}"
             for e in exps if e.key in meta["subsets"]]
     lines = data + [""] if data else []
     for e in exps:
-        lines += (_settings(e.key, meta["settings"][e.key]) if e.key in meta["settings"]
+        lines += (writer.lines(e.key, meta["settings"][e.key], group[0].title)
+                  if e.key in meta["settings"]
                   else [f"Settings (experiment `{e.key}`): not recorded.", ""])
     return lines
 
@@ -168,11 +184,11 @@ def figures_and_numbers(group, summary: dict, draw) -> list[str]:
     return lines
 
 
-def section(group, summary: dict, out_dir: Path) -> list[str]:
+def section(group, summary: dict, out_dir: Path, writer: SettingsWriter | None = None) -> list[str]:
     host = group[0]
     body = BODIES.get(host.kind, figures_and_numbers)
     return ([f"## {host.title}", ""] + _network_line(summary.get(host.key))
-            + run_lines(group, summary)
+            + run_lines(group, summary, writer)
             + body(group, summary, lambda output: figure_line(output, out_dir)))
 
 
@@ -196,11 +212,33 @@ def render_items(items: list) -> list[str]:
 
 
 def open_settings() -> list[str]:
-    return (["## Settings the paper does not give", "",
-             "Where the paper is silent we had to choose; these values are ours, not the "
-             "paper's (`nprelu.paper.OPEN_SETTINGS`).", "",
+    """The settings the paper leaves open and our choice for each (``paper.OPEN_SETTINGS``)."""
+    return ([f"## {OPEN}", "",
              md_table(["Setting", "Our choice", "Why"], [list(s) for s in paper.OPEN_SETTINGS]),
              ""])
+
+
+def verdict_lines(groups: list, found: dict) -> list[str]:
+    """"Where we agree and where we differ": how verdicts are made, the counts per section,
+    then each section's findings (``found``: items by the host's key)."""
+    lines = [f"## {VERDICTS}", "",
+             "Each statement of the paper below is tested on our numbers; the verdicts "
+             "(holds, fails, inconclusive) are computed, not written by hand. " + METHODS
+             + " " + RULE, ""]
+    if not groups:
+        lines += ["No experiment results in this summary.", ""]
+    body, counts = [], []
+    for group in groups:
+        items = found.get(group[0].key)
+        if items:
+            body += [f"### {group[0].title}", ""] + render_items(items)
+            c = marks(items)
+            counts.append([group[0].title] + [str(c.get(v, 0)) for v in
+                                              ("holds", "fails", "inconclusive")])
+    if counts:
+        lines += ["Claim verdicts per section:", "",
+                  md_table(["Section", "holds", "fails", "inconclusive"], counts), ""]
+    return lines + body
 
 
 # --------------------------------------------------------------------------- the document
@@ -210,7 +248,7 @@ def build_report(summary: dict, out_dir, strict: bool = False) -> str:
     ``out_dir``."""
     check_summary(summary, OUTPUTS)
     out_dir = Path(out_dir)
-    groups = present_sections(summary)
+    groups = front.order(present_sections(summary))
 
     def guarded(fn, group, note):
         try:
@@ -222,28 +260,21 @@ def build_report(summary: dict, out_dir, strict: bool = False) -> str:
                           RuntimeWarning, stacklevel=3)
             return note(f"_This part could not be generated ({type(exc).__name__}: {exc})._")
 
-    lines = HEADER + small_profile_banner(summary) + how_produced(summary, groups)
+    writer = SettingsWriter()
+    body = how_produced(summary, groups)
     for group in groups:
-        lines += guarded(lambda: section(group, summary, out_dir), group,
-                         lambda text: [f"## {group[0].title}", "", text, ""])
-    lines += ["## Where we agree and where we differ", "",
-              "Each statement of the paper below is tested on our numbers; the verdicts "
-              "(holds, fails, inconclusive) are computed, not written by hand. " + METHODS
-              + " " + RULE, ""]
-    if not groups:
-        lines += ["No experiment results in this summary.", ""]
-    found, counts = [], []
-    for group in groups:
-        items = guarded(lambda: section_findings(group, summary), group,
-                        lambda text: [Paragraph(text)])
-        if items:
-            found += [f"### {group[0].title}", ""] + render_items(items)
-            c = marks(items)
-            counts.append([group[0].title] + [str(c.get(v, 0)) for v in
-                                              ("holds", "fails", "inconclusive")])
-    if counts:
-        lines += ["Claim verdicts per section:", "",
-                  md_table(["Section", "holds", "fails", "inconclusive"], counts), ""]
-    lines += found
-    lines += open_settings()
+        body += guarded(lambda: section(group, summary, out_dir, writer), group,
+                        lambda text: [f"## {group[0].title}", "", text, ""])
+    found = {g[0].key: guarded(lambda: section_findings(g, summary), g,
+                               lambda text: [Paragraph(text)]) for g in groups}
+    body += verdict_lines(groups, found) + compute_appendix(summary)
+
+    # the first screen links into the body: anchors in document order (the top's own headings
+    # first, none of them a section's title)
+    top_titles = [front.CONTENTS, front.ANSWER, front.AGREEMENT, OPEN]
+    anchors = heading_anchors(top_titles + headings(body))
+    others = [HOW, VERDICTS, APPENDIX]
+    lines = (HEADER + small_profile_banner(summary) + front.contents(groups, anchors, others)
+             + front.answer(summary, anchors) + front.agreement(groups, found, anchors)
+             + open_settings() + body)
     return "\n".join(lines).rstrip() + "\n"

@@ -13,7 +13,9 @@ import math
 from .format import DASH, Paragraph, adv_label, beta_label, md_table, num
 from .intervals import pct_cell, seed_blocks
 from .registry import finds, renders
-from .title import title_answer, twin_verdicts, verdict_table
+from .anchors import anchor
+from .front import ANSWER
+from .title import title_answer, twin_verdicts
 
 #: PGD as the paper ran it this many points above the worst case overstates it (ours).
 MASK_POINTS = 5.0
@@ -166,7 +168,8 @@ def figure_findings(group, summary: dict) -> list[str]:
 
 @renders("suite")
 def section_body(group, summary: dict, figure_line) -> list[str]:
-    """The budget, the table, Figures 13 and 14, and the title question network by network."""
+    """The budget, the table, Figures 13 and 14; the title question's table is at the top of the
+    report (:func:`.front.answer`), linked from here."""
     block = summary.get("suite")
     settings = ((summary.get("meta") or {}).get("settings") or {}).get("suite")
     where = "above" if summary.get("adaptive") else "(not in this summary)"
@@ -190,14 +193,8 @@ def section_body(group, summary: dict, figure_line) -> list[str]:
                       f"{len(wins)} networks.", ""]
     lines += figure_parts(group, summary, figure_line)
     if block and block["rows"]:
-        seed_rows = [b["rows"] for b in seed_blocks(summary, "suite")]
-        verdicts = twin_verdicts(block["rows"], seed_rows)
-        lines += ["**The paper's title question, network by network.** Each capped network's "
-                  "worst case against its uncapped twin's (same adversarial training), the "
-                  "difference taken per seed:", ""]
-        if verdicts:
-            lines += [verdict_table(verdicts), ""]
-        lines += [title_answer(verdicts, len(seed_rows)), ""]
+        lines += ["The paper's title question, network by network, is answered from these "
+                  f"worst cases at the top of this report: [{ANSWER}](#{anchor(ANSWER)}).", ""]
     return lines
 
 
