@@ -28,8 +28,10 @@ Scalar settings are checked once per call, before any work:
 Memory is estimated before the large arrays are allocated (:func:`check_attack_memory`): an
 attack whose working arrays would not fit in the host's available memory raises
 :class:`~nprelu.checks.InsufficientMemoryError` naming the attack, its estimate and what is
-available, instead of NumPy's raw allocation error midway. Internal calls on already-checked data (the PGD runs
-of :func:`~nprelu.attacks.margin.margin_pgd`) use the unchecked ``_pgd``. The checks of one call
+available, instead of NumPy's raw allocation error midway.
+
+Internal calls on already-checked data (the PGD runs of
+:func:`~nprelu.attacks.margin.margin_pgd`) use the unchecked ``_pgd``. The checks of one call
 cost one pass over ``x`` (about 1 ms for 10,000 MNIST images, 10 us for a training batch of
 128), well under 0.1% of a PGD-10 run, so the adversarial-training hook calls the public attacks.
 """
