@@ -277,3 +277,17 @@ def test_a_run_whose_figure_cannot_be_written_exits_1_naming_it_and_keeps_its_re
     assert err[-1].startswith(f"run_all.py: error: cannot write {out}/"), err[-1]
     assert ".png: No space left on device" in err[-1] and "run the same command again" in err[-1]
     assert json.loads((out / "summary.json").read_text())["meta"]["done"] == ["fig03"]
+
+
+def test_a_summary_that_cannot_be_written_exits_1_naming_it(tmp_path, mnist, monkeypatch,
+                                                            capfd):
+    import run_all
+    monkeypatch.delenv("NPRELU_BACKEND", raising=False)
+    _no_space_for(monkeypatch, "summary.json")
+    out = tmp_path / "out"
+    assert run_all.main(["--profile", "quick", "--only", "fig03", "--out", str(out),
+                         "--jobs", "1"]) == 1
+    last = capfd.readouterr().err.splitlines()[-1]
+    assert last.startswith(f"run_all.py: error: cannot write {out / 'summary.json'}: No space "
+                           "left on device"), last
+    assert not list(out.glob(".summary.json.*"))       # no temporary left behind
