@@ -2,7 +2,13 @@
 
 Layout of a network checkpoint: ``W{i}`` (fan_in, fan_out) and ``b{i}`` (fan_out,) for each
 layer i = 0, 1, ..., and ``meta``, a JSON string holding at least ``format``, ``version``,
-``sizes`` and ``caps``. Host-side I/O, so this module uses NumPy directly.
+``sizes`` and ``caps``, of at most :data:`META_MAX_CHARS` characters (a few hundred in
+practice): a larger one is refused from its ``.npy`` header, before it is loaded. Host-side
+I/O, so this module uses NumPy directly.
+
+Every file is written through :func:`atomic_write_bytes`, which reports a failed write (a full
+disk, ENOSPC; a file-size limit, EFBIG; a read-only folder) as an :class:`OutputError` naming
+the path it was writing and the OS error.
 """
 from __future__ import annotations
 
@@ -17,10 +23,20 @@ import numpy as np
 
 FORMAT = "nprelu-mlp"
 VERSION = 1
+#: The most characters a checkpoint's ``meta`` JSON may hold (1 Mi; NumPy stores 4 bytes each).
+META_MAX_CHARS = 1 << 20
 
 
 class CheckpointError(ValueError):
     """A file that is not a readable nprelu checkpoint."""
+
+
+class OutputError(OSError):
+    """An output that could not be written; ``errno`` and ``strerror`` are the OS error's, and
+    ``filename`` the path being written (not the temporary file)."""
+
+    def __str__(self) -> str:
+        return f"cannot write {self.filename}: {self.strerror}"
 
 
 def atomic_write_bytes(path, data: bytes) -> None:
@@ -29,11 +45,17 @@ def atomic_write_bytes(path, data: bytes) -> None:
     The file gets the mode a plain ``open(path, "wb")`` gives a new file, ``0o666`` less the
     process umask (0644 under the usual umask 022): ``mkstemp`` alone would leave it private
     (0600), unreadable to collaborators.
+
+    :class:`OutputError` (an OSError with the OS error's errno) naming ``path`` if any step
+    fails: ENOSPC, EFBIG and EACCES name the file being written, not a temporary one.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = new_file_mode()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        mode = new_file_mode()
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OutputError(exc.errno, exc.strerror or str(exc), str(path)) from exc
     try:
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), mode)
@@ -41,9 +63,11 @@ def atomic_write_bytes(path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            raise OutputError(exc.errno, exc.strerror or str(exc), str(path)) from exc
         raise
 
 
@@ -138,7 +162,11 @@ def _read_npz(path: Path) -> dict:
         raise CheckpointError(f"{path}: not an .npz checkpoint (the file is {what})")
     try:
         with np.load(path, allow_pickle=False) as npz:
+            if "meta" in npz.files:
+                _check_meta_size(path, npz.zip)
             arrays = {k: npz[k] for k in npz.files}
+    except CheckpointError:
+        raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
         raise CheckpointError(f"{path}: not a readable .npz checkpoint "
                               f"({type(exc).__name__}: {exc})") from None
@@ -147,3 +175,21 @@ def _read_npz(path: Path) -> dict:
             raise CheckpointError(f"{path}: not a readable .npz checkpoint (its entry {key!r} "
                                   "is not a NumPy array)")
     return arrays
+
+
+def _check_meta_size(path: Path, archive: zipfile.ZipFile) -> None:
+    """CheckpointError naming ``path`` when its ``meta`` holds more than :data:`META_MAX_CHARS`
+    characters, read from the ``.npy`` header of ``meta.npy`` alone (its shape and dtype), so
+    that an oversized string is never loaded."""
+    with archive.open("meta.npy") as f:
+        version = np.lib.format.read_magic(f)
+        if version not in ((1, 0), (2, 0), (3, 0)):
+            raise ValueError(f"meta.npy has an unknown .npy format version {version}")
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read_header(f)
+    chars = int(np.prod(shape, dtype=object)) * dtype.itemsize // (4 if dtype.kind == "U" else 1)
+    if chars > META_MAX_CHARS:
+        raise CheckpointError(f"{path}: its 'meta' holds {chars:,} characters, more than the "
+                              f"{META_MAX_CHARS:,} a checkpoint's meta may have; not loaded "
+                              "(the file is damaged or not a checkpoint of this nprelu)")

@@ -16,7 +16,14 @@ They are looked for in, in order:
 IDX format: two zero bytes, a type code (0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32,
 0x0D float32, 0x0E float64), the number of dimensions, each dimension as a big-endian uint32,
 then the data, big-endian. :data:`MNIST_FILES` holds the SHA-256 of the *decompressed* IDX
-bytes, so it holds for the distributed ``.gz`` files and for recompressed copies alike.
+bytes, so it holds for the distributed ``.gz`` files and for recompressed copies alike, and
+:data:`MNIST_SIZES` their decompressed sizes.
+
+A file is read in chunks (:data:`CHUNK` bytes), decompressed on the way for a ``.gz``, and its
+SHA-256 is computed on the way too. The read is bounded: an MNIST file by its expected size, any
+other IDX file by :data:`MAX_IDX_BYTES`; a file that grows past its bound (a decompression bomb,
+a wrong file under an MNIST name) stops at once with a :class:`DataError` naming it, having held
+at most the bound in memory.
 
 Host-side I/O: this module uses NumPy directly. Images come back as read-only float32 arrays in
 [0, 1] with shape (N, 784), labels as read-only int64 arrays of shape (N,).
@@ -44,6 +51,17 @@ MNIST_FILES = {
     "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
     "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
+#: The decompressed size of each IDX file in bytes: its header and 60,000 or 10,000 items.
+MNIST_SIZES = {
+    "train-images-idx3-ubyte": 47_040_016,
+    "train-labels-idx1-ubyte": 60_008,
+    "t10k-images-idx3-ubyte": 7_840_016,
+    "t10k-labels-idx1-ubyte": 10_008,
+}
+#: The most bytes read from an IDX file whose name is not one of MNIST's.
+MAX_IDX_BYTES = 1 << 30
+#: Bytes decompressed (or read) at a time.
+CHUNK = 1 << 20
 MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
@@ -93,16 +111,36 @@ def parse_idx(raw: bytes, name: str) -> np.ndarray:
     return array.astype(dtype.newbyteorder("="))
 
 
-def read_idx_file(path) -> bytes:
-    """The decompressed bytes of a raw or ``.gz`` IDX file."""
+def read_idx_file(path, limit=None) -> bytes:
+    """The decompressed bytes of a raw or ``.gz`` IDX file, read in a stream of at most
+    ``limit`` bytes (default: :func:`size_limit`); DataError naming the file if it has more."""
+    return read_idx_stream(path, limit)[0]
+
+
+def size_limit(path) -> int:
+    """The most decompressed bytes ``path`` may hold: its :data:`MNIST_SIZES` entry for an MNIST
+    file name (with or without ``.gz``), else :data:`MAX_IDX_BYTES`."""
+    return MNIST_SIZES.get(Path(path).name.removesuffix(".gz"), MAX_IDX_BYTES)
+
+
+def read_idx_stream(path, limit=None) -> tuple[bytes, str]:
+    """``(raw, sha256)``: the decompressed bytes of a raw or ``.gz`` IDX file and their SHA-256
+    (hex), both made chunk by chunk. DataError naming the file, as soon as the stream passes
+    ``limit`` bytes (default: :func:`size_limit`), or when it cannot be read or decompressed."""
     path = Path(path)
+    limit = size_limit(path) if limit is None else int(limit)
+    gz = path.suffix == ".gz"
+    digest, chunks = hashlib.sha256(), []
     try:
-        data = path.read_bytes()
-        return gzip.decompress(data) if path.suffix == ".gz" else data
+        with (gzip.open(path, "rb") if gz else open(path, "rb")) as f:
+            for chunk in _bounded_chunks(f, limit, path, gz):
+                digest.update(chunk)
+                chunks.append(chunk)
     except (OSError, EOFError, zlib.error) as exc:   # gzip.BadGzipFile is an OSError
-        kind = "a gzip file" if path.suffix == ".gz" else "a file"
+        kind = "a gzip file" if gz else "a file"
         raise DataError(f"{path}: cannot be read as {kind} ({type(exc).__name__}: {exc}); "
                         f"{FIX}") from None
+    return b"".join(chunks), digest.hexdigest()
 
 
 def _locate(directory: Path, name: str) -> Path | None:
@@ -113,8 +151,26 @@ def _locate(directory: Path, name: str) -> Path | None:
     return None
 
 
-def _sha256(raw: bytes) -> str:
-    return hashlib.sha256(raw).hexdigest()
+def _bounded_chunks(f, limit: int, path, gz: bool):
+    """The bytes of the open file ``f``, :data:`CHUNK` at a time; DataError naming ``path`` as
+    soon as they pass ``limit`` (at most ``limit + 1`` bytes are ever read)."""
+    size = 0
+    while chunk := f.read(min(CHUNK, limit + 1 - size)):
+        size += len(chunk)
+        if size > limit:
+            raise DataError(f"{path}: {'decompresses' if gz else 'holds'} to more than "
+                            f"{limit:,} bytes, the size of this file (a decompression bomb, or "
+                            f"not the file its name says); {FIX}")
+        yield chunk
+
+
+def _gz_sha256(path: Path, limit: int) -> str:
+    """The SHA-256 of the gzip file ``path`` decompressed, in a stream bounded by ``limit``."""
+    digest = hashlib.sha256()
+    with gzip.open(path, "rb") as f:
+        for chunk in _bounded_chunks(f, limit, path, True):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _fetch(url: str, dest: Path, name: str, sha: str, timeout: float) -> None:
@@ -124,7 +180,7 @@ def _fetch(url: str, dest: Path, name: str, sha: str, timeout: float) -> None:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
             os.fchmod(out.fileno(), new_file_mode())   # readable as a plain open() makes it
             shutil.copyfileobj(resp, out)
-        actual = _sha256(gzip.decompress(Path(tmp).read_bytes()))
+        actual = _gz_sha256(Path(tmp), MNIST_SIZES.get(name, MAX_IDX_BYTES))
         if actual != sha:
             raise ValueError(f"checksum of the decompressed file is {actual}, expected {sha}")
         os.replace(tmp, dest / f"{name}.gz")
@@ -154,7 +210,8 @@ def download_mnist(dest, mirrors=MIRRORS, timeout=30) -> Path:
             try:
                 _fetch(url, dest, name, sha, timeout)
                 break
-            except (OSError, EOFError, zlib.error, ValueError, http.client.HTTPException) as exc:
+            except (OSError, EOFError, zlib.error, ValueError, DataError,
+                    http.client.HTTPException) as exc:
                 failures.append(f"{url}: {type(exc).__name__}: {exc}")
         else:
             tried = "\n  ".join(failures) or "(no mirrors given)"
@@ -217,9 +274,9 @@ def load_idx_pair(images_path, labels_path, expected_sha=None):
     """
     arrays = []
     for path, sha in zip((images_path, labels_path), expected_sha or (None, None)):
-        raw = read_idx_file(path)
-        if sha is not None and _sha256(raw) != sha:
-            raise DataError(f"{path}: SHA-256 of its decompressed contents is {_sha256(raw)}, "
+        raw, actual = read_idx_stream(path)
+        if sha is not None and actual != sha:
+            raise DataError(f"{path}: SHA-256 of its decompressed contents is {actual}, "
                             f"expected {sha}; {FIX}")
         arrays.append(parse_idx(raw, str(path)))
     images, labels = arrays

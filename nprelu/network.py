@@ -38,6 +38,7 @@ from .activations import SMOOTH_SURROGATES, backward_mask, capped_relu, capped_r
     check_cap, check_surrogate
 from .backend import Backend, array_module, get_backend, to_host
 from .checkpoint import CheckpointError, read_checkpoint, write_checkpoint
+from .checks import check_finite
 from .flops import count_backward, count_forward
 from .losses import cross_entropy_per_sample, get_loss
 from .parallel import flat_parts, row_blocks, run
@@ -272,9 +273,8 @@ class MLP:
         return self.forward(x, keep=False, hidden=True)[2]
 
     def predict(self, x, batch_size=8192):
-        """Predicted class per row, argmax Z(x) (ties: the first index); (N,), and an empty
-        array for an empty batch."""
-        return self.logits(x, batch_size).argmax(axis=1)
+        """argmax Z(x) per row (ties: the first index), (N,); ValueError if x has NaN or inf."""
+        return self.logits(check_finite(x), batch_size).argmax(axis=1)
 
     # ---- backward ---------------------------------------------------------------------------
     def backward(self, dlogits, caches, *, params=True, inputs=False, surrogate=None):

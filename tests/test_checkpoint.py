@@ -1,16 +1,22 @@
 """Checkpoint files: what is not a readable nprelu checkpoint is refused naming the file and the
 problem, and every file written atomically gets the mode a plain open() would give it."""
+import errno
 import json
 import os
 import stat
+import subprocess
+import sys
+import textwrap
+import tracemalloc
 import zipfile
 from contextlib import contextmanager
 
 import numpy as np
 import pytest
 
-from nprelu.checkpoint import (VERSION, CheckpointError, atomic_write_bytes, read_checkpoint,
-                               write_checkpoint)
+from nprelu import checkpoint
+from nprelu.checkpoint import (META_MAX_CHARS, VERSION, CheckpointError, OutputError,
+                               atomic_write_bytes, read_checkpoint, write_checkpoint)
 
 
 def _good(path, **meta):
@@ -149,3 +155,139 @@ def test_a_failed_atomic_write_leaves_the_old_file_and_no_temporary(tmp_path):
         atomic_write_bytes(path, "not bytes")  # f.write refuses a str
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+
+
+# ---- the size cap on meta, and writes that fail (issue 26) -------------------------------------
+def test_a_meta_over_the_cap_is_refused_by_name_without_loading_it(tmp_path):
+    path = tmp_path / "m.npz"
+    _good(path, note="x" * (2 * META_MAX_CHARS))           # 8 MiB as NumPy stores it
+    chars = len(json.dumps({"format": "nprelu-mlp", "version": VERSION, "sizes": [2, 3, 2],
+                            "caps": [None], "note": "x" * (2 * META_MAX_CHARS)}))
+    tracemalloc.start()
+    try:
+        with pytest.raises(CheckpointError, match=f"'meta' holds {chars:,} characters, more "
+                                                  f"than the {META_MAX_CHARS:,}") as err:
+            read_checkpoint(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(path) in str(err.value)
+    assert peak < 2 * META_MAX_CHARS            # far below the 8 MiB that loading would cost
+
+
+def test_a_meta_under_the_cap_still_loads(tmp_path):
+    path = tmp_path / "m.npz"
+    _good(path, note="x" * (META_MAX_CHARS // 2))
+    assert len(read_checkpoint(path)[2]["note"]) == META_MAX_CHARS // 2
+
+
+def test_a_full_disk_names_the_path_being_written_not_a_temporary(tmp_path, monkeypatch):
+    path = tmp_path / "summary.json"
+    path.write_bytes(b"old")
+
+    def full(fd, mode):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(checkpoint.os, "fchmod", full)
+    with pytest.raises(OutputError) as err:
+        atomic_write_bytes(path, b"new")
+    assert err.value.errno == errno.ENOSPC and isinstance(err.value, OSError)
+    assert str(err.value) == f"cannot write {path}: No space left on device"
+    assert path.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+
+
+def test_a_folder_that_cannot_be_created_names_the_path(tmp_path):
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(OutputError, match=f"cannot write {tmp_path}/file/sub/m.npz: ") as err:
+        _good(tmp_path / "file" / "sub" / "m.npz")
+    assert err.value.errno in (errno.ENOTDIR, errno.EEXIST)
+
+
+def test_a_file_size_limit_fails_the_write_with_efbig_naming_the_path(tmp_path):
+    """A real RLIMIT_FSIZE in a child process: the write gets EFBIG (SIGXFSZ ignored)."""
+    script = textwrap.dedent(f"""
+        import resource, signal, sys
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
+        from nprelu.checkpoint import OutputError, atomic_write_bytes
+        try:
+            atomic_write_bytes({str(tmp_path / "big.bin")!r}, bytes(5000))
+        except OutputError as exc:
+            print(exc.errno, exc, sep="|")
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                         timeout=60)
+    code, message = out.stdout.strip().split("|")
+    assert int(code) == errno.EFBIG, out
+    assert message == f"cannot write {tmp_path / 'big.bin'}: File too large"
+    assert list(tmp_path.iterdir()) == []
+
+
+def _no_space_for(monkeypatch, suffix):
+    """Every atomic write of a file ending in ``suffix`` fails as on a full disk (at the rename,
+    after the data went to the temporary file)."""
+    real = os.replace
+
+    def replace(src, dst, *args, **kwargs):
+        if str(dst).endswith(suffix):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(src, dst, *args, **kwargs)
+    monkeypatch.setattr(checkpoint.os, "replace", replace)
+
+
+def _only(summary, keys):
+    """``summary`` with the blocks ``keys`` alone (fewer figures to draw)."""
+    out = {k: summary[k] for k in ("meta", *keys) if k in summary}
+    out["runs"] = {s: {k: r[k] for k in keys if k in r} for s, r in summary["runs"].items()}
+    for part in ("intervals", "interval_methods"):
+        out[part] = {k: v for k, v in summary[part].items() if k in keys}
+    return out
+
+
+def test_a_figure_that_cannot_be_written_fails_write_all_naming_it(tmp_path, summary,
+                                                                  monkeypatch):
+    from nprelu.report import write_all
+    _no_space_for(monkeypatch, ".png")
+    with pytest.raises(OutputError, match=r"cannot write .*\.png: No space left on device") as err:
+        write_all(_only(summary, ("fig03", "table1")), tmp_path)
+    assert err.value.errno == errno.ENOSPC
+    assert (tmp_path / "REPORT.md").exists() and (tmp_path / "table1.md").exists()
+    assert not list(tmp_path.glob("*.png")) and not list(tmp_path.glob(".*"))
+
+
+def test_a_report_that_cannot_be_written_fails_write_all_naming_it(tmp_path, summary,
+                                                                  monkeypatch):
+    from nprelu.report import write_all
+    _no_space_for(monkeypatch, "REPORT.md")
+    with pytest.raises(OutputError, match=f"cannot write {tmp_path / 'REPORT.md'}: No space"):
+        write_all(_only(summary, ("fig03", "table1")), tmp_path)
+    assert list(tmp_path.glob("*.png")) and (tmp_path / "table1.md").exists()
+
+
+def test_a_run_whose_figure_cannot_be_written_exits_1_naming_it_and_keeps_its_results(
+        tmp_path, mnist, monkeypatch, capfd):
+    import run_all
+    monkeypatch.delenv("NPRELU_BACKEND", raising=False)
+    _no_space_for(monkeypatch, ".png")
+    out = tmp_path / "out"
+    assert run_all.main(["--profile", "quick", "--only", "fig03", "--out", str(out),
+                         "--jobs", "1"]) == 1
+    err = capfd.readouterr().err.splitlines()
+    assert not any(line.startswith("done") or " done in " in line for line in err), err
+    assert err[-1].startswith(f"run_all.py: error: cannot write {out}/"), err[-1]
+    assert ".png: No space left on device" in err[-1] and "run the same command again" in err[-1]
+    assert json.loads((out / "summary.json").read_text())["meta"]["done"] == ["fig03"]
+
+
+def test_a_summary_that_cannot_be_written_exits_1_naming_it(tmp_path, mnist, monkeypatch,
+                                                            capfd):
+    import run_all
+    monkeypatch.delenv("NPRELU_BACKEND", raising=False)
+    _no_space_for(monkeypatch, "summary.json")
+    out = tmp_path / "out"
+    assert run_all.main(["--profile", "quick", "--only", "fig03", "--out", str(out),
+                         "--jobs", "1"]) == 1
+    last = capfd.readouterr().err.splitlines()[-1]
+    assert last.startswith(f"run_all.py: error: cannot write {out / 'summary.json'}: No space "
+                           "left on device"), last
+    assert not list(out.glob(".summary.json.*"))       # no temporary left behind

@@ -434,6 +434,81 @@ def test_load_mnist_downloads_into_the_cache(env, served, monkeypatch):
     assert find_data_dir() == cache_dir()
 
 
+# --- decompression bombs: the stream stops at each file's expected size -------------------------
+
+BOMB = 32 * 2 ** 20
+
+
+def gzip_bomb(path, size=BOMB):
+    """``size`` zero bytes gzip-compressed into ``path`` (32 MiB -> about 32 KB), written in
+    pieces so that the test itself never holds them."""
+    with gzip.open(path, "wb", compresslevel=9) as f:
+        piece = bytes(2 ** 20)
+        for _ in range(size // len(piece)):
+            f.write(piece)
+    return path
+
+
+def test_expected_sizes_match_the_idx_headers_of_mnist():
+    for name, size in data.MNIST_SIZES.items():
+        rank, count = (3, 60000 if "train" in name else 10000) if "images" in name else \
+            (1, 60000 if "train" in name else 10000)
+        assert size == 4 + 4 * rank + count * (784 if rank == 3 else 1), name
+    assert set(data.MNIST_SIZES) == set(MNIST_FILES)
+
+
+@pytest.mark.parametrize("name", [TEST_LABELS, TRAIN_LABELS, TEST_IMAGES])
+def test_a_gzip_bomb_named_like_an_mnist_file_stops_at_its_expected_size(env, name):
+    import tracemalloc
+    bomb = gzip_bomb(env / f"{name}.gz")
+    assert bomb.stat().st_size < 100_000                   # 32 MiB of zeros, compressed
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError) as err:
+            read_idx_file(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    message = str(err.value)
+    assert str(bomb) in message and f"more than {data.MNIST_SIZES[name]:,} bytes" in message
+    # what was held is bounded by the file's expected size, far below the 32 MiB of the bomb
+    assert peak < data.MNIST_SIZES[name] + 2 * data.CHUNK + 2 ** 20
+    assert peak < BOMB // 2
+
+
+def test_a_gzip_bomb_fails_load_mnist_by_name_and_a_download_refuses_it(env, served):
+    paths = write_files(env / "d", small_raws())
+    gzip_bomb(paths[TEST_LABELS])
+    with pytest.raises(DataError, match=f"{TEST_LABELS}.gz: decompresses to more than 10,008"):
+        load_mnist(data_dir=env / "d", verify=False)
+    base, root, _ = served
+    gzip_bomb(root / f"{TEST_LABELS}.gz")
+    with pytest.raises(DataError, match="decompresses to more than 10,008 bytes"):
+        download_mnist(env / "dest", mirrors=(base,), timeout=5)
+    assert not (env / "dest" / f"{TEST_LABELS}.gz").exists()
+
+
+def test_a_raw_file_larger_than_expected_is_refused_and_other_names_have_the_general_cap(env):
+    big = env / TEST_LABELS
+    big.write_bytes(bytes(data.MNIST_SIZES[TEST_LABELS] + 1))
+    with pytest.raises(DataError, match=f"{TEST_LABELS}: holds to more than 10,008 bytes"):
+        read_idx_file(big)
+    assert data.size_limit(env / "other-idx1-ubyte.gz") == data.MAX_IDX_BYTES
+    raw = idx_bytes(np.arange(100, dtype=np.uint8))
+    (env / "other.gz").write_bytes(gzip.compress(raw))
+    assert read_idx_file(env / "other.gz") == raw
+    with pytest.raises(DataError, match="more than 99 bytes"):
+        read_idx_file(env / "other.gz", limit=99)
+
+
+def test_the_streamed_checksum_is_the_checksum_of_the_whole_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "CHUNK", 7)                  # many chunks, one odd-sized last
+    raw = idx_bytes(np.arange(1000, dtype=np.uint8))
+    (tmp_path / "a.gz").write_bytes(gzip.compress(raw))
+    assert data.read_idx_stream(tmp_path / "a.gz") == (raw, sha(raw))
+    assert data.read_idx_stream(tmp_path / "a.gz", limit=len(raw)) == (raw, sha(raw))
+
+
 # --- the real files ----------------------------------------------------------------------------
 
 def test_real_mnist_loads():

@@ -304,3 +304,176 @@ def test_network_settings_name_the_problem():
     _raises(lambda: MLP([784]), ">= 2 layer widths")
     _raises(lambda: MLP(784), "sizes must list", "784")
     assert MLP([4.0, np.int64(3), 2]).sizes == [4, 3, 2]
+
+
+# ---- extreme settings, budgets and memory (issue 26) -------------------------------------------
+import inspect  # noqa: E402
+
+import nprelu.attacks as attacks_module  # noqa: E402
+from nprelu import checks  # noqa: E402
+from nprelu.attacks import _common  # noqa: E402
+from nprelu.checks import InsufficientMemoryError  # noqa: E402
+
+
+
+def _is_attack(fn):
+    """``fn`` is an attack: a function of (net, x, y, ...), or transfer's (source_net,
+    target_net, x, y, attack), which gets PGD, fuzzed the same way."""
+    if not inspect.isfunction(fn):
+        return False
+    names = list(inspect.signature(fn).parameters)
+    return names[:3] == ["net", "x", "y"] or names[:4] == ["source_net", "target_net", "x", "y"]
+
+
+#: Every exported attack of ``nprelu.attacks.__all__``.
+EXPORTED = {name: getattr(attacks_module, name) for name in attacks_module.__all__
+            if _is_attack(getattr(attacks_module, name))}
+#: Small budgets, so that each call is a few passes of the tiny network.
+SMALL = {"steps": 3, "max_steps": 3, "max_iter": 5, "search_steps": 2, "n_queries": 5,
+         "restarts": 1}
+#: A value for each required real setting that is not the one being fuzzed.
+DEFAULTS = {"eps": 0.1, "step": 0.01}
+EXTREME = st.one_of(
+    st.sampled_from([5e-324, 1e-45, 1e-46, 1e-30, 1.0, 1e39, 3.5e38, -1e-30, -0.0, 0.0,
+                     float(np.nextafter(np.float32(1), np.float32(2))), math.nan, math.inf,
+                     -math.inf, -1.0]),
+    st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=True))
+
+
+def _params(fn):
+    return inspect.signature(fn).parameters
+
+
+def _call(name, **settings):
+    """The exported attack ``name`` on (NET, X, Y) with small budgets and ``settings``."""
+    fn = EXPORTED[name]
+    if name == "transfer":
+        inner = partial(pgd, **{**DEFAULTS, "steps": 2, **settings})
+        return fn(NET, NET, X, Y, inner), settings.get("eps", DEFAULTS["eps"])
+    kwargs = {k: v for k, v in {**DEFAULTS, **SMALL}.items() if k in _params(fn)}
+    kwargs.update(settings)
+    eps = kwargs.get("eps")        # None: no ball (CW-L2; zero-gradient PGD without eps)
+    if name == "zero_gradient_pgd" and "eps" not in settings:
+        kwargs.pop("eps", None)
+        eps = None
+    return fn(NET, X, Y, **kwargs), eps
+
+
+def _real_setting(fn, setting):
+    """``fn`` takes the real setting ``setting`` (required, or with a float default; PGD's
+    ``random_start`` is a flag, CW-L2's a radius)."""
+    p = _params(fn).get(setting)
+    return p is not None and (p.default is p.empty or isinstance(p.default, float)
+                              or (setting == "eps" and p.default is None))
+
+
+FUZZED = [(name, setting) for name in EXPORTED for setting in _common.RANGES
+          if _real_setting(EXPORTED[name], setting)
+          or (name == "transfer" and setting in ("eps", "step"))]
+
+
+def test_every_exported_attack_is_fuzzed():
+    assert {name for name, _ in FUZZED} == set(EXPORTED)
+    assert {"fgsm", "pgd", "bpda_pgd", "margin_pgd", "apgd", "cw_l2", "square_linf",
+            "zero_gradient_pgd", "transfer"} <= set(EXPORTED)
+
+
+@pytest.mark.parametrize("attack, setting", FUZZED, ids=[f"{a}-{s}" for a, s in FUZZED])
+@given(value=EXTREME)
+def test_an_extreme_setting_is_refused_by_name_or_gives_finite_images_in_the_ball(attack, setting,
+                                                                                  value):
+    try:
+        out, eps = _call(attack, **{setting: value})
+    except ValueError as exc:
+        assert str(exc).startswith(setting), str(exc)
+        low, high, _, _ = _common.RANGES[setting]
+        assert not (low < value < high) or float(np.float32(value)) == low, (value, str(exc))
+        return
+    low, high, low_open, high_open = _common.RANGES[setting]
+    assert math.isfinite(value) and low <= value <= high
+    x_adv = getattr(out, "x_adv", getattr(out, "x_final", out))
+    assert x_adv.shape == X.shape and np.isfinite(x_adv).all()
+    assert ((x_adv >= 0) & (x_adv <= 1)).all()
+    if eps is not None:
+        assert (np.abs(x_adv - X) <= np.float32(eps) + 1e-6).all()
+
+
+def test_settings_beyond_float32_or_the_unit_box_are_refused_by_name():
+    _raises(lambda: pgd(NET, X, Y, 1e39, 0.01, 3), "eps must be", "in [0, 1]", "1e+39")
+    _raises(lambda: pgd(NET, X, Y, 0.1, 1e39, 3), "step must be", "in (0, 1]", "1e+39")
+    _raises(lambda: fgsm(NET, X, Y, 1.5), "eps must be", "1.5")
+    _raises(lambda: apgd(NET, X, Y, math.inf, steps=3), "eps must be", "inf")
+    _raises(lambda: pgd(NET, X, Y, 0.1, 1e-46, 3), "step must be", "float32", "1e-46")
+    _raises(lambda: cw_l2(NET, X, Y, lr=1e39, max_iter=2), "lr must be", "(0, 10]")
+    _raises(lambda: cw_l2(NET, X, Y, c_init=1e30, max_iter=2), "c_init must be", "(0, 1e+06]")
+    _raises(lambda: cw_l2(NET, X, Y, kappa=1e39, max_iter=2), "kappa must be")
+    _raises(lambda: cw_l2(NET, X, Y, random_start=2.0, max_iter=2), "random_start must be")
+    assert np.isfinite(pgd(NET, X, Y, 1e-30, 1e-45, 3)).all()   # tiny but > 0 in float32
+
+
+#: Every budget of every exported attack, and each limit.
+BUDGETS = [(name, b) for name in EXPORTED for b in _common.LIMITS if b in _params(EXPORTED[name])]
+
+
+def _no_forward_pass(monkeypatch):
+    """Any forward pass of NET fails the test: a refusal must come before the work."""
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the attack started working before refusing its budget")
+    monkeypatch.setattr(NET, "forward", forbidden)
+
+
+@pytest.mark.parametrize("attack, budget", BUDGETS, ids=[f"{a}-{b}" for a, b in BUDGETS])
+@pytest.mark.parametrize("value", [None, 10 ** 9, 10 ** 12])
+def test_a_budget_above_its_limit_is_refused_by_name_before_any_work(attack, budget, value,
+                                                                     monkeypatch):
+    limit = _common.LIMITS[budget]
+    value = limit + 1 if value is None else value
+    _no_forward_pass(monkeypatch)
+    msg = _raises(lambda: _call(attack, **{budget: value}), f"{limit:,}", repr(value))
+    assert msg.startswith(f"{budget} must be at most")
+
+
+def test_the_limits_lie_far_above_what_the_profiles_run():
+    from nprelu.experiments.config import PROFILES
+    from nprelu.paper import SECTION8
+    full = PROFILES["full"]
+    assert _common.LIMITS["steps"] >= 10 * max(full.checklist_steps)
+    assert _common.LIMITS["max_iter"] >= 10 * SECTION8["cw"]["max_iter"]
+    assert _common.LIMITS["search_steps"] >= 3 * SECTION8["cw"]["search_steps"]
+    assert _common.LIMITS["n_queries"] >= 10 * max(full.adaptive_queries, full.fig12_queries)
+    assert _common.LIMITS["max_steps"] >= 10 * full.zero_max_steps
+    # c grows 10x per search step until bounded: the largest c must stay finite in float32
+    c_max = _common.RANGES["c_init"][1] * 10.0 ** _common.LIMITS["search_steps"]
+    assert c_max < float(np.finfo(np.float32).max)
+
+
+def test_an_attack_that_cannot_fit_in_memory_is_refused_by_name_before_any_work(monkeypatch):
+    monkeypatch.setattr(_common, "SMALL_BYTES", 0)
+    monkeypatch.setattr(checks, "available_memory", lambda: 1000)
+    _no_forward_pass(monkeypatch)
+    for run in (lambda: apgd(NET, X, Y, 0.1, steps=3, restarts=2),
+                lambda: pgd(NET, X, Y, 0.1, 0.01, 3), lambda: cw_l2(NET, X, Y, max_iter=2),
+                lambda: square_linf(NET, X, Y, 0.1, n_queries=2)):
+        with pytest.raises(InsufficientMemoryError, match="only 1000 B is available"):
+            run()
+
+
+def test_the_memory_check_weighs_the_estimate_against_the_free_memory():
+    free = checks.available_memory()
+    assert free > 0
+    checks.check_memory("a small thing", 1024)
+    with pytest.raises(InsufficientMemoryError, match=r"^a huge thing needs about 7\.28 TiB"):
+        checks.check_memory("a huge thing", 8 * 10 ** 12)      # apgd's ask of issue 26
+    with pytest.raises(InsufficientMemoryError, match=r"needs about 20,480 TiB of memory"):
+        checks.check_memory("more", 20 * 2 ** 50)
+    assert issubclass(InsufficientMemoryError, MemoryError)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_predict_refuses_non_finite_inputs_instead_of_labelling_them_class_0(bad):
+    _raises(lambda: NET.predict(_x_with(1, 2, bad)), "x must be finite", "1 entry",
+            f"x[1, 2] = {bad}")
+    x = X.copy()
+    x[3:, :] = bad
+    _raises(lambda: NET.predict(x), f"{2 * D} entries", f"x[3, 0] = {bad}")
+    assert NET.predict(X).shape == (N,)            # finite rows are still labelled

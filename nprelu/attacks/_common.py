@@ -12,9 +12,26 @@ bad value and the valid range unless
   needs it. The test is one pass over ``x`` (:func:`_in_unit_box`);
 - ``y`` holds one integer label in [0, n_out) per row (:func:`~nprelu.network.check_labels`).
 
-Scalar settings are checked once per call with :func:`check_real` (eps >= 0, step > 0, ...)
-and :func:`check_int` (steps >= 1, ...). Internal calls on already-checked data (the PGD runs
-of :func:`~nprelu.attacks.margin.margin_pgd`) use the unchecked ``_pgd``. The checks of one call
+Scalar settings are checked once per call, before any work:
+
+- real settings with :func:`check_setting`, against one table of ranges, :data:`RANGES`: each
+  must be a finite number in its range, which lies well inside float32 (the working dtype), and
+  a setting that must be > 0 must stay > 0 once cast to the working dtype (a step of 1e-46 is 0
+  in float32). On images in [0, 1] the L-infinity ``eps`` is in [0, 1] (0: no perturbation)
+  and a ``step`` in (0, 1]: a larger one moves no pixel further than 1 does;
+- budgets (steps, iterations, queries, restarts) with :func:`check_budget`: an integer >= 1
+  (``max_steps`` >= 0) and at most its limit in :data:`LIMITS`, far above what any profile
+  runs (``--full``: PGD 1,000 steps, CW-L2 9 x 10,000 iterations, 1,000 Square queries, 5
+  restarts), so that ``steps=10**9`` is refused at once instead of running until killed;
+- other integers with :func:`check_int` (seed >= 0, batch_size >= 1).
+
+Memory is estimated before the large arrays are allocated (:func:`check_attack_memory`): an
+attack whose working arrays would not fit in the host's available memory raises
+:class:`~nprelu.checks.InsufficientMemoryError` naming the attack, its estimate and what is
+available, instead of NumPy's raw allocation error midway.
+
+Internal calls on already-checked data (the PGD runs of
+:func:`~nprelu.attacks.margin.margin_pgd`) use the unchecked ``_pgd``. The checks of one call
 cost one pass over ``x`` (about 1 ms for 10,000 MNIST images, 10 us for a training batch of
 128), well under 0.1% of a PGD-10 run, so the adversarial-training hook calls the public attacks.
 """
@@ -25,7 +42,7 @@ from functools import partial
 
 from ..activations import check_surrogate
 from ..backend import array_module
-from ..checks import check_int, check_real  # noqa: F401 - the attacks import them from here
+from ..checks import check_int, check_memory, check_real  # noqa: F401 - attacks import them here
 from ..losses import get_loss
 from ..network import check_batch, check_labels
 
@@ -34,6 +51,69 @@ from ..network import check_batch, check_labels
 # a negative number has its sign bit set, and NaN, inf and everything above 1 lie higher.
 _ONE_BITS = {4: struct.unpack("<I", struct.pack("<f", 1.0))[0],
              8: struct.unpack("<Q", struct.pack("<d", 1.0))[0]}
+
+#: The largest budget each attack setting accepts (what the profiles use, for scale).
+LIMITS = {
+    "steps": 100_000,        # PGD, BPDA-PGD, margin PGD, APGD iterations (the checklist: 1,000)
+    "max_steps": 100_000,    # zero-gradient PGD steps (200)
+    "max_iter": 100_000,     # CW-L2 Adam iterations per search step (the paper: 10,000)
+    "n_queries": 100_000,    # Square Attack queries (1,000; its authors use 10,000)
+    "restarts": 1_000,       # APGD, margin PGD and CW-L2 runs per sample (5)
+    "search_steps": 30,      # CW-L2 binary-search steps over c (the paper: 9); c may grow 10x
+}                            # a step, and c_init * 10^30 stays finite in float32 (RANGES)
+
+#: The range of each real setting: (low, high, low excluded, high excluded). Pixel units of
+#: [0, 1] for eps, step and random_start; c_init, lr and kappa as CW-L2's (logit units for
+#: kappa); every bound is far inside float32's range (3.4e38).
+RANGES = {
+    "eps": (0.0, 1.0, False, False),
+    "step": (0.0, 1.0, True, False),
+    "rho": (0.0, 1.0, True, False),
+    "p_init": (0.0, 1.0, True, False),
+    "c_init": (0.0, 1e6, True, False),
+    "lr": (0.0, 10.0, True, False),
+    "kappa": (0.0, 1e6, False, False),
+    "shrink": (0.0, 1.0, True, True),
+    "random_start": (0.0, 1.0, False, False),
+}
+
+#: Below this many bytes an attack's working arrays are not weighed against the free memory.
+SMALL_BYTES = 64 << 20
+
+
+def check_setting(name, value, dtype) -> float:
+    """``value`` as a Python float; ValueError naming ``name`` unless it is a finite number in
+    ``RANGES[name]`` and, where that range excludes its low end, still above it once cast to
+    the NumPy ``dtype`` (the working dtype, ``net.backend.dtype``)."""
+    low, high, low_open, high_open = RANGES[name]
+    v = check_real(name, value, low, high, low_open=low_open, high_open=high_open)
+    if low_open and not float(dtype.type(v)) > low:
+        raise ValueError(f"{name} must be a finite number > {low:g} in {dtype.name}, got {v!r}, "
+                         f"which is {low:g} there")
+    return v
+
+
+def check_budget(name, value, low=1) -> int:
+    """``value`` as a Python int; ValueError naming ``name`` unless it is an integer >= ``low``
+    and at most its limit ``LIMITS[name]``."""
+    v = check_int(name, value, low)
+    if v > LIMITS[name]:
+        raise ValueError(f"{name} must be at most {LIMITS[name]:,} (the limit of "
+                         f"nprelu.attacks._common.LIMITS), got {v!r}")
+    return v
+
+
+def check_attack_memory(attack, net, x, copies, block_copies=0) -> None:
+    """InsufficientMemoryError unless ``attack``'s working arrays fit in the host's available
+    memory: ``copies`` arrays the size of ``x`` plus ``block_copies`` per row block and thread
+    (the backend's ``block_rows``). Estimates below :data:`SMALL_BYTES` pass unweighed. On CuPy
+    the estimate is still weighed against the host's memory; the device has its own error."""
+    be = net.backend
+    n, row = len(x), x.shape[1] * x.itemsize
+    block = min(n, be.block_rows or n)
+    nbytes = (copies * n + block_copies * block * be.threads) * row
+    if nbytes >= SMALL_BYTES:
+        check_memory(f"{attack} on {n:,} inputs of width {x.shape[1]}", nbytes)
 
 
 def prepare(net, x, y, name="x", labels="y"):

@@ -37,14 +37,15 @@ from functools import partial
 from ..activations import check_surrogate
 from ..losses import dlr_loss, get_loss
 from ..parallel import row_blocks, run
-from ._common import check_int, check_real, keep_best_restart, prepare
+from ._common import check_attack_memory, check_budget, check_int, check_setting, \
+    keep_best_restart, prepare
 
 APGD_LOSSES = {"ce": "cross_entropy", "dlr": dlr_loss}
 
 
 def apgd_checkpoints(steps):
     """The checkpoint iteration counts [w_0 = 0, w_1, ...] <= ``steps`` of the module doc."""
-    steps = check_int("steps", steps)
+    steps = check_budget("steps", steps)
     gap = max(int(0.22 * steps), 1)
     decr, gap_min = max(int(0.03 * steps), 1), max(int(0.06 * steps), 1)
     out, w = [0], gap
@@ -77,20 +78,24 @@ def apgd(net, x, y, eps, steps=100, loss="ce", restarts=1, surrogate=None, seed=
     Returns ``x_adv`` (N, d) on ``net``'s device, in its dtype, inside the eps-ball and [0, 1]:
     per sample a misclassified point if any restart found one, else the highest-loss point seen.
 
-    ValueError unless ``x`` lies in [0, 1] with labels in [0, n_out) (:func:`prepare`), eps >= 0
-    (finite), 0 < rho <= 1, steps, restarts, batch_size >= 1 and seed >= 0 integers, ``loss`` is
-    "ce" or "dlr" (with >= 3 classes) and ``surrogate`` is known.
+    ValueError unless ``x`` lies in [0, 1] with labels in [0, n_out) (:func:`prepare`), eps in
+    [0, 1], 0 < rho <= 1, steps and restarts >= 1 and at most their limits, batch_size >= 1 and
+    seed >= 0 integers (:mod:`~nprelu.attacks._common`), ``loss`` is "ce" or "dlr" (with >= 3
+    classes) and ``surrogate`` is known. InsufficientMemoryError, before any work, when its
+    arrays (the random start, the restart's result and the best so far: about 4 copies of
+    ``x``, and a dozen per row block) would not fit in the available memory.
     """
     x, y, xp = prepare(net, x, y)
-    eps = check_real("eps", eps, 0.0)
-    rho = check_real("rho", rho, 0.0, 1.0, low_open=True)
-    steps, restarts = check_int("steps", steps), check_int("restarts", restarts)
+    eps = check_setting("eps", eps, net.backend.dtype)
+    rho = check_setting("rho", rho, net.backend.dtype)
+    steps, restarts = check_budget("steps", steps), check_budget("restarts", restarts)
     seed, batch_size = check_int("seed", seed, 0), check_int("batch_size", batch_size)
     if loss not in APGD_LOSSES:
         raise ValueError(f"unknown APGD loss {loss!r}: choose one of {', '.join(APGD_LOSSES)}")
     if loss == "dlr" and net.sizes[-1] < 3:
         raise ValueError(f"loss 'dlr' needs at least 3 classes, the network has {net.sizes[-1]}")
     check_surrogate(surrogate)
+    check_attack_memory("apgd", net, x, 4, 12)
     seeds = [int(s) for s in net.backend.rng(seed).integers(0, 2 ** 31 - 1, size=restarts)]
     cps = apgd_checkpoints(steps)
     best = None

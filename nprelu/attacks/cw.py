@@ -62,7 +62,7 @@ from ..backend import array_module
 from ..losses import best_other_class
 from ..optim import Adam
 from ..parallel import row_blocks, run
-from ._common import check_int, check_real, prepare
+from ._common import check_attack_memory, check_budget, check_int, check_setting, prepare
 
 SHRINK = 1.0 - 1e-6
 NO_UPPER = 1e10
@@ -111,22 +111,25 @@ def cw_l2(net, x, y, c_init=1e-3, search_steps=9, max_iter=10000, lr=1e-2, kappa
     with ``l2`` 0 and ``success`` False. An empty batch gives empty fields.
 
     ValueError unless ``x`` lies in [0, 1] with labels in [0, n_out) (:func:`prepare`; outside
-    the box the tanh change of variables has no solution), c_init > 0, lr > 0, kappa >= 0 and
-    0 < shrink < 1 are finite, random_start >= 0 is finite, search_steps, max_iter, batch_size,
-    restarts >= 1 and seed >= 0 are integers, and surrogate is None or a known surrogate.
+    the box the tanh change of variables has no solution), c_init in (0, 1e6], lr in (0, 10],
+    kappa in [0, 1e6], shrink in (0, 1) and random_start in [0, 1]; search_steps, max_iter and
+    restarts >= 1 and at most their limits, batch_size >= 1 and seed >= 0 integers (the ranges
+    and limits: :mod:`~nprelu.attacks._common`), and surrogate is None or a known surrogate.
     """
     x, y, xp = prepare(net, x, y)
-    c_init = check_real("c_init", c_init, 0.0, low_open=True)
-    search_steps = check_int("search_steps", search_steps)
-    max_iter = check_int("max_iter", max_iter)
-    lr = check_real("lr", lr, 0.0, low_open=True)
-    kappa = check_real("kappa", kappa, 0.0)
-    shrink = check_real("shrink", shrink, 0.0, 1.0, low_open=True, high_open=True)
+    dtype = net.backend.dtype
+    c_init = check_setting("c_init", c_init, dtype)
+    search_steps = check_budget("search_steps", search_steps)
+    max_iter = check_budget("max_iter", max_iter)
+    lr = check_setting("lr", lr, dtype)
+    kappa = check_setting("kappa", kappa, dtype)
+    shrink = check_setting("shrink", shrink, dtype)
     batch_size = check_int("batch_size", batch_size)
-    random_start = check_real("random_start", random_start, 0.0)
-    restarts = check_int("restarts", restarts)
+    random_start = check_setting("random_start", random_start, dtype)
+    restarts = check_budget("restarts", restarts)
     seed = check_int("seed", seed, 0)
     check_surrogate(surrogate)
+    check_attack_memory("cw_l2", net, x, 6, 16)
     if len(x) == 0:
         return CWResult(x.copy(), xp.zeros(0, dtype=x.dtype), xp.zeros(0, dtype=bool),
                         xp.zeros(0, dtype=x.dtype))

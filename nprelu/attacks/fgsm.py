@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import partial
 
 from ..parallel import row_blocks, run
-from ._common import check_int, check_real, prepare
+from ._common import check_attack_memory, check_int, check_setting, prepare
 
 
 def fgsm(net, x, y, eps, batch_size=10000):
@@ -24,10 +24,12 @@ def fgsm(net, x, y, eps, batch_size=10000):
     ``sign`` is 0 and the clean pixel is returned unchanged.
 
     ValueError unless ``x`` lies in [0, 1] with labels in [0, n_out) (:func:`prepare`), eps is
-    finite and >= 0, and batch_size is an integer >= 1.
+    in [0, 1], and batch_size is an integer >= 1 (:mod:`~nprelu.attacks._common`).
     """
     x, y, xp = prepare(net, x, y)
-    eps, batch_size = check_real("eps", eps, 0.0), check_int("batch_size", batch_size)
+    eps = check_setting("eps", eps, net.backend.dtype)
+    batch_size = check_int("batch_size", batch_size)
+    check_attack_memory("fgsm", net, x, 1, 4)
     be, out = net.backend, xp.empty_like(x)
     for i in range(0, len(x), batch_size):
         rows = slice(i, i + batch_size)

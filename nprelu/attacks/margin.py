@@ -21,7 +21,8 @@ that misclassifies the sample beats one that does not, and among equals the larg
 from __future__ import annotations
 
 from ..losses import logit_margin
-from ._common import check_int, check_real, input_grad_fn, keep_best_restart, prepare
+from ._common import (check_attack_memory, check_budget, check_int, check_setting, input_grad_fn,
+                      keep_best_restart, prepare)
 from .pgd import _pgd
 
 
@@ -41,14 +42,17 @@ def margin_pgd(net, x, y, eps, step, steps, restarts=1, seed=0, batch_size=10000
     the restart that misclassifies it if one does (the largest margin among those), else the
     restart with the largest margin m = max_{i != y} Z_i - Z_y.
 
-    ValueError unless ``x`` lies in [0, 1] with labels in [0, n_out) (:func:`prepare`), eps >= 0,
-    step > 0 (both finite), and steps, restarts, batch_size >= 1 and seed >= 0 are integers.
-    The inputs are checked once here, not again by each restart.
+    ValueError unless ``x`` lies in [0, 1] with labels in [0, n_out) (:func:`prepare`), eps in
+    [0, 1], step in (0, 1], steps and restarts >= 1 and at most their limits, batch_size >= 1
+    and seed >= 0 integers (:mod:`~nprelu.attacks._common`). The inputs are checked once here,
+    not again by each restart.
     """
     x, y, _ = prepare(net, x, y)
-    eps, step = check_real("eps", eps, 0.0), check_real("step", step, 0.0, low_open=True)
-    steps, restarts = check_int("steps", steps), check_int("restarts", restarts)
+    dtype = net.backend.dtype
+    eps, step = check_setting("eps", eps, dtype), check_setting("step", step, dtype)
+    steps, restarts = check_budget("steps", steps), check_budget("restarts", restarts)
     seed, batch_size = check_int("seed", seed, 0), check_int("batch_size", batch_size)
+    check_attack_memory("margin_pgd", net, x, 3, 8)
     seeds = [int(s) for s in net.backend.rng(seed).integers(0, 2 ** 31 - 1, size=restarts)]
     grad_fn = input_grad_fn("margin")
     best = None

@@ -15,7 +15,8 @@ from __future__ import annotations
 from functools import partial
 
 from ..parallel import InTurn, row_blocks, run
-from ._common import check_int, check_real, input_grad, prepare
+from ._common import check_attack_memory, check_budget, check_int, check_setting, input_grad, \
+    prepare
 
 
 def pgd(net, x, y, eps, step, steps, random_start=False, seed=0, early_stop=False,
@@ -42,13 +43,16 @@ def pgd(net, x, y, eps, step, steps, random_start=False, seed=0, early_stop=Fals
     sample the attack does not flip is returned wherever the steps left it (inside the ball);
     compare predictions to know which were broken.
 
-    ValueError unless ``x`` lies in [0, 1] with labels in [0, n_out) (:func:`prepare`), eps >= 0,
-    step > 0 (both finite), steps >= 1, seed >= 0 and batch_size >= 1 (integers).
+    ValueError unless ``x`` lies in [0, 1] with labels in [0, n_out) (:func:`prepare`), eps in
+    [0, 1], step in (0, 1], 1 <= steps <= its limit, seed >= 0 and batch_size >= 1 (integers;
+    the ranges and limits: :mod:`~nprelu.attacks._common`).
     """
     x, y, _ = prepare(net, x, y)
-    eps, step = check_real("eps", eps, 0.0), check_real("step", step, 0.0, low_open=True)
-    steps = check_int("steps", steps)
+    eps, step = check_setting("eps", eps, net.backend.dtype), check_setting("step", step,
+                                                                           net.backend.dtype)
+    steps = check_budget("steps", steps)
     seed, batch_size = check_int("seed", seed, 0), check_int("batch_size", batch_size)
+    check_attack_memory("pgd", net, x, 1, 8)
     return _pgd(net, x, y, eps, step, steps, random_start, seed, early_stop, batch_size, grad_fn)
 
 
@@ -93,7 +97,7 @@ def _pgd_block(net, x0, xa, y, eps, step, steps, early_stop, grad_fn, rng, turn)
         xp.sign(grad_fn(net, xa, y), out=g)
         g *= step
         if early_stop:
-            g *= (net.predict(xa) == y)[:, None]
+            g *= (net.logits(xa).argmax(axis=1) == y)[:, None]   # predict, unchecked
         xa += g
         # clip(xa, lo, hi) = min(max(xa, lo), hi); NumPy's clip with array bounds is about
         # twice as slow as the two calls

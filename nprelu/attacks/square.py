@@ -46,7 +46,7 @@ import math
 from dataclasses import dataclass
 
 from ..losses import logit_margin
-from ._common import check_int, check_real, prepare
+from ._common import check_attack_memory, check_budget, check_int, check_setting, prepare
 
 BREAKPOINTS = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)  # on a 10,000-query scale
 
@@ -99,17 +99,19 @@ def square_linf(net, x, y, eps, n_queries=1000, p_init=0.05, seed=0, batch_size=
     Cost per sample: at most ``n_queries`` forward passes, plus one on the clean batch; no
     backward pass. Returns a :class:`SquareResult`.
 
-    ValueError unless ``x`` lies in [0, 1] with labels in [0, n_out) (:func:`prepare`), eps >= 0
-    (finite), 0 < p_init <= 1, and n_queries, batch_size >= 1 and seed >= 0 are integers.
+    ValueError unless ``x`` lies in [0, 1] with labels in [0, n_out) (:func:`prepare`), eps in
+    [0, 1], 0 < p_init <= 1, 1 <= n_queries <= its limit, and batch_size >= 1 and seed >= 0 are
+    integers (:mod:`~nprelu.attacks._common`).
     """
     x, y, xp = prepare(net, x, y)
     be = net.backend
     n, d = x.shape
     h = image_side(d)
-    eps = check_real("eps", eps, 0.0)
-    p_init = check_real("p_init", p_init, 0.0, 1.0, low_open=True)
-    n_queries = check_int("n_queries", n_queries)
+    eps = check_setting("eps", eps, be.dtype)
+    p_init = check_setting("p_init", p_init, be.dtype)
+    n_queries = check_budget("n_queries", n_queries)
     seed, batch_size = check_int("seed", seed, 0), check_int("batch_size", batch_size)
+    check_attack_memory("square_linf", net, x, 10)
     rng = be.rng(seed)
 
     stripes = be.asarray(rng.integers(0, 2, size=(n, 1, h)) * 2 - 1, dtype=be.dtype)

@@ -36,7 +36,8 @@ from dataclasses import dataclass
 from functools import partial
 
 from ..parallel import row_blocks, run
-from ._common import check_int, check_real, input_grad, prepare
+from ._common import check_attack_memory, check_budget, check_int, check_setting, input_grad, \
+    prepare
 
 
 @dataclass
@@ -68,15 +69,17 @@ def zero_gradient_pgd(net, x, y, step=0.01, max_steps=500, eps=None, batch_size=
     Returns a :class:`ZeroGradientResult`; see the module doc for the not-found case. An empty
     batch gives empty fields.
 
-    ValueError unless ``x`` lies in [0, 1] with labels in [0, n_out) (:func:`prepare`), step > 0
-    and eps (unless None) >= 0 are finite, max_steps >= 0 (0: only test the clean input's
-    gradient) and batch_size >= 1 are integers.
+    ValueError unless ``x`` lies in [0, 1] with labels in [0, n_out) (:func:`prepare`), step is
+    in (0, 1] and eps (unless None) in [0, 1], max_steps >= 0 (0: only test the clean input's
+    gradient) is an integer at most its limit and batch_size >= 1 an integer
+    (:mod:`~nprelu.attacks._common`).
     """
     x, y, xp = prepare(net, x, y)
-    step = check_real("step", step, 0.0, low_open=True)
-    max_steps = check_int("max_steps", max_steps, 0)
-    eps = None if eps is None else check_real("eps", eps, 0.0)
+    step = check_setting("step", step, net.backend.dtype)
+    max_steps = check_budget("max_steps", max_steps, 0)
+    eps = None if eps is None else check_setting("eps", eps, net.backend.dtype)
     batch_size = check_int("batch_size", batch_size)
+    check_attack_memory("zero_gradient_pgd", net, x, 3, 6)
     be, parts = net.backend, []
     for i in range(0, max(len(x), 1), batch_size):   # N = 0: one empty batch
         xb, yb = x[i:i + batch_size], y[i:i + batch_size]

@@ -57,7 +57,8 @@ def plot_all(summary: dict, out_dir, strict: bool = False) -> list[Path]:
     registered for its ``kind``; blocks absent from ``summary`` (``--only`` runs) are skipped.
     A figure that fails to draw (a block of the wrong shape included) is skipped with a
     :class:`RuntimeWarning` naming it, so one malformed block cannot cost the others; pass
-    ``strict=True`` to raise instead (tests do).
+    ``strict=True`` to raise instead (tests do). A figure that cannot be written (an OSError:
+    a full disk, a read-only folder) always raises, naming its path.
     """
     out_dir = Path(out_dir)
     written: list[Path] = []
@@ -69,6 +70,8 @@ def plot_all(summary: dict, out_dir, strict: bool = False) -> list[Path]:
             check(block, SCHEMAS[output.kind], output.key)
             written.append(DRAWERS[output.kind](output, block, out_dir / output.file,
                                                 extras_for(summary, output.key)))
+        except OSError:   # cannot be written: fails the run (checkpoint.OutputError names it)
+            raise
         except Exception as exc:  # noqa: BLE001 - reported, and re-raised when strict
             if strict:
                 raise

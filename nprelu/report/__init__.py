@@ -50,15 +50,23 @@ def write_report(summary: dict, out_dir, strict: bool = False) -> Path:
 def write_all(summary: dict, out_dir, strict: bool = False) -> list[Path]:
     """Figures, ``table1.md`` (when Table 1 is present) and ``REPORT.md`` for ``summary``;
     returns every path written. A summary of the wrong shape raises ``SummaryError`` naming the
-    field, before anything is written."""
+    field, before anything is written. An output that cannot be written raises its OSError
+    (``checkpoint.OutputError``: the path and the OS error) once the others have been tried:
+    the figures stop at the first, ``table1.md`` and ``REPORT.md`` are still written if they
+    can be."""
     from ..plots import plot_all   # Matplotlib only when figures are drawn
 
     check_summary(summary, OUTPUTS)
-    paths = list(plot_all(summary, out_dir, strict=strict))
-    t1 = write_table1(summary, out_dir)
-    if t1 is not None:
-        paths.append(t1)
-    paths.append(write_report(summary, out_dir, strict=strict))
+    paths, failed = [], []
+    for write in (lambda: plot_all(summary, out_dir, strict=strict),
+                  lambda: [write_table1(summary, out_dir)],
+                  lambda: [write_report(summary, out_dir, strict=strict)]):
+        try:
+            paths += [p for p in write() if p is not None]
+        except OSError as exc:
+            failed.append(exc)
+    if failed:
+        raise failed[0]
     return paths
 
 
