@@ -220,6 +220,7 @@ def test_a_case_without_an_image_says_so_in_its_panels(summary):
     for ax in (top, zoom):
         assert "in the subset meets this case" in " ".join(t.get_text() for t in ax.texts)
     assert "(no image)" in top.get_title()
+    assert len(fig.axes[0].get_xticks()) > 2    # the cases drawn keep their shared ticks
 
 
 def test_figure_13_draws_one_panel_per_network(summary):

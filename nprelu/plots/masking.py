@@ -88,8 +88,8 @@ def no_image(ax, zoom, title: str, n_test) -> None:
         panel.set_facecolor("whitesmoke")
         panel.text(0.5, 0.5, f"no image of the {n_test}\nin the subset meets this case",
                    transform=panel.transAxes, ha="center", va="center", fontsize=10)
-        panel.set_xticks([])
-        panel.set_yticks([])
+    zoom.set_xticks([])    # the top panel shares its ticks with the other cases': kept
+    zoom.set_yticks([])
 
 
 LEGEND = (("eps box", dict(color="red", ls=":", lw=1.2)),
