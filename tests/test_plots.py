@@ -10,9 +10,11 @@ import pytest
 
 from nprelu import plots
 from nprelu.experiments import OUTPUTS
-from nprelu.plots import DRAWERS, Extras, attack_caption, coinciding, plot_all
-from nprelu.plots import common, figures
-from nprelu.plots.figures import legend_labels
+from nprelu.plots import (DRAWERS, Extras, attack_caption, coinciding, draw_figure,
+                          figure_caption, plot_all)
+from nprelu.plots import (adaptive, captions, common, cw_gap, figures, maps, masking, style,
+                          suite, sweeps)
+from nprelu.plots.figures import growth_note, identical_groups
 from summary_helpers import make_summary
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -55,12 +57,14 @@ def test_a_new_figure_of_an_existing_kind_needs_no_plots_change(tmp_path, summar
 
 
 def test_plots_source_names_no_figure_file_or_title():
-    source = "".join(inspect.getsource(m) for m in (plots, common, figures))
+    source = "".join(inspect.getsource(m) for m in (plots, common, figures, sweeps, maps,
+                                                     adaptive, suite, masking, cw_gap, style,
+                                                     captions))
     assert not re.findall(r"[\w-]+\.png", source)
     for output in FIGURES:
         assert output.file not in source
         assert output.title not in source
-        assert f'"{output.key}"' not in source
+        assert output.key == output.kind or f'"{output.key}"' not in source
 
 
 def test_summary_without_figures_draws_nothing(tmp_path, summary):
@@ -136,16 +140,8 @@ def test_bands_are_drawn_from_the_intervals(tmp_path, summary):
     assert common.bounds(iv["curves"]["HL1"]["1"]["robust"], 15) is not None
 
 
-def _captured(monkeypatch):
-    figs = []
-    monkeypatch.setattr(figures, "save_figure", lambda fig, path: figs.append(fig) or path)
-    return figs
-
-
-def test_panels_comparing_one_quantity_share_their_y_axis(tmp_path, summary, monkeypatch):
-    figs = _captured(monkeypatch)
-    plot_all({k: summary[k] for k in ("fig01", "fig04", "fig08")}, tmp_path, strict=True)
-    growth, sweep, zero = figs
+def test_panels_comparing_one_quantity_share_their_y_axis(summary):
+    growth, sweep, zero = (draw_figure(summary, k) for k in ("fig01", "fig04", "fig08"))
     g = growth.axes
     assert g[0].get_shared_y_axes().joined(g[0], g[1])       # L∞ row
     assert not g[0].get_shared_y_axes().joined(g[0], g[4])   # L∞ against L2
@@ -156,42 +152,90 @@ def test_panels_comparing_one_quantity_share_their_y_axis(tmp_path, summary, mon
     assert len(z) == 4 * 3 and z[0].get_shared_y_axes().joined(z[0], z[2])
 
 
-def test_coinciding_series_share_one_legend_entry(summary):
+def test_each_panel_of_figure_4_is_labelled_with_its_own_quantity(summary):
+    axes = draw_figure(summary, "fig04").axes
+    labels = [ax.get_ylabel() for ax in axes]
+    assert labels[:3] == ["standard accuracy (%)", "robust accuracy (%)",
+                          "PGD success rate (%)"]
+    assert labels[3:6] == labels[:3] and labels[6:] == labels[:3]
+    assert all(ax.get_title().startswith("initial β=") for ax in axes)
+
+
+def test_coinciding_series_are_found_from_the_data(summary):
     block = copy.deepcopy(summary["fig01"])
-    assert all(v == k for k, v in legend_labels(block).items())
+    assert identical_groups(block) == []
+    assert all(growth_note(block, l) == "" for l in block["capped_layers"])
     for layer in block["capped_layers"]:
-        for b in ("10", "100"):
-            block["capped"][layer][b] = copy.deepcopy(block["uncapped"])
-    labels = legend_labels(block)
-    assert labels["uncapped ReLU"] == "uncapped ReLU, β=10, β=100 (coincide)"
-    assert labels["β=100"] is None and labels["β=10"] is None
-    assert labels["β=1"] == "β=1"
+        block["capped"][layer]["100"] = copy.deepcopy(block["uncapped"])
+    block["capped"]["HL1"]["10"] = {n: [1.01 * v for v in block["uncapped"][n]]
+                                    for n in ("linf", "l2")}    # 1% off: hidden on a log axis
+    assert identical_groups(block) == [["uncapped ReLU", "β=100"]]
+    assert growth_note(block, "HL1") == "β=10, β=100 on the uncapped line"
+    assert growth_note(block, "HL2") == "β=100 on the uncapped line"
     assert coinciding({"a": [1, None], "b": [1, None], "c": [1, 2]}) == [["a", "b"], ["c"]]
+    assert coinciding({"a": [1.0], "b": [1.5]}, rtol=0.0, atol=0.6) == [["a", "b"]]
+    assert style.close_groups({"a": [10.0, 50.0], "b": [11.0, 50.0], "c": [30.0, 60.0]},
+                              100.0) == [["a", "b"]]
+    assert style.close_groups({"a": [10.0, 50.0], "b": [13.0, 50.0]}, 100.0) == []
+    assert "β=10, β=100 on the uncapped line" in draw_figure(
+        {"fig01": block}, "fig01").axes[0].get_title()
 
 
-def test_the_caption_line_gives_the_attack_settings(tmp_path, summary, monkeypatch):
+def test_the_caption_gives_the_attack_settings_and_the_title_does_not(summary):
     pgd = {"eps": 0.1, "step": 0.01, "steps": 10, "random_start": True}
     assert attack_caption({"pgd": pgd, "network": "general"}) == (
         "PGD eps 0.1, step 0.01, 10 steps, random start")
     assert attack_caption({"pgd_on_uncapped": {**pgd, "random_start": False}}).startswith(
         "PGD on uncapped eps 0.1")
     assert attack_caption({"max_steps": 200}) == "zero-gradient search: at most 200 steps"
+    assert attack_caption({"margin_pgd": {"eps": 0.1}, "bpda": {"eps": 0.1}}) == (
+        "Margin PGD eps 0.1; BPDA-PGD eps 0.1")
     s = copy.deepcopy(summary)
     s["meta"]["settings"]["fig04"] = {"pgd": pgd}
-    figs = _captured(monkeypatch)
-    plot_all({"meta": s["meta"], "fig04": s["fig04"]}, tmp_path, strict=True)
-    assert "PGD eps 0.1, step 0.01, 10 steps, random start" in figs[0]._suptitle.get_text()
+    caption = figure_caption(s, "fig04")
+    assert "PGD eps 0.1, step 0.01, 10 steps, random start" in caption
+    assert "Bands: " in caption and "784-392-196-10" in caption
+    assert "random start" not in draw_figure(s, "fig04")._suptitle.get_text()
 
 
-def test_the_sensitivity_map_outlines_the_digit_and_marks_zero_maps(tmp_path, summary,
-                                                                    monkeypatch):
+def test_a_note_on_bands_only_where_there_are_intervals(summary):
+    one = make_summary()              # a single seed of the older layout: no intervals
+    for key in ("fig04", "fig11", "fig13"):
+        assert "Bands" not in figure_caption(one, key) and "Interval" not in figure_caption(
+            one, key)
+    assert "Intervals of the sum: " in figure_caption(summary, "fig11")
+    assert all("band" not in t.get_text().lower() for t in draw_figure(summary, "fig11").texts)
+
+
+def test_every_figure_has_a_caption(summary):
+    for output in FIGURES:
+        assert len(figure_caption(summary, output.key)) > 40, output.key
+
+
+def test_a_case_without_an_image_says_so_in_its_panels(summary):
+    block = copy.deepcopy(summary["fig07"])
+    block["cases"]["fails"] = None
+    fig = draw_figure({"fig07": block}, "fig07")
+    top, zoom = fig.axes[2], fig.axes[5]
+    for ax in (top, zoom):
+        assert "in the subset meets this case" in " ".join(t.get_text() for t in ax.texts)
+    assert "(no image)" in top.get_title()
+    assert len(fig.axes[0].get_xticks()) > 2    # the cases drawn keep their shared ticks
+
+
+def test_figure_13_draws_one_panel_per_network(summary):
+    block = summary["fig13"]
+    fig = draw_figure(summary, "fig13")
+    assert len(fig.axes) == len({(n["beta"], n["adv_training"]) for n in block["networks"]})
+    assert all(len(ax.get_lines()) <= 3 for ax in fig.axes)
+
+
+def test_the_sensitivity_map_outlines_the_digit_and_marks_zero_maps(summary):
     block = copy.deepcopy(summary["fig11"])
     block["image"] = [1.0 if 300 <= i < 500 else 0.0 for i in range(784)]
     block["maps"][2] = [0.0] * 784
-    figs = _captured(monkeypatch)
-    DRAWERS["sensitivity"](OUTPUTS["fig11"], block, tmp_path / "x.png", Extras())
-    panels = figs[0].axes[1:4]
+    panels = draw_figure({"fig11": block}, "fig11").axes[1:4]
     assert all(ax.collections for ax in panels)               # the contour of the digit
     assert "masking" in " ".join(t.get_text() for t in panels[2].texts)
     assert not panels[0].texts
-    assert "zero gradient: 30% of test images" in panels[2].get_title()
+    assert "30% zero gradient" in panels[2].get_title()

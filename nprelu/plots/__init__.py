@@ -2,8 +2,16 @@
 
 Draws only. Which blocks are figures, their file names and titles come from the one registry
 (:data:`nprelu.experiments.OUTPUTS`): an output with a ``file`` is a figure, and its ``kind``
-picks the function registered with :func:`draws` (:mod:`.figures`). Figures 4, 5 and 6 (kind
-``pgd_sweep``) share one function, so adding a figure of an existing kind needs no change here.
+picks the function registered with :func:`draws` (one module per family of figures:
+:mod:`.figures`, :mod:`.sweeps`, :mod:`.maps`, :mod:`.adaptive`, :mod:`.suite`,
+:mod:`.masking`, :mod:`.cw_gap`). Figures 4, 5 and 6 (kind ``pgd_sweep``) share one function,
+so adding a figure of an existing kind needs no change here.
+
+A figure's title is at most two short lines; what it leaves out (settings, sample sizes, how
+to read it, the intervals) is its caption, :func:`figure_caption` (:mod:`.captions`), which the
+report prints under it. Series differ in colour and in line style or marker (grey print),
+legends lie outside the data, and lines that coincide in a panel are named in its title
+(:mod:`.style`). :func:`draw_figure` returns one figure unsaved (the figure-quality tests).
 
 A block's shape is :data:`nprelu.experiments.schema.SCHEMAS` of its kind; blocks are checked
 against it before drawing and then read directly. ``null`` values that the schema allows
@@ -28,8 +36,10 @@ from pathlib import Path
 
 from ..experiments import OUTPUTS, experiment_of
 from ..experiments.schema import SCHEMAS, check
-from .common import DRAWERS, Extras, attack_caption, coinciding, draws, save_figure
-from . import figures  # noqa: F401 (registers the drawers)
+from .common import (BUILDERS, CAPTIONS, DRAWERS, Extras, coinciding, draws, save_figure,
+                     wrap_title)
+from .captions import attack_caption
+from . import figures, sweeps, maps, adaptive  # noqa: F401 (register the paper's figures)
 from . import masking  # noqa: F401 (registers the landscape and masking drawers)
 from . import cw_gap  # noqa: F401 (registers its drawer)
 from . import suite  # noqa: F401 (registers the eps_curve drawer: Figure 13)
@@ -48,6 +58,32 @@ def extras_for(summary: dict, key: str) -> Extras:
     if scope and isinstance(settings, dict) and isinstance(settings.get(scope), dict):
         settings = settings[scope]
     return Extras(iv, attack_caption(settings), method)
+
+
+def _checked(summary: dict, key: str) -> dict:
+    if key not in OUTPUTS or OUTPUTS[key].file is None:
+        raise KeyError(f"{key!r} is not a figure of the registry")
+    if key not in summary:
+        raise KeyError(f"the summary has no block {key!r}")
+    output = OUTPUTS[key]
+    check(summary[key], SCHEMAS[output.kind], key)
+    return summary[key]
+
+
+def draw_figure(summary: dict, key: str):
+    """The figure of block ``key`` of ``summary``, built but not saved (a Matplotlib
+    ``Figure``, its title wrapped as :func:`save_figure` writes it)."""
+    block = _checked(summary, key)
+    fig = BUILDERS[OUTPUTS[key].kind](OUTPUTS[key], block, extras_for(summary, key))
+    wrap_title(fig)
+    return fig
+
+
+def figure_caption(summary: dict, key: str) -> str:
+    """The caption of figure ``key``: what its title leaves out (settings, sample sizes, how
+    to read it, what the bands are), in sentences, for the report to print under it."""
+    block = _checked(summary, key)
+    return CAPTIONS[OUTPUTS[key].kind](OUTPUTS[key], block, extras_for(summary, key))
 
 
 def plot_all(summary: dict, out_dir, strict: bool = False) -> list[Path]:
@@ -80,5 +116,5 @@ def plot_all(summary: dict, out_dir, strict: bool = False) -> list[Path]:
     return written
 
 
-__all__ = ["DRAWERS", "Extras", "attack_caption", "coinciding", "draws", "plot_all",
-           "save_figure"]
+__all__ = ["BUILDERS", "CAPTIONS", "DRAWERS", "Extras", "attack_caption", "coinciding",
+           "draw_figure", "draws", "figure_caption", "plot_all", "save_figure"]

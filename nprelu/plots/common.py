@@ -1,4 +1,11 @@
-"""What every figure shares: the drawer registry, colours, bands, captions, PNG output."""
+"""What every figure shares: the drawer registry, the data helpers, bands, PNG output.
+
+A drawer is registered with ``@draws(kind)`` on a function ``build(output, block, extras) ->
+Figure`` that only builds the figure (:data:`BUILDERS`, which the figure-quality tests render);
+:data:`DRAWERS` holds, per kind, ``draw(output, block, path, extras=Extras()) -> path``, which
+builds and saves it. ``@captions(kind)`` registers the function that gives a figure's caption
+text: the settings a title leaves out (:mod:`.captions`).
+"""
 from __future__ import annotations
 
 import io
@@ -6,21 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
 from ..checkpoint import atomic_write_bytes
-from ..experiments.summary import beta_key
 
 DPI = 85
 BAND_ALPHA = 0.18
-LAYER_COLORS = {"HL1": "tab:blue", "HL2": "tab:orange", "HL3": "tab:green",
-                "HL12": "tab:red", "HL123": "tab:red"}
-LAYER_LABELS = {"HL12": "HL12 (both)", "HL123": "HL123 (all)"}
-ATTACK_NAMES = {"pgd": "PGD", "fgsm": "FGSM", "cw": "CW-L2"}
 
 
 @dataclass(frozen=True)
@@ -34,14 +34,31 @@ class Extras:
     method: str = ""
 
 
-#: The drawing function of each output kind: ``fn(output, block, path, extras) -> path``.
+#: The figure builder of each output kind: ``build(output, block, extras) -> Figure``.
+BUILDERS: dict[str, Callable] = {}
+#: The drawing function of each output kind: ``draw(output, block, path, extras) -> path``.
 DRAWERS: dict[str, Callable] = {}
+#: The caption of each output kind: ``caption(output, block, extras) -> str``.
+CAPTIONS: dict[str, Callable] = {}
 
 
 def draws(kind: str):
-    """Register the decorated function as the one that draws blocks of ``kind``."""
+    """Register the decorated figure builder for blocks of ``kind`` (:data:`BUILDERS`), and
+    the function that builds and saves it (:data:`DRAWERS`); the builder is returned as is."""
+    def register(build):
+        def draw(output, block, path, extras: Extras = Extras()) -> Path:
+            return save_figure(build(output, block, extras), path)
+        draw.__doc__ = build.__doc__
+        BUILDERS[kind] = build
+        DRAWERS[kind] = draw
+        return build
+    return register
+
+
+def captions(kind: str):
+    """Register the decorated function as the caption of blocks of ``kind``."""
     def register(fn):
-        DRAWERS[kind] = fn
+        CAPTIONS[kind] = fn
         return fn
     return register
 
@@ -96,65 +113,22 @@ def band(ax, x, iv_list, color, scale: float = 1.0, log: bool = False) -> bool:
     return True
 
 
-def coinciding(series: dict, rtol: float = 1e-6) -> list[list[str]]:
-    """Groups of labels whose series are equal everywhere (NaN equal to NaN), in input order;
-    each label in exactly one group."""
+def coinciding(series: dict, rtol: float = 1e-6, atol: float = 1e-12) -> list[list[str]]:
+    """Groups of labels whose series are equal everywhere (NaN equal to NaN; within ``rtol``
+    and ``atol`` as ``np.allclose``), in input order; each label in exactly one group (joined
+    to the first group whose first series it matches)."""
     groups: list[list[str]] = []
     arrays = {k: np.asarray(v, dtype=float) for k, v in series.items()}
     for label, arr in arrays.items():
         for g in groups:
             ref = arrays[g[0]]
-            if ref.shape == arr.shape and np.allclose(ref, arr, rtol=rtol, atol=1e-12,
+            if ref.shape == arr.shape and np.allclose(ref, arr, rtol=rtol, atol=atol,
                                                       equal_nan=True):
                 g.append(label)
                 break
         else:
             groups.append([label])
     return groups
-
-
-def attack_caption(settings) -> str:
-    """The attack settings of an experiment's ``meta.settings`` (or of one output's scope of
-    them) in words: "PGD eps 0.1, step 0.01, 10 steps, random start"; a budget recorded in
-    words (``budget_in_words``: its textual and numeric entries) and a PGD step given in words
-    (``pgd_step``) are quoted as recorded; "" when it records none."""
-    if not isinstance(settings, dict):
-        return ""
-    parts = []
-    for key, v in settings.items():
-        if isinstance(v, dict) and ("eps" in v or "steps" in v) and key != "budget":
-            words = key.split("_")
-            name = " ".join([ATTACK_NAMES.get(words[0], words[0])] + words[1:])
-            bits = [f"eps {v['eps']:.4g}" if "eps" in v else None,
-                    f"step {v['step']:.4g}" if "step" in v else None,
-                    f"{v['steps']} steps" if "steps" in v else None,
-                    f"{v['restarts']} restarts" if "restarts" in v else None,
-                    {True: "random start", False: "start at the clean image"}.get(
-                        v.get("random_start"))]
-            parts.append(f"{name} " + ", ".join(b for b in bits if b))
-    if isinstance(settings.get("pgd_step"), str):
-        parts.append(f"PGD step {settings['pgd_step']}")
-    stated = settings.get("budget_in_words")
-    if isinstance(stated, dict) and not any(p.startswith("suite budget") for p in parts):
-        parts.append("suite: " + "; ".join(f"{k.replace('_', ' ')} {v}"
-                                           for k, v in stated.items()
-                                           if isinstance(v, (str, int, float))))
-    if "max_steps" in settings:
-        parts.append(f"zero-gradient search: at most {settings['max_steps']} steps")
-    return "; ".join(parts)
-
-
-def beta_colors(betas) -> dict:
-    """One colour per beta key, ordered from small (dark) to large (light)."""
-    cmap = matplotlib.colormaps["viridis"]
-    ordered = sorted(betas)
-    n = max(len(ordered) - 1, 1)
-    return {beta_key(b): cmap(0.85 * i / n) for i, b in enumerate(ordered)}
-
-
-def layer_label(layer: str) -> str:
-    """``capped HL12 (both)``: a legend label for the network capped at ``layer``."""
-    return f"capped {LAYER_LABELS.get(layer, layer)}"
 
 
 def new_figure(figsize) -> Figure:
@@ -205,33 +179,3 @@ def wrap_title(fig: Figure) -> None:
             line = line[cut + 2:]
         lines.append(line)
     title.set_text("\n".join(lines))
-
-
-def sweep_details(block: dict, extras: Extras) -> str:
-    """The network's layer sizes, test samples, attack settings and intervals, for a caption."""
-    text = (f"layer sizes {'-'.join(str(s) for s in block['sizes'])}, "
-            f"{block['n_test']} test samples")
-    return text + (f"; {extras.caption}" if extras.caption else "") + interval_note(extras)
-
-
-def interval_note(extras: Extras) -> str:
-    return f"\nbands: {extras.method}" if extras.iv is not None and extras.method else ""
-
-
-def layer_lines(ax, block: dict, b0, key: str, extras: Extras, scale: float = 1.0) -> None:
-    """On ``ax``: ``curves[layer][b0][key]`` against the evaluation beta, one line per layer,
-    with its 95% band when the intervals have one."""
-    x = floats(block["betas_eval"])
-    for layer in block["capped_layers"]:
-        y = scale * floats(block["curves"][layer][beta_key(b0)].get(key, [np.nan] * len(x)))
-        color = LAYER_COLORS.get(layer)
-        ax.plot(x, y, marker="o", ms=3, lw=1.3, color=color, label=layer_label(layer))
-        band(ax, x, dig(extras.iv, "curves", layer, beta_key(b0), key), color, scale)
-
-
-def layer_legend(fig: Figure, layers) -> None:
-    handles = [Line2D([], [], color=LAYER_COLORS.get(l), marker="o", ms=3,
-                      label=layer_label(l)) for l in layers]
-    if handles:
-        fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=9,
-                   frameon=False)

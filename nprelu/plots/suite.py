@@ -1,22 +1,31 @@
-"""The equal-budget suite's figure: robust accuracy against eps (Figure 13, ours)."""
+"""The equal-budget suite's figure: robust accuracy against eps (Figure 13, ours).
+
+Small multiples: one panel per network (rows: max value β, the uncapped network first;
+columns: adversarial training), so no band hides another; each panel holds PGD as the paper
+ran it and the suite's worst case, and, in a capped network's panel, the uncapped network's
+worst case in grey for reference.
+"""
 from __future__ import annotations
 
-from pathlib import Path
-
-from matplotlib.lines import Line2D
+from matplotlib.figure import Figure
 
 from ..experiments import Output
 from ..experiments.summary import beta_key
-from .common import Extras, band, beta_colors, dig, draws, floats, interval_note, new_figure, \
-    save_figure
+from .common import Extras, band, dig, draws, floats, new_figure
+from .style import close_groups, coincide_note, title_with_note
 
-#: Adversarial trainings, one panel each, in Table 1's order.
+#: Adversarial trainings, one column each, in Table 1's order.
 ADV_PANELS = (("none", "no adversarial training"), ("fgsm", "FGSM adversarial training"),
               ("pgd", "PGD adversarial training"))
-UNCAPPED_COLOR = "black"
 #: How each measure is drawn: PGD as the paper ran it dashed, the suite's worst case solid.
-MEASURES = (("pgd_paper", dict(ls="--", marker="x", ms=3.5, lw=1.2), "PGD as the paper ran it"),
-            ("worst_case", dict(ls="-", marker="o", ms=3.5, lw=1.5), "worst case (reduced suite)"))
+MEASURES = (("pgd_paper", dict(ls="--", marker="x", ms=4, lw=1.2, color="tab:orange"),
+             "PGD as the paper ran it"),
+            ("worst_case", dict(ls="-", marker="o", ms=3.5, lw=1.5, color="tab:red"),
+             "worst case (reduced suite)"))
+REFERENCE = dict(ls="-.", lw=1.0, color="gray")
+REFERENCE_LABEL = "uncapped ReLU, worst case"
+#: The curves' names in a panel's note of the curves that coincide.
+SHORT = {MEASURES[0][2]: "PGD", MEASURES[1][2]: "worst case", REFERENCE_LABEL: "uncapped"}
 
 
 def _label(beta) -> str:
@@ -31,43 +40,63 @@ def panels(block: dict) -> list[tuple[str, str]]:
                     if a not in dict(ADV_PANELS)]
 
 
-@draws("eps_curve")
-def plot_eps_curve(output: Output, block: dict, path, extras: Extras = Extras()) -> Path:
-    """Robust accuracy (%) against eps, one panel per adversarial training (shared y-axis).
+def betas(block: dict) -> list:
+    """The networks' max values, the uncapped network (None) first, then from large to small."""
+    present = list(dict.fromkeys(n["beta"] for n in block["networks"]))
+    return ([None] if None in present else []) + sorted((b for b in present if b is not None),
+                                                       reverse=True)
 
-    One colour per cap β (black: uncapped); dashed = PGD as the paper ran it, solid = the
-    per-sample worst case over the reduced suite (the caption gives its budget), each with its
-    95% band when the summary has intervals. A dashed curve that stays high where the solid one
-    falls is a masked gradient: PGD fails where another attack of the same budget succeeds.
+
+@draws("eps_curve")
+def plot_eps_curve(output: Output, block: dict, extras: Extras = Extras()) -> Figure:
+    """Robust accuracy (%) against eps, one panel per network (all panels share both axes).
+
+    Rows: max value β (uncapped first); columns: adversarial training. Dashed = PGD as the
+    paper ran it, solid = the per-sample worst case over the reduced suite (the caption gives
+    its budget), each with its 95% band when the summary has intervals; grey dash-dot = the
+    uncapped network of the same training, worst case (no band). A dashed curve that stays high
+    where the solid one falls is a masked gradient: PGD fails where another attack of the same
+    budget succeeds. A panel names the curves that coincide in it; a network not in the block
+    is an empty panel that says so.
     """
     x = floats(block["eps"])
-    advs = panels(block)
-    colors = beta_colors([n["beta"] for n in block["networks"] if n["beta"] is not None])
-    fig = new_figure((3.7 * max(len(advs), 1) + 0.6, 4.2))
-    axes = fig.subplots(1, max(len(advs), 1), squeeze=False, sharey=True)[0]
-    handles = {}
-    for ax, (adv, title) in zip(axes, advs):
-        for i, net in enumerate(block["networks"]):
-            if net["adv_training"] != adv:
+    advs, rows = panels(block), betas(block)
+    nets = {(n["beta"], n["adv_training"]): (i, n) for i, n in enumerate(block["networks"])}
+    fig = new_figure((3.4 * max(len(advs), 1) + 1.2, 2.3 * max(len(rows), 1) + 1.3))
+    axes = fig.subplots(max(len(rows), 1), max(len(advs), 1), squeeze=False, sharex=True,
+                        sharey=True)
+    for r, beta in enumerate(rows):
+        for c, (adv, adv_title) in enumerate(advs):
+            ax = axes[r][c]
+            ax.grid(True, alpha=0.3)
+            ax.set_ylim(-2.0, 102.0)
+            title = adv_title if r == 0 else ""
+            if (beta, adv) not in nets:
+                ax.text(0.5, 0.5, "not in this summary", transform=ax.transAxes,
+                        ha="center", va="center", fontsize=8, color="gray")
+                title_with_note(ax, title, "", fontsize=9)
                 continue
-            color = (UNCAPPED_COLOR if net["beta"] is None
-                     else colors[beta_key(net["beta"])])
-            for key, style, _ in MEASURES:
-                ax.plot(x, 100.0 * floats(net[key]), color=color, **style)
-                band(ax, x, dig(extras.iv, "networks", i, key), color, 100.0)
-            handles.setdefault(_label(net["beta"]), Line2D([], [], color=color, lw=2))
-        ax.set_title(title, fontsize=10)
+            i, net = nets[(beta, adv)]
+            series = {}
+            if beta is not None and (None, adv) in nets:
+                series[REFERENCE_LABEL] = 100.0 * floats(nets[(None, adv)][1]["worst_case"])
+                ax.plot(x, series[REFERENCE_LABEL], label=REFERENCE_LABEL, **REFERENCE)
+            for key, style, label in MEASURES:
+                series[label] = 100.0 * floats(net[key])
+                ax.plot(x, series[label], label=label, **style)
+                band(ax, x, dig(extras.iv, "networks", i, key), style["color"], 100.0)
+            note = coincide_note(close_groups(series, 100.0), short=SHORT.get)
+            title_with_note(ax, title, note, fontsize=9)
+        axes[r][0].set_ylabel(f"{_label(beta)}\nrobust accuracy (%)", fontsize=9)
+    for ax in axes[-1]:
         ax.set_xlabel("eps (L∞)")
-        ax.set_ylim(-2.0, 102.0)
-        ax.grid(True, alpha=0.3)
-    axes[0].set_ylabel("robust accuracy (%)")
-    for _, style, label in MEASURES:
-        handles[label] = Line2D([], [], color="gray", **style)
-    fig.legend(list(handles.values()), list(handles), loc="outside lower center",
-               ncol=min(len(handles), 6), fontsize=8, frameon=False)
-    caption = f"\n{extras.caption}" if extras.caption else ""
-    fig.suptitle(f"{output.title}: {block['n']} test samples per seed; dashed = PGD as the "
-                 f"paper ran it, solid = worst case over the suite{caption}"
-                 f"{interval_note(extras)}", fontsize=9)
-    return save_figure(fig, path)
-
+    handles = {}
+    for ax in axes.flat:
+        for h, l in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(l, h)
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="outside lower center",
+                   ncol=len(handles), fontsize=9, frameon=False)
+    fig.suptitle(f"{output.title}\none panel per network: PGD as the paper ran it against the "
+                 "suite's worst case", fontsize=10)
+    return fig
