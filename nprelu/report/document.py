@@ -135,13 +135,22 @@ def compute_appendix(summary: dict) -> list[str]:
 
 # --------------------------------------------------------------------------- sections
 
-def figure_line(output, out_dir: Path) -> list[str]:
-    """The Markdown image of ``output``'s figure, or a note when it was not drawn."""
+def figure_line(output, out_dir: Path, summary: dict | None = None) -> list[str]:
+    """The Markdown image of ``output``'s figure with its caption (the settings, sample sizes
+    and intervals its short title leaves out: :func:`nprelu.plots.figure_caption`), or a note
+    when it was not drawn."""
     if output.file is None:
         return []
-    if (out_dir / output.file).exists():
-        return [f"![{output.title}]({output.file})", ""]
-    return [f"_Figure `{output.file}` was not drawn (run `nprelu.plots.plot_all` first)._", ""]
+    if not (out_dir / output.file).exists():
+        return [f"_Figure `{output.file}` was not drawn (run `nprelu.plots.plot_all` first)._",
+                ""]
+    lines = [f"![{output.title}]({output.file})", ""]
+    if summary is not None and output.key in summary:
+        from ..plots import figure_caption   # Matplotlib only where a figure exists
+        caption = figure_caption(summary, output.key)
+        if caption:
+            lines += [f"_{caption}_", ""]
+    return lines
 
 
 def _network_line(block) -> list[str]:
@@ -189,7 +198,7 @@ def section(group, summary: dict, out_dir: Path, writer: SettingsWriter | None =
     body = BODIES.get(host.kind, figures_and_numbers)
     return ([f"## {host.title}", ""] + _network_line(summary.get(host.key))
             + run_lines(group, summary, writer)
-            + body(group, summary, lambda output: figure_line(output, out_dir)))
+            + body(group, summary, lambda output: figure_line(output, out_dir, summary)))
 
 
 # --------------------------------------------------------------------------- verdicts
