@@ -7,7 +7,7 @@ the blocks on ``backend.threads`` threads, each taking the next block when it is
 releases the GIL inside a matrix product and inside its loops over large arrays, so two threads
 keep two cores busy; each thread's products must then run on one BLAS thread
 (``OPENBLAS_NUM_THREADS=1``, see :mod:`nprelu.backend`). A training step is cut the same way, in
-a few pieces (:meth:`~nprelu.network.MLP.loss_and_grads`): its rows for the one large forward
+a few pieces (:mod:`nprelu.threaded_step`): its rows for the one large forward
 product, then slices of the flat parameter vector (:func:`flat_parts`), each with its weight
 gradients and its share of Adam.
 

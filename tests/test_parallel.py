@@ -40,7 +40,7 @@ def test_flat_parts_cut_theta_between_weight_rows_into_balanced_slices(sizes, pa
     assert len(cut) == parts and cut[0].flat.start == 0 and cut[-1].flat.stop == net.theta.size
     assert all(a.flat.stop == b.flat.start for a, b in zip(cut[:-1], cut[1:]))
     seen = np.zeros(net.theta.size, dtype=int)     # every entry of theta in exactly one piece
-    views = net._grad_views
+    views = net.grads
     base = net.grad.__array_interface__["data"][0]
     for part in cut:
         for k, rows in part.pieces:
