@@ -10,7 +10,7 @@ from matplotlib.ticker import MaxNLocator
 from matplotlib.lines import Line2D
 
 from ..experiments import Output
-from ..experiments.landscape import CASES   # Figure 7's cases in words, in drawing order
+from ..paper import FIG7_CASES as CASES   # Figure 7's cases in words, in drawing order
 from .common import Extras, band, dig, draws, floats, interval_note, new_figure, save_figure
 
 #: Legend names of the masking block's fractions (the others by their key).
