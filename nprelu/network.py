@@ -39,7 +39,7 @@ from .backend import Backend, array_module, get_backend, to_host
 from .checkpoint import CheckpointError, read_checkpoint, write_checkpoint
 from .flops import count_backward, count_forward
 from .losses import cross_entropy_per_sample, get_loss
-from .parallel import row_blocks, run
+from .parallel import over_rows
 
 
 def check_batch(x, width, name="x"):
@@ -260,7 +260,7 @@ class MLP:
             raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         out = be.xp.empty((len(x), self.sizes[-1]), dtype=be.xp.result_type(x, self.theta))
         size = min(batch_size, be.block_rows or batch_size)   # N = 0: one empty block
-        run([partial(self._logits_rows, x, out, r) for r in row_blocks(len(x), size)], be.threads)
+        over_rows(be, len(x), partial(self._logits_rows, x, out), rows_per_block=size)
         return out
 
     def _logits_rows(self, x, out, r):
