@@ -31,7 +31,6 @@ pixel box is the attacks' business (:func:`nprelu.attacks._common.prepare`).
 from __future__ import annotations
 
 import math
-import threading
 from functools import partial
 
 from .activations import SMOOTH_SURROGATES, backward_mask, capped_relu, capped_relu_backward, \
@@ -41,10 +40,7 @@ from .checkpoint import CheckpointError, read_checkpoint, write_checkpoint
 from .checks import check_finite
 from .flops import count_backward, count_forward
 from .losses import cross_entropy_per_sample, get_loss
-from .parallel import flat_parts, row_blocks, run
-
-STEP_SHARES = (0.46, 0.54)  # a training step's slices of theta on the CPU (loss_and_grads)
-SPLIT_MACS = 20_000_000     # a forward product this large (0.1 ms on a core) is split in two
+from .parallel import over_rows
 
 
 def check_batch(x, width, name="x"):
@@ -186,8 +182,6 @@ class MLP:
             self._grad_views.append(self.grad[start:stop].reshape(shape))
             start = stop
         self.W, self.b = self._param_views[0::2], self._param_views[1::2]
-        blocks = [s if len(s) == 2 else (1, s[0]) for s in shapes]   # a bias: one row
-        self._parts = (flat_parts(blocks, 1), flat_parts(blocks, STEP_SHARES))
 
     # ---- caps -------------------------------------------------------------------------------
     @property
@@ -227,6 +221,11 @@ class MLP:
         return list(self._param_views)
 
     @property
+    def grads(self):
+        """[dW_0, db_0, dW_1, db_1, ...]: views into ``grad``, written by :meth:`backward`."""
+        return list(self._grad_views)
+
+    @property
     def n_layers(self) -> int:
         return len(self.W)
 
@@ -262,7 +261,7 @@ class MLP:
             raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         out = be.xp.empty((len(x), self.sizes[-1]), dtype=be.xp.result_type(x, self.theta))
         size = min(batch_size, be.block_rows or batch_size)   # N = 0: one empty block
-        run([partial(self._logits_rows, x, out, r) for r in row_blocks(len(x), size)], be.threads)
+        over_rows(be, len(x), partial(self._logits_rows, x, out), rows_per_block=size)
         return out
 
     def _logits_rows(self, x, out, r):
@@ -299,66 +298,11 @@ class MLP:
 
     def loss_and_grads(self, x, y, *, update=None):
         """``(loss, grads, logits)``: the batch's mean softmax cross-entropy, its parameter
-        gradients (as :meth:`backward` gives them) and the logits.
-
-        In fixed pieces shared by the backend's threads (:mod:`nprelu.parallel`; never cut by
-        the thread count, so the result does not depend on it): forward, loss and backward down
-        to delta_2 here, a forward product of :data:`SPLIT_MACS` or more (the first layer's on
-        MNIST) as two row blocks; then slices of ``theta`` (:data:`STEP_SHARES`, whole weight
-        rows and biases), each computing dW_i[r0:r1] = a_i[:, r0:r1]^T delta_{i+1} and
-        db_i = sum_n delta_{i+1}. The first, smaller slice (its thread starts at once) also
-        computes delta_1; the first layer's pieces of the others wait for it, last. ``update``:
-        called with each slice of ``theta`` once its gradients are written, on its thread.
-        """
-        check_batch(x, self.sizes[0])
-        be, n, xp = self.backend, len(x), self.backend.xp
-        acts, caches = [x], []
-        for i in range(self.n_layers):
-            last = i == self.n_layers - 1
-            beta = None if last else self._caps[i]
-            out = xp.empty((n, self.sizes[i + 1]), dtype=be.dtype)
-            big = be.block_rows and n * self.sizes[i] * self.sizes[i + 1] >= SPLIT_MACS
-            rows = row_blocks(n, -(-n // 2) if big else None)
-            run([partial(layer_forward, acts[i][r], self.W[i], self.b[i], beta, last=last,
-                         keep=False, out=out[r]) for r in rows], be.threads)
-            caches, acts = caches + [(acts[i], None if last else out, beta)], acts + [out]
-        loss, dlogits = cross_entropy_per_sample(acts[-1], y)
-        dout = xp.multiply(dlogits, 1.0 / n, out=dlogits)   # d mean / dZ, as losses.cross_entropy
-        deltas = [None] * (self.n_layers + 1)
-        for i in reversed(range(1, self.n_layers)):   # delta_L .. delta_2 (delta_1: first part)
-            deltas[i + 1] = dout                       # layer i masks dout in place
-            _, _, dout = layer_backward(dout, caches[i], self.W[i], params=False, inputs=i > 1,
-                                        inplace=True)
-        deltas[1] = dout if self.n_layers == 1 else None
-        first = threading.Event()
-        run([partial(self._grads_part, acts, deltas, caches, part, first, update, k == 0)
-             for k, part in enumerate(self._parts[bool(be.block_rows)])], be.threads)
-        count_forward(self.sizes, n)
-        count_backward(self.sizes, n, params=True, inputs=False)
-        return loss.mean(), self._grad_views, acts[-1]
-
-    def _grads_part(self, acts, deltas, caches, part, first, update, leads):
-        """One slice's gradients, then ``update``: piece k is rows of W_{k/2} (k even) or b_{k//2}
-        (odd); the ``leads`` slice first sets delta_1 = (delta_2 W_1^T) * mask_1 (``first``)."""
-        xp = self.backend.xp
-        if leads:
-            try:
-                if self.n_layers > 1:   # da_1 = delta_2 W_1^T, masked in place by layer 0
-                    deltas[1] = xp.matmul(deltas[2], self.W[1].T)
-                    layer_backward(deltas[1], caches[0], self.W[0], params=False, inputs=False,
-                                   inplace=True)
-            finally:
-                first.set()      # even on an error: the others must not wait forever
-        for k, rows in sorted(part.pieces, key=lambda piece: -piece[0]):   # layer 0 last
-            if k < 2 and not leads:
-                first.wait()
-            i, delta = k // 2, deltas[k // 2 + 1]
-            if k % 2:
-                delta.sum(axis=0, out=self._grad_views[k])
-            else:
-                xp.matmul(acts[i][:, rows].T, delta, out=self._grad_views[k][rows])
-        if update is not None:
-            update(part.flat)
+        gradients (as :meth:`backward` gives them) and the logits: :meth:`forward`, the loss and
+        :meth:`backward` of a training step, computed in pieces on the backend's threads by
+        :func:`nprelu.threaded_step.loss_and_grads` (``update``: see there)."""
+        from .threaded_step import loss_and_grads   # performance code built on this module
+        return loss_and_grads(self, x, y, update=update)
 
     def input_grad(self, x, y, loss="cross_entropy", surrogate=None):
         """``(loss_n, dx)``: each sample's own loss and its input gradient d loss_n / d x_n.

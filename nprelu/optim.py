@@ -85,7 +85,7 @@ class Adam:
         """Step t's update of ``params[k][part]`` from its gradient ``g[part]``, in place.
 
         Parts of one parameter are independent (the update is elementwise), so threads may
-        update disjoint parts at once (:meth:`~nprelu.network.MLP.loss_and_grads`).
+        update disjoint parts at once (:func:`~nprelu.threaded_step.train_step`).
         """
         arrays = [a[part] for a in (self.params[k], g, self.m[k], self.v[k], self._tmp[k])]
         if self.chunk is None or not all(a.flags.c_contiguous for a in arrays):

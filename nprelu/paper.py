@@ -87,6 +87,11 @@ SWEEPS = {
 #: Section 7, Figure 11: the sensitivity map of a digit five for these caps.
 FIG11 = {"betas": (1.0, 0.1, 0.01), "digit": 5}
 
+#: Section 6, Figure 7 sketches zero-gradient PGD succeeding and failing; we draw it from data
+#: in three cases (:mod:`nprelu.experiments.landscape`), these, in the order they are drawn.
+FIG7_CASES = {"at_x": "zero gradient already at x", "succeeds": "zero-gradient search succeeds",
+              "fails": "zero-gradient search fails"}
+
 #: Section 8: training and evaluation of Table 1's networks.
 SECTION8 = {
     "network": GENERAL,

@@ -7,7 +7,7 @@ the blocks on ``backend.threads`` threads, each taking the next block when it is
 releases the GIL inside a matrix product and inside its loops over large arrays, so two threads
 keep two cores busy; each thread's products must then run on one BLAS thread
 (``OPENBLAS_NUM_THREADS=1``, see :mod:`nprelu.backend`). A training step is cut the same way, in
-a few pieces (:meth:`~nprelu.network.MLP.loss_and_grads`): its rows for the one large forward
+a few pieces (:mod:`nprelu.threaded_step`): its rows for the one large forward
 product, then slices of the flat parameter vector (:func:`flat_parts`), each with its weight
 gradients and its share of Adam.
 
@@ -25,6 +25,9 @@ threads than on one (docs/benchmarks.md).
 
 A call made from inside a piece runs its own pieces on its own thread (no nesting of threads),
 and so does a call made while another thread of the program is already using the workers.
+
+Every attack that splits its rows across threads does it through :func:`over_rows`, so that
+the attack's module holds the algorithm on one block of rows and nothing else.
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ import os
 import queue
 import threading
 from contextlib import contextmanager
+from functools import partial
 from typing import NamedTuple
 
 
@@ -137,6 +141,32 @@ def _run_shared(tasks, count) -> list:
         done.get()
     if errors:
         raise errors[0]
+    return results
+
+
+def over_rows(backend, n: int, work, batch_size: int | None = None, *,
+              rows_per_block: int | None = None, in_turn: bool = False) -> list:
+    """``[work(rows) for rows in pieces of range(n)]``, the results in row order: the rows in
+    chunks of ``batch_size`` (all at once when None), one chunk after the other (memory), each
+    chunk cut into :func:`row_blocks` of ``rows_per_block`` rows (default: ``backend.block_rows``)
+    that :func:`run` computes on ``backend.threads`` threads. ``rows`` is a slice of
+    ``range(n)``; ``n = 0`` gives one empty piece, so that callers keep one code path.
+
+    ``in_turn``: call ``work(rows, turn)`` instead, where ``with turn(): ...`` enters in row
+    order within the chunk (:class:`InTurn`), for draws from one random generator.
+    """
+    block = backend.block_rows if rows_per_block is None else rows_per_block
+    size = batch_size or max(n, 1)
+    results = []
+    for start in range(0, max(n, 1), size):
+        pieces = [slice(start + r.start, start + r.stop)
+                  for r in row_blocks(min(size, n - start), block)]
+        if in_turn:
+            turn = InTurn()
+            tasks = [partial(work, rows, partial(turn, k)) for k, rows in enumerate(pieces)]
+        else:
+            tasks = [partial(work, rows) for rows in pieces]
+        results += run(tasks, backend.threads)
     return results
 
 

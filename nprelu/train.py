@@ -7,7 +7,8 @@ Each epoch draws a seeded permutation of the training set and takes one Adam ste
 
 An optional ``batch_hook(net, x_batch, y_batch) -> x_batch'`` replaces each batch's inputs
 before the step: adversarial training (FGSM or PGD examples made against the current weights)
-plugs in there without a second loop. The history records, per epoch, the mean training loss
+plugs in there without a second loop. Each step is :func:`~nprelu.threaded_step.train_step`:
+the loss and gradients of :mod:`nprelu.network`, computed on the backend's threads, and Adam. The history records, per epoch, the mean training loss
 and training accuracy over the batches as they were seen (as Keras reports them), and the test
 accuracy after the epoch when test data are given.
 """
@@ -15,12 +16,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import partial
 
 from .checks import check_int
 from .network import check_batch, check_labels
 from .optim import CHUNK, Adam
 from .progress import Progress
+from .threaded_step import train_step
 
 
 CHECK_EVERY = 20  # batches between reads of the running loss (each read waits for a GPU)
@@ -107,8 +108,7 @@ def train(net, x, y, *, epochs=20, batch_size=128, lr=1e-3, seed=0, x_test=None,
             xb, yb = x[idx], y[idx]
             if batch_hook is not None:
                 xb = batch_hook(net, xb, yb)
-            opt.advance()  # each slice of theta is updated as soon as its gradients are written
-            loss, _, logits = net.loss_and_grads(xb, yb, update=partial(opt.update, 0, net.grad))
+            loss, logits = train_step(net, opt, xb, yb)
             loss_sum = loss_sum + loss * float(len(yb))
             correct = correct + (logits.argmax(axis=1) == yb).sum()
             if (k + 1) % CHECK_EVERY == 0 or k + 1 == n_batches:

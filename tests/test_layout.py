@@ -13,7 +13,7 @@ MODULES = sorted(PACKAGE.rglob("*.py"))
 LAYERS = [
     {"backend", "activations", "losses", "checkpoint", "progress", "data", "paper", "checks", "stats", "flops",
      "parallel"},
-    {"network", "optim"},
+    {"network", "optim", "threaded_step"},
     {"train"},
     {"attacks", "adversarial_training"},
     {"measures", "checklist", "gradcheck", "evaluation"},

@@ -9,7 +9,7 @@ import pytest
 from nprelu.attacks import apgd, cw_l2, fgsm, pgd, zero_gradient_pgd
 from nprelu.backend import BackendError, cpu_count, get_backend
 from nprelu.network import MLP
-from nprelu.parallel import flat_parts, row_blocks, run
+from nprelu.parallel import flat_parts, over_rows, row_blocks, run
 from nprelu.train import train
 
 
@@ -40,7 +40,7 @@ def test_flat_parts_cut_theta_between_weight_rows_into_balanced_slices(sizes, pa
     assert len(cut) == parts and cut[0].flat.start == 0 and cut[-1].flat.stop == net.theta.size
     assert all(a.flat.stop == b.flat.start for a, b in zip(cut[:-1], cut[1:]))
     seen = np.zeros(net.theta.size, dtype=int)     # every entry of theta in exactly one piece
-    views = net._grad_views
+    views = net.grads
     base = net.grad.__array_interface__["data"][0]
     for part in cut:
         for k, rows in part.pieces:
@@ -51,6 +51,38 @@ def test_flat_parts_cut_theta_between_weight_rows_into_balanced_slices(sizes, pa
     assert (seen == 1).all()
     widest = max(w for _, w in blocks)   # each cut is within one row of its share
     assert all(abs(p.flat.stop - p.flat.start - net.theta.size / parts) <= 2 * widest for p in cut)
+
+
+@pytest.mark.parametrize("n, batch_size, block", [(23, 10, 4), (23, None, 4), (5, 10, None),
+                                                    (1024, 1000, 512)])
+def test_over_rows_hands_out_each_chunk_in_its_row_blocks_in_row_order(n, batch_size, block):
+    be = dataclasses.replace(get_backend("numpy", threads=2), block_rows=512)
+    pieces = over_rows(be, n, lambda rows: rows, batch_size, rows_per_block=block)
+    size = batch_size or n
+    expected = [slice(start + r.start, start + r.stop) for start in range(0, n, size)
+                for r in row_blocks(min(size, n - start), block)]
+    assert pieces == expected and pieces[0].start == 0 and pieces[-1].stop == n
+    assert over_rows(be, 1024, lambda rows: rows) == row_blocks(1024, 512)   # the backend's
+
+
+def test_over_rows_gives_one_empty_piece_for_no_rows():
+    be = get_backend("numpy", threads=2)
+    assert over_rows(be, 0, lambda rows: rows, 10) == [slice(0, 0)]
+
+
+def test_over_rows_lets_the_blocks_of_a_chunk_enter_their_turns_in_row_order():
+    be = dataclasses.replace(get_backend("numpy", threads=2), block_rows=3)
+    entered = []
+
+    def work(rows, turn):
+        if rows.start % 2 == 0:      # let some blocks reach their turn late
+            threading.Event().wait(0.01)
+        with turn():
+            entered.append(rows.start)
+        return rows.start
+
+    starts = over_rows(be, 40, work, 20, in_turn=True)
+    assert entered == starts == sorted(starts) and len(starts) == 2 * len(row_blocks(20, 3))
 
 
 # ---- the runner ------------------------------------------------------------------------------

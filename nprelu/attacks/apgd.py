@@ -36,7 +36,7 @@ from functools import partial
 
 from ..activations import check_surrogate
 from ..losses import dlr_loss, get_loss
-from ..parallel import row_blocks, run
+from ..parallel import over_rows
 from ._common import check_attack_memory, check_budget, check_int, check_setting, \
     keep_best_restart, prepare
 
@@ -101,23 +101,18 @@ def apgd(net, x, y, eps, steps=100, loss="ce", restarts=1, surrogate=None, seed=
     best = None
     for r_seed in seeds:
         u = net.backend.rng(r_seed).random(x.shape, dtype=net.backend.dtype)
-        runs = []
-        for i in range(0, len(x), batch_size):   # chunks of batch_size (memory), then blocks
-            xb, yb, ub = x[i:i + batch_size], y[i:i + batch_size], u[i:i + batch_size]
-            runs += run([partial(_apgd_run, net, xb[r], yb[r], eps, steps, APGD_LOSSES[loss],
-                                 surrogate, ub[r], rho, cps)
-                         for r in row_blocks(len(xb), net.backend.block_rows)],
-                        net.backend.threads)
-        if not runs:
-            return x.copy()
+        runs = over_rows(net.backend, len(x), partial(_apgd_run, net, x, y, eps, steps,
+                                                      APGD_LOSSES[loss], surrogate, u, rho, cps),
+                         batch_size)
         best = keep_best_restart(best, *(xp.concatenate(parts) for parts in zip(*runs)))
     return best[0]
 
 
-def _apgd_run(net, x0, y, eps, steps, loss, surrogate, u, rho, cps):
-    """One APGD run on the rows ``x0`` from the start clip(x0 + eps (2 u - 1)), ``u`` uniform
-    in [0, 1) on the host: ``(x_adv, best_loss, wrong)``, ``wrong`` whether a misclassified
-    iterate was found."""
+def _apgd_run(net, x, y, eps, steps, loss, surrogate, u, rho, cps, rows):
+    """One APGD run on ``x0 = x[rows]`` (one of the backend's row blocks) from the start
+    clip(x0 + eps (2 u - 1)), ``u[rows]`` uniform in [0, 1) on the host: ``(x_adv, best_loss,
+    wrong)``, ``wrong`` whether a misclassified iterate was found."""
+    x0, y, u = x[rows], y[rows], u[rows]
     be = net.backend
     xp = be.xp
     base = get_loss(loss)

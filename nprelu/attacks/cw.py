@@ -61,7 +61,7 @@ from ..activations import check_surrogate
 from ..backend import array_module
 from ..losses import best_other_class
 from ..optim import Adam
-from ..parallel import row_blocks, run
+from ..parallel import over_rows
 from ._common import check_attack_memory, check_budget, check_int, check_setting, prepare
 
 SHRINK = 1.0 - 1e-6
@@ -161,15 +161,14 @@ def _smaller(a, b, xp):
 def _cw_search(net, x, y, start, c_init, search_steps, max_iter, lr, kappa, abort_early, shrink,
                batch_size, surrogate):
     """One run of the binary search over the batch, from ``start`` (None: from ``x``)."""
-    be, parts = net.backend, []
-    block = be.block_rows and be.block_rows // 2   # 256 rows on the CPU (see batch_size)
-    for i in range(0, len(x), batch_size):
-        xb, yb = x[i:i + batch_size], y[i:i + batch_size]
-        sb = None if start is None else start[i:i + batch_size]
-        parts += run([partial(_cw_batch, net, xb[r], yb[r], c_init, search_steps, max_iter, lr,
-                              kappa, abort_early, shrink, None if sb is None else sb[r],
-                              surrogate)
-                      for r in row_blocks(len(xb), block)], be.threads)
+    be = net.backend
+
+    def block(rows):
+        return _cw_batch(net, x[rows], y[rows], c_init, search_steps, max_iter, lr, kappa,
+                         abort_early, shrink, None if start is None else start[rows], surrogate)
+
+    parts = over_rows(be, len(x), block, batch_size,   # 256 rows a block on the CPU (batch_size)
+                      rows_per_block=be.block_rows and be.block_rows // 2)
     if len(parts) == 1:
         return parts[0]
     return CWResult(*(be.xp.concatenate([getattr(p, f) for p in parts])

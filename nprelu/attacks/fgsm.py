@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from ..parallel import row_blocks, run
+from ..parallel import over_rows
 from ._common import check_attack_memory, check_int, check_setting, prepare
 
 
@@ -30,20 +30,16 @@ def fgsm(net, x, y, eps, batch_size=10000):
     eps = check_setting("eps", eps, net.backend.dtype)
     batch_size = check_int("batch_size", batch_size)
     check_attack_memory("fgsm", net, x, 1, 4)
-    be, out = net.backend, xp.empty_like(x)
-    for i in range(0, len(x), batch_size):
-        rows = slice(i, i + batch_size)
-        xb, yb, ob = x[rows], y[rows], out[rows]
-        run([partial(_fgsm_block, net, xb[r], yb[r], eps, ob[r])
-             for r in row_blocks(len(xb), be.block_rows)], be.threads)
+    out = xp.empty_like(x)
+    over_rows(net.backend, len(x), partial(_fgsm_rows, net, x, y, eps, out), batch_size)
     return out
 
 
-def _fgsm_block(net, x, y, eps, out):
-    """FGSM on the rows ``x`` into ``out`` (one of the backend's row blocks)."""
+def _fgsm_rows(net, x, y, eps, out, rows):
+    """FGSM on ``x[rows]`` into ``out[rows]`` (one of the backend's row blocks)."""
     xp = net.backend.xp
-    _, step = net.input_grad(x, y)     # a fresh array: sign, scale and shift it in place
+    _, step = net.input_grad(x[rows], y[rows])   # a fresh array: sign, scale and shift it in place
     xp.sign(step, out=step)
     step *= eps
-    step += x
-    xp.clip(step, 0.0, 1.0, out=out)
+    step += x[rows]
+    xp.clip(step, 0.0, 1.0, out=out[rows])

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from ..parallel import InTurn, row_blocks, run
+from ..parallel import over_rows
 from ._common import check_attack_memory, check_budget, check_int, check_setting, input_grad, \
     prepare
 
@@ -57,29 +57,24 @@ def pgd(net, x, y, eps, step, steps, random_start=False, seed=0, early_stop=Fals
 
 
 def _pgd(net, x, y, eps, step, steps, random_start, seed, early_stop, batch_size, grad_fn):
-    """:func:`pgd` on inputs and settings already checked (and ``x``, ``y`` on the device).
-
-    Each chunk of ``batch_size`` rows runs in fixed blocks (:func:`~nprelu.parallel.row_blocks`)
-    on the backend's threads, each block taking all its steps at once while its arrays stay in
-    cache. The random starts are drawn block after block, in order, from one generator.
-    """
-    be = net.backend
-    rng = be.rng(seed) if random_start else None
-    out = be.xp.empty_like(x)
-    for i in range(0, len(x), batch_size):
-        x0, xa, yb = x[i:i + batch_size], out[i:i + batch_size], y[i:i + batch_size]
-        turn = InTurn()
-        run([partial(_pgd_block, net, x0[r], xa[r], yb[r], eps, step, steps, early_stop, grad_fn,
-                     rng, partial(turn, k))
-             for k, r in enumerate(row_blocks(len(x0), be.block_rows))], be.threads)
-    return out
+    """:func:`pgd` on inputs and settings already checked (and ``x``, ``y`` on the device): each
+    block of rows (:func:`~nprelu.parallel.over_rows`) takes all its steps at once while its
+    arrays stay in cache; the random starts are drawn block after block, in order, from one
+    generator."""
+    rng = net.backend.rng(seed) if random_start else None
+    x_adv = net.backend.xp.empty_like(x)
+    over_rows(net.backend, len(x), partial(_pgd_rows, net, x, y, x_adv, eps, step, steps,
+                                           early_stop, grad_fn, rng), batch_size, in_turn=True)
+    return x_adv
 
 
-def _pgd_block(net, x0, xa, y, eps, step, steps, early_stop, grad_fn, rng, turn):
-    """``steps`` PGD steps on the rows ``xa`` (a view, written in place) around ``x0``, from a
-    random start drawn from ``rng`` in this block's ``turn``, or from ``x0`` (``rng`` None)."""
+def _pgd_rows(net, x, y, x_adv, eps, step, steps, early_stop, grad_fn, rng, rows, turn):
+    """``steps`` PGD steps on ``x_adv[rows]`` (written in place) around ``x[rows]``, from a
+    random start drawn from ``rng`` in this block's ``turn``, or from ``x[rows]`` (``rng``
+    None)."""
     be = net.backend
     xp = be.xp
+    x0, xa, y = x[rows], x_adv[rows], y[rows]
     if rng is not None:   # U(-eps, eps) = eps * (2 U(0, 1) - 1), drawn in the backend's dtype
         with turn():
             u = rng.random(x0.shape, dtype=be.dtype)

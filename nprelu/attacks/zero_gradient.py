@@ -35,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
-from ..parallel import row_blocks, run
+from ..parallel import over_rows
 from ._common import check_attack_memory, check_budget, check_int, check_setting, input_grad, \
     prepare
 
@@ -80,19 +80,18 @@ def zero_gradient_pgd(net, x, y, step=0.01, max_steps=500, eps=None, batch_size=
     eps = None if eps is None else check_setting("eps", eps, net.backend.dtype)
     batch_size = check_int("batch_size", batch_size)
     check_attack_memory("zero_gradient_pgd", net, x, 3, 6)
-    be, parts = net.backend, []
-    for i in range(0, max(len(x), 1), batch_size):   # N = 0: one empty batch
-        xb, yb = x[i:i + batch_size], y[i:i + batch_size]
-        parts += run([partial(_zero_batch, net, xb[r], yb[r], step, max_steps, eps, grad_fn)
-                      for r in row_blocks(len(xb), be.block_rows)], be.threads)
+    parts = over_rows(net.backend, len(x), partial(_zero_rows, net, x, y, step, max_steps, eps,
+                                                   grad_fn), batch_size)   # N = 0: one part
     if len(parts) == 1:
         return parts[0]
     return ZeroGradientResult(*(xp.concatenate([getattr(p, f) for p in parts])
                                 for f in ("found", "steps", "distance", "x_final")))
 
 
-def _zero_batch(net, x, y, step, max_steps, eps, grad_fn):
+def _zero_rows(net, x, y, step, max_steps, eps, grad_fn, rows):
+    """The search on ``x[rows]`` (one of the backend's row blocks)."""
     xp = net.backend.xp
+    x, y = x[rows], y[rows]
     n = len(x)
     found = xp.zeros(n, dtype=bool)
     steps = xp.full(n, max_steps, dtype="int64")

@@ -12,19 +12,60 @@ it (``plots``) and which function reads it in the report (``report.findings``); 
 same kind (Figures 4, 5 and 6) share all three.
 
 To add an experiment: write its module here (``run(ctx)``, or a ``Split`` when it is long), add
-one entry below, and, for a new kind, one schema, one plotting function and one findings
-function registered under it.
+one entry below (its run as ``later("module.run")``: the registry imports no experiment module,
+so reading it loads no compute code), and, for a new kind, one schema, one plotting function and
+one findings function registered under it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from importlib import import_module
+from typing import Callable, NamedTuple
 
 from .. import paper
-from . import adaptive, cw_gap, growth, sensitivity, sigmoid, sweeps, table1, zero_gradient
-from . import landscape, masking, suite
 from .config import PROFILES, Profile
 from .units import Split, unit_id, unit_seed
+
+
+class Later(NamedTuple):
+    """Where an experiment's runnable lives, for :class:`Experiment` to import on first use:
+    ``name`` in the module ``nprelu.experiments.<module>``, called with ``args`` when there are
+    any (a factory, as ``sweeps.split("fig04")``). Written ``later("sweeps.split", "fig04")``."""
+
+    module: str
+    name: str
+    args: tuple = ()
+
+    def resolve(self):
+        found = getattr(import_module(f"{__name__}.{self.module}"), self.name)
+        return found(*self.args) if self.args else found
+
+
+def later(path: str, *args) -> Later:
+    """The :class:`Later` of ``path``, "module.name" in this package, with ``args``."""
+    module, name = path.rsplit(".", 1)
+    return Later(module, name, args)
+
+
+class _Imported:
+    """The field :attr:`Experiment.run`: set to a runnable or to a :class:`Later`, it reads as
+    the runnable, imported on the first read. So the registry's metadata (keys, outputs,
+    titles, claims) loads without the compute code: the report and the plots never read
+    ``run``."""
+
+    def __set_name__(self, owner, name):
+        self.slot = f"_{name}"
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            raise AttributeError(self.slot[1:])   # no class-level default: a required field
+        value = obj.__dict__[self.slot]
+        if isinstance(value, Later):
+            value = obj.__dict__[self.slot] = value.resolve()
+        return value
+
+    def __set__(self, obj, value):
+        obj.__dict__[self.slot] = value
 
 
 @dataclass(frozen=True)
@@ -58,7 +99,8 @@ class Experiment:
     """One experiment of a run (see the module doc).
 
     ``run``: ``run(ctx) -> (numbers, settings)`` for the seed ``ctx.seed``, or a :class:`Split`
-    (callable the same way) whose units ``run_all.py --jobs N`` spreads over N workers.
+    (callable the same way) whose units ``run_all.py --jobs N`` spreads over N workers; given
+    as a :func:`later` reference, it is imported when first read.
     ``minutes``: measured wall-clock minutes of one seed on 2 CPU cores, per profile (``full``
     falls back to ``paper``; the paper's experiments from the quiet one-seed run of
     2026-11-26 with ``--jobs 2`` after the flush of subnormal moments (``optim``): worker time
@@ -71,7 +113,7 @@ class Experiment:
     """
 
     key: str
-    run: Callable
+    run: Callable = _Imported()
     outputs: tuple
     minutes: dict
     subsets: dict = field(default_factory=dict)
@@ -127,37 +169,40 @@ def _zero(key, number, network, partner):
 
 
 _ENTRIES = (
-    Experiment("fig01-02", growth.SPLIT, (
+    Experiment("fig01-02", later("growth.SPLIT"), (
         Output("fig01", "growth", "Figure 1 — perturbation growth through the hidden layers",
                "fig01_perturbation_growth.png", "1", paper.claims("fig01")),
         Output("fig02", "accuracy", "Figure 2 — accuracy of capped networks",
                "fig02_accuracy.png", "2", paper.claims("fig02"))),
         {"quick": 0.3, "paper": 5}, {"test images": "n_growth"}),
-    Experiment("fig03", sigmoid.run, (
+    Experiment("fig03", later("sigmoid.run"), (
         Output("fig03", "sigmoid", "Figure 3 — sigmoid with a constant c", "fig03_sigmoid.png",
                "3", paper.claims("fig03")),), {"quick": 0.0, "paper": 0.0}, seeded=False,
         needs_data=False),
-    Experiment("fig04", sweeps.split("fig04"), (_sweep("fig04", "4", "general"),),
+    Experiment("fig04", later("sweeps.split", "fig04"), (_sweep("fig04", "4", "general"),),
                {"quick": 0.3, "paper": 3.5}, {"test images": "n_sweep"}),
-    Experiment("fig05", sweeps.split("fig05"), (_sweep("fig05", "5", "reversed"),),
+    Experiment("fig05", later("sweeps.split", "fig05"), (_sweep("fig05", "5", "reversed"),),
                {"quick": 0.2, "paper": 2.5}, {"test images": "n_sweep"}),
-    Experiment("fig06", sweeps.split("fig06"), (_sweep("fig06", "6", "equal"),),
+    Experiment("fig06", later("sweeps.split", "fig06"), (_sweep("fig06", "6", "equal"),),
                {"quick": 0.4, "paper": 12}, {"test images": "n_sweep"}),
-    Experiment("fig08", zero_gradient.split("fig08"), (_zero("fig08", "8", "general", "fig04"),),
+    Experiment("fig08", later("zero_gradient.split", "fig08"),
+               (_zero("fig08", "8", "general", "fig04"),),
                {"quick": 0.2, "paper": 0.3}, {"test images": "n_zero"}),
-    Experiment("fig09", zero_gradient.split("fig09"), (_zero("fig09", "9", "reversed", "fig05"),),
+    Experiment("fig09", later("zero_gradient.split", "fig09"),
+               (_zero("fig09", "9", "reversed", "fig05"),),
                {"quick": 0.2, "paper": 0.4}, {"test images": "n_zero"}),
-    Experiment("fig10", zero_gradient.split("fig10"), (_zero("fig10", "10", "equal", "fig06"),),
+    Experiment("fig10", later("zero_gradient.split", "fig10"),
+               (_zero("fig10", "10", "equal", "fig06"),),
                {"quick": 0.2, "paper": 2.1}, {"test images": "n_zero"}),
-    Experiment("fig11", sensitivity.run, (
+    Experiment("fig11", later("sensitivity.run"), (
         Output("fig11", "sensitivity", "Figure 11 — sensitivity map",
                "fig11_sensitivity_map.png", "11", paper.claims("fig11")),),
         {"quick": 0.05, "paper": 0.1}, {"test-set mean": "n_sensitivity"}),
-    Experiment("table1", table1.SPLIT, (
+    Experiment("table1", later("table1.SPLIT"), (
         Output("table1", "table1", "Table 1 — capped ReLU with adversarial training",
                claims=paper.claims("table1")),),
         {"quick": 0.5, "paper": 13.2}, {"clean/FGSM/PGD": "n_table", "CW-L2": "n_cw"}),
-    Experiment("adaptive", adaptive.SPLIT, (
+    Experiment("adaptive", later("adaptive.SPLIT"), (
         Output("adaptive", "adaptive", "Beyond the paper — adaptive attacks: robustness, or a "
                "hidden gradient?"),
         Output("fig12", "adaptive_curve",
@@ -165,7 +210,7 @@ _ENTRIES = (
                "fig12_adaptive_robustness.png", "12 (ours)", section=False)),
         {"quick": 0.5, "paper": 2},
         {"attacks": "n_adaptive", "checklist": "n_checklist", "Figure 12": "n_fig12"}),
-    Experiment("suite", suite.SPLIT, (
+    Experiment("suite", later("suite.SPLIT"), (
         Output("suite", "suite", "Beyond the paper — one attack suite, one budget"),
         Output("fig13", "eps_curve", "Figure 13 (ours) — robust accuracy against eps",
                "fig13_eps_curves.png", "13 (ours)", section=False, settings_scope="curves"),
@@ -174,16 +219,16 @@ _ENTRIES = (
                settings_scope="curves")),
         {"quick": 1.0, "paper": 36},
         {"attacks": "n_adaptive", "eps curves and Figure 14": "n_fig12"}),
-    Experiment("masking", masking.run, (
+    Experiment("masking", later("masking.run"), (
         Output("masking", "masking", "Beyond the paper — a second masking mechanism: does the "
                "float32 softmax saturate?", "masking_softmax.png", "15 (ours)"),),
         {"quick": 0.1, "paper": 1.5}, {"test images": "n_zero"}),
-    Experiment("fig07", landscape.run, (
+    Experiment("fig07", later("landscape.run"), (
         Output("fig07", "landscape", "Figure 7 (ours, from data) — zero-gradient search "
                "around three test images", "fig07_landscape.png", "7 (ours)"),),
         {"quick": 0.1, "paper": 0.2},
         {"test images": "n_zero"}),
-    Experiment("cw_gap", cw_gap.SPLIT, (
+    Experiment("cw_gap", later("cw_gap.SPLIT"), (
         Output("cw_gap", "cw_gap", "Beyond the paper — the CW-L2 gap: which CW setting gives "
                "the paper's numbers?", "cw_gap_l2.png", "16 (ours)"),),
         {"quick": 0.2, "paper": 21}, {"CW variants": "n_adaptive"}),
@@ -203,5 +248,5 @@ def experiment_of(output_key: str) -> Experiment:
     raise KeyError(f"no experiment writes {output_key!r}")
 
 
-__all__ = ["EXPERIMENTS", "OUTPUTS", "PROFILES", "Experiment", "Output", "Profile", "Split",
-           "experiment_of"]
+__all__ = ["EXPERIMENTS", "OUTPUTS", "PROFILES", "Experiment", "Later", "Output", "Profile",
+           "Split", "experiment_of", "later"]

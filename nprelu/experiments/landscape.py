@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..attacks import pgd, zero_gradient_pgd
+from ..paper import FIG7_CASES
 from .config import GENERAL, caps_for
 from .store import ModelSpec
 from .sweeps import CAPPED, PGD
@@ -49,8 +50,7 @@ GRID = 41               # points per axis (ours)
 ZERO_STEP = 0.01        # the zero-gradient search's step (Figures 8-10's)
 SALT = 7_000_007        # the random directions' stream, apart from every other draw
 #: The three cases, in the order they are drawn (module doc).
-CASES = {"at_x": "zero gradient already at x", "succeeds": "zero-gradient search succeeds",
-         "fails": "zero-gradient search fails"}
+CASES = FIG7_CASES
 #: The selection rule of the two search cases, in words.
 SEARCH_RULES = {
     "succeeds": "correct, gradient at x not all zero, the zero-gradient search finds a zero "

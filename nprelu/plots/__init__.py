@@ -39,10 +39,13 @@ from ..experiments.schema import SCHEMAS, check
 from .common import (BUILDERS, CAPTIONS, DRAWERS, Extras, coinciding, draws, save_figure,
                      wrap_title)
 from .captions import attack_caption
-from . import figures, sweeps, maps, adaptive  # noqa: F401 (register the paper's figures)
-from . import masking  # noqa: F401 (registers the landscape and masking drawers)
-from . import cw_gap  # noqa: F401 (registers its drawer)
-from . import suite  # noqa: F401 (registers the eps_curve drawer: Figure 13)
+from . import adaptive, captions, cw_gap, figures, maps, masking, suite, sweeps
+
+#: Every module whose ``@draws`` (and ``@captions``) functions fill :data:`DRAWERS` and
+#: :data:`CAPTIONS`, in one place: imported here, with the package, before any of its modules
+#: runs, so the tables are whole whatever is imported first (tests/test_metadata.py checks that
+#: every figure's kind has its drawer).
+DRAWING_MODULES = (figures, sweeps, maps, adaptive, masking, cw_gap, suite, captions)
 
 
 def extras_for(summary: dict, key: str) -> Extras:

@@ -10,7 +10,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from ..experiments import Output
-from ..experiments.landscape import CASES   # Figure 7's cases in words, in drawing order
+from ..paper import FIG7_CASES as CASES   # Figure 7's cases in words, in drawing order
 from .common import Extras, band, dig, draws, floats, new_figure
 from .style import close_groups, coincide_note, legend_right, title_with_note
 

@@ -22,11 +22,17 @@ from pathlib import Path
 
 from ..experiments import OUTPUTS
 from ..experiments.summary import check_summary
-from . import cw_gap  # noqa: F401 (registers the CW-L2 gap section)
+from . import adaptive, cw_gap, findings, masking, numbers, suite, sweeps, table1, table1_claims
 from .document import build_report
-from . import masking  # noqa: F401,E402 (registers the masking sections)
 from .format import write_text
 from .table1 import has_table1, table1_text
+
+#: Every module whose functions fill the report's tables (:mod:`.registry`: ``@checks``,
+#: ``@finds``, ``@tabulates``, ``@renders``), in one place: imported here, with the package,
+#: before any of its modules runs, so the tables are whole whatever is imported first
+#: (tests/test_metadata.py checks that every output kind has its functions).
+SECTION_MODULES = (adaptive, cw_gap, findings, masking, numbers, suite, sweeps, table1,
+                   table1_claims)
 
 
 def write_table1(summary: dict, out_dir) -> Path | None:

@@ -24,8 +24,6 @@ from .. import paper
 from ..experiments import EXPERIMENTS, OUTPUTS, experiment_of
 from ..experiments.summary import check_summary
 from ..progress import format_seconds
-from . import adaptive, findings, numbers, sweeps, table1, table1_claims  # noqa: F401 (register)
-from . import suite  # noqa: F401 (registers the equal-budget suite's section)
 from . import front
 from .anchors import heading_anchors, headings
 from .format import Paragraph, md_table

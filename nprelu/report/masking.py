@@ -19,7 +19,7 @@ when saturation is absent, or both differences fail (clearly below 0); inconclus
 """
 from __future__ import annotations
 
-from ..experiments.landscape import CASES
+from ..paper import FIG7_CASES as CASES
 from .format import Paragraph, fmt, md_table
 from .intervals import compare, diff_text, iv_text, mark, seed_blocks, seed_interval, values
 from .registry import finds, renders
