@@ -131,7 +131,8 @@ def test_verdict_rule_is_symmetric():
     assert decide(+0.02, 0.01, +1) == "holds" and decide(-0.02, 0.01, +1) == "fails"
     assert decide(-0.02, 0.01, -1) == "holds" and decide(+0.02, 0.01, -1) == "fails"
     assert decide(+0.02, 0.2, +1) == decide(-0.02, 0.2, +1) == "inconclusive"
-    tests = [stats.Test(0.1, 0.01, 3.0, 2, "t"), stats.Test(-0.1, 0.02, -3.0, 2, "t")]
+    tests = [stats.Significance(0.1, 0.01, 3.0, 2, "t"),
+             stats.Significance(-0.1, 0.02, -3.0, 2, "t")]
     # Holm: 2 * 0.01 = 0.02 and max(0.02, 1 * 0.02) = 0.02: both below 0.05
     assert family_verdicts(tests, [+1, +1]) == [("holds", 0.02), ("fails", 0.02)]
 

@@ -2,27 +2,25 @@ r"""Intervals that never leave their quantity's range, and the prediction interv
 
 **Clopper-Pearson** (1934), k of n: the exact binomial interval from the beta quantiles::
 
-    lo = B^{-1}(0.025; k, n - k + 1)  (0 when k = 0),   hi = B^{-1}(0.975; k + 1, n - k)  (1 when k = n)
+    lo = B^{-1}(0.025; k, n - k + 1)  (0 if k = 0),   hi = B^{-1}(0.975; k + 1, n - k)  (1 if k = n)
 
 It covers at least 95% for every p (conservative: more than 95% in practice, most at p near 0, 1).
 
 **A proportion over seeds x images** (:func:`proportion_interval`): seed i gives k_i of n test
 images. On the logit scale, y_i = log((k_i + 1/2) / (n - k_i + 1/2)) (the empirical logit) has
 the binomial (delta-method) variance v_i = 1 / (k_i + 1/2) + 1 / (n - k_i + 1/2), and the seeds
-add a random effect of variance tau^2. The mean y of m seeds, s^2 their sample variance,
-v the mean of the v_i:
+add a random effect of variance tau^2. The mean y of m seeds, s^2 their sample variance, v the
+mean of the v_i, and the t quantile with m - 1 df:
 
-- the images differ per seed (a random subset drawn per seed): Var(y_i) = tau^2 + v_i, so
-  Var(mean) = (tau^2 + v) / m with tau^2 = max(0, s^2 - v) (method of moments): max(s^2, v) / m;
-  the t quantile with m - 1 df where s^2 >= v, else the normal's (the variance is then the
-  known binomial one);
+- the images differ per seed (a random subset drawn per seed): Var(y_i) = tau^2 + v_i, which
+  s^2 estimates, binomial term included: Var(mean) = s^2 / m;
 - the same images in every seed (the whole test set): the image sample's error is common to
-  all seeds and is not in s^2, so Var(mean) = s^2 / m + v, with Welch-Satterthwaite's df
-  (s^2 / m + v)^2 / ((s^2 / m)^2 / (m - 1)). This counts the seed x image interaction's
-  binomial part twice, so it errs wide by at most that part (small on MNIST, where most images
-  are always or never classified correctly).
+  all seeds and is not in s^2, so Var(mean) = s^2 / m + v. This counts the seed x image
+  interaction's binomial part twice, and keeps the seeds' m - 1 df: it errs wide, never narrow
+  (tests/test_stats_coverage.py measures by how much);
+- seeds that tie (s^2 = 0) leave the binomial term v to stand in for s^2.
 
-The interval y +- q sqrt(Var) is mapped back through the logistic function, so it stays in
+The interval y +- t sqrt(Var) is mapped back through the logistic function, so it stays in
 [0, 1]; it is widened, if need be, to hold the seeds' arithmetic mean, the number reported.
 Where every seed scored 0 (or every one n), the logit has no spread to use: Clopper-Pearson on
 the pooled counts (m n images when they differ per seed, n when they are the same). One seed:
@@ -38,7 +36,8 @@ range of its parameter never lowers its coverage). All 0: [0, 0].
 **The prediction interval of one new run** (:func:`prediction_interval`): where one more seed
 would land, to compare with the paper's single run: mean +- t_{m-1} s sqrt(1 + 1/m), on the same
 scale as above (logit, log, raw), so bounded the same way. A new run on the same test images
-cancels the image term; on a fresh subset its binomial part is in s^2 already. Needs 2 seeds.
+cancels the image term; on a fresh subset its binomial part is in s^2 already. A proportion's
+bounds are rounded outwards to whole images of n (a run scores a count). Needs 2 seeds.
 """
 from __future__ import annotations
 
@@ -106,16 +105,16 @@ def proportion_interval(values, n: int | None = None, same_images: bool = False)
         return Interval(mean, mean, mean, 1, "none")
     ys, v = _logits(xs, n)
     centre, s2 = _moments(ys)
+    s2 = s2 if s2 > 0 else v                        # the seeds tie: the binomial term stands in
+    df = m - 1
     if not n:
-        var, df = s2 / m, m - 1
-        what = "seeds only (no image count)"
+        var, what = s2 / m, "seeds only (no image count)"
     elif same_images:
         var = s2 / m + v
-        df = math.inf if s2 == 0 else var ** 2 / ((s2 / m) ** 2 / (m - 1))
         what = f"seeds + the binomial term of {images}"
     else:
-        var, df = max(s2, v) / m, (m - 1 if s2 >= v else math.inf)
-        what = f"seeds as a random effect + the binomial term of {images}"
+        var = s2 / m
+        what = f"seeds, each with the binomial term of {images}"
     half = t_ppf(P975, df) * math.sqrt(var)
     lo, hi = _logistic(centre - half), _logistic(centre + half)
     return Interval(mean, min(lo, mean), max(hi, mean), m,
@@ -154,7 +153,7 @@ def prediction_interval(values, kind: str = "signed", n: int | None = None) -> I
         xs = _check_proportions(xs)
         ys, v = _logits(xs, n)
         centre, s2 = _moments(ys)
-        s2 = max(s2, v)
+        s2 = s2 if s2 > 0 else v                    # the seeds tie: the binomial term stands in
         back = _logistic
     elif kind == "positive" and all(x > 0 for x in xs):
         centre, s2 = _moments([math.log(x) for x in xs])
@@ -168,5 +167,7 @@ def prediction_interval(values, kind: str = "signed", n: int | None = None) -> I
     lo, hi = back(centre - half), back(centre + half)
     if kind == "positive":
         lo = max(lo, 0.0)
+    if kind == "proportion" and n:                  # a run's accuracy is a count of n images
+        lo, hi = math.floor(lo * n + 1e-9) / n, math.ceil(hi * n - 1e-9) / n
     return Interval(mean, min(lo, mean), max(hi, mean), m,
                     f"95% prediction interval of one new run from {m} seeds")

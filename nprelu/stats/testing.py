@@ -34,7 +34,7 @@ ALPHA = 0.05
 
 
 @dataclass(frozen=True)
-class Test:
+class Significance:
     """A difference ``diff`` (a - b), its two-sided ``p``, the statistic, its df (or n) and the
     method in words."""
 
@@ -45,7 +45,7 @@ class Test:
     method: str
 
 
-def paired_test(a, b) -> Test:
+def paired_test(a, b) -> Significance:
     """The paired t test of a - b over the seeds (module doc); NaN pairs are dropped."""
     a, b = list(a), list(b)
     if len(a) != len(b):
@@ -56,14 +56,14 @@ def paired_test(a, b) -> Test:
         raise ValueError("a paired test needs at least one seed with both values")
     mean = sum(d) / m
     if m == 1:
-        return Test(mean, 1.0, 0.0, 0, "one seed: no test")
+        return Significance(mean, 1.0, 0.0, 0, "one seed: no test")
     s = math.sqrt(sum((x - mean) ** 2 for x in d) / (m - 1))
     method = f"paired t over {m} seeds"
     if s == 0.0:
-        return Test(mean, 0.0 if mean != 0 else 1.0, math.copysign(math.inf, mean) if mean else 0.0,
-                    m - 1, method)
+        stat = math.copysign(math.inf, mean) if mean else 0.0
+        return Significance(mean, 0.0 if mean != 0 else 1.0, stat, m - 1, method)
     t = mean / (s / math.sqrt(m))
-    return Test(mean, t_sf2(t, m - 1), t, m - 1, method)
+    return Significance(mean, t_sf2(t, m - 1), t, m - 1, method)
 
 
 def holm(pvalues) -> list[float]:
@@ -87,7 +87,8 @@ def decide(diff: float, p_corrected: float, sign: int, alpha: float = ALPHA) -> 
     return "holds" if (diff > 0) == (sign > 0) else "fails"
 
 
-def family_verdicts(tests: list[Test], signs: list[int], alpha: float = ALPHA) -> list[tuple]:
+def family_verdicts(tests: list[Significance], signs: list[int],
+                    alpha: float = ALPHA) -> list[tuple]:
     """``(verdict, corrected p)`` for each test of one family, Holm-corrected together."""
     if len(tests) != len(signs):
         raise ValueError(f"{len(tests)} tests but {len(signs)} signs")
@@ -103,7 +104,7 @@ def discordant(a, b) -> tuple[int, int]:
     return sum(x and not y for x, y in zip(a, b)), sum(y and not x for x, y in zip(a, b))
 
 
-def cmh_paired(strata_a, strata_b, correction: bool = False) -> Test:
+def cmh_paired(strata_a, strata_b, correction: bool = False) -> Significance:
     """The CMH test of paired binary outcomes (module doc): ``strata_a[s]``, ``strata_b[s]``
     the per-image outcomes of seed s under A and B, on the same images in the same order."""
     if len(strata_a) != len(strata_b) or not strata_a:
@@ -113,6 +114,6 @@ def cmh_paired(strata_a, strata_b, correction: bool = False) -> Test:
     net, total = sum(b - c for b, c in pairs), sum(b + c for b, c in pairs)
     method = f"Cochran-Mantel-Haenszel over {len(pairs)} seeds, {n} paired images"
     if total == 0:
-        return Test(0.0, 1.0, 0.0, n, method)
+        return Significance(0.0, 1.0, 0.0, n, method)
     stat = max(abs(net) - (1 if correction else 0), 0) ** 2 / total
-    return Test(net / n, chi2_sf1(stat), stat, n, method)
+    return Significance(net / n, chi2_sf1(stat), stat, n, method)
