@@ -90,7 +90,7 @@ def test_only_table1(tmp_path, summary):
     assert "## Figure" not in text and "fig04" not in text
     t1 = (tmp_path / "table1.md").read_text()
     assert "mean [95% interval] (paper, mean − paper)" in t1
-    assert "Student t interval over 3 seeds" in t1
+    assert "95% intervals over 3 seeds" in t1 and "binomial image term" in t1
     row = summary["table1"][0]
     lo, hi = summary["intervals"]["table1"][0]["pgd"]
     assert f"{100 * row['pgd']:.2f} [{100 * lo:.2f}, {100 * hi:.2f}] (" in t1

@@ -12,8 +12,7 @@ Where a method is conservative the test allows [93, 100] and says why:
 - at accuracies near 0 or 1 (a handful of errors in n images) the logit interval falls back on
   the binomial term (seeds that tie) or on Clopper-Pearson (seeds all at 0 or 1), both wide;
 - with the same images in every seed the image term is added whole, though part of it (the
-  seed x image interaction) is in the seeds' spread already, and the quantile keeps the seeds'
-  m - 1 degrees of freedom: wide by design, never narrow.
+  seed x image interaction) is in the seeds' spread already: wide by design (94.5-99.6% here).
 """
 import math
 

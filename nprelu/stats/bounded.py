@@ -10,14 +10,15 @@ It covers at least 95% for every p (conservative: more than 95% in practice, mos
 images. On the logit scale, y_i = log((k_i + 1/2) / (n - k_i + 1/2)) (the empirical logit) has
 the binomial (delta-method) variance v_i = 1 / (k_i + 1/2) + 1 / (n - k_i + 1/2), and the seeds
 add a random effect of variance tau^2. The mean y of m seeds, s^2 their sample variance, v the
-mean of the v_i, and the t quantile with m - 1 df:
+mean of the v_i, and the t quantile with m - 1 df (or as below):
 
 - the images differ per seed (a random subset drawn per seed): Var(y_i) = tau^2 + v_i, which
   s^2 estimates, binomial term included: Var(mean) = s^2 / m;
 - the same images in every seed (the whole test set): the image sample's error is common to
-  all seeds and is not in s^2, so Var(mean) = s^2 / m + v. This counts the seed x image
-  interaction's binomial part twice, and keeps the seeds' m - 1 df: it errs wide, never narrow
-  (tests/test_stats_coverage.py measures by how much);
+  all seeds and is not in s^2, so Var(mean) = s^2 / m + v, with Welch-Satterthwaite's df
+  (s^2 / m + v)^2 / ((s^2 / m)^2 / (m - 1)) (v is known). This counts the seed x image
+  interaction's binomial part twice: it errs wide (tests/test_stats_coverage.py measures by
+  how much);
 - seeds that tie (s^2 = 0) leave the binomial term v to stand in for s^2.
 
 The interval y +- t sqrt(Var) is mapped back through the logistic function, so it stays in
@@ -111,6 +112,7 @@ def proportion_interval(values, n: int | None = None, same_images: bool = False)
         var, what = s2 / m, "seeds only (no image count)"
     elif same_images:
         var = s2 / m + v
+        df = var ** 2 / ((s2 / m) ** 2 / (m - 1))    # Welch-Satterthwaite
         what = f"seeds + the binomial term of {images}"
     else:
         var = s2 / m
