@@ -254,8 +254,10 @@ OPEN_SETTINGS: tuple = (
      "1,000, 18.4% on all 10,000)"),
     ("seeds", "--seeds N runs every experiment that trains or samples over seeds S, ..., "
      "S + N - 1; a seed sets the initialisation, the shuffle, the attacks' random starts and "
-     "the test subsets; numbers are the mean with a 95% Student t interval over the seeds "
-     "(one seed: a Wilson interval over the test images for proportions)",
+     "the test subsets; numbers are the mean with a 95% interval by what the number is "
+     "(docs/statistics.md): proportions on the logit scale over the seeds with the binomial "
+     "term of the test images, non-negative numbers on the log scale, others Student t; one "
+     "seed: a Wilson interval over the test images for proportions",
      "the paper reports one run and no spread"),
     ("Figures 8-10's distance", "besides the paper's mean over the samples where a zero gradient "
      "was found: the mean over all samples with a not-found one counted at the distance where "

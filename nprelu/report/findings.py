@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import math
 
-from collections import Counter
 
 from ..experiments.summary import beta_key
 from .adaptive import worst_case_pointer
 from .format import fmt, num, pct
-from .intervals import (at_most, compare, counts_text, diff_text, difference, mark, overall,
-                        profile_n, seed_blocks, values)
+from .families import Family, beyond, p_text, significance
+from .intervals import counts_text, diff_text, difference, mark, profile_n, seed_blocks, values
 from .registry import checks, claim_items, finds
 from .stats import sigmoid_widths
 
@@ -44,19 +43,22 @@ def growth_trend(claim, output, summary: dict) -> list[str]:
     betas = sorted(float(b) for b in block["betas"])
     out = []
     for norm, name in NORMS:
-        counts, parts = Counter(), []
+        fam, shown = Family(f"{claim.text} ({name})"), []
         for layer in block["capped_layers"] if len(betas) >= 2 else []:
             low, high = (values(blocks, lambda b, beta=beta: growth_value(b, layer, beta, norm,
                                                                           hidden))
                          for beta in (betas[0], betas[-1]))
-            v, diff = compare(low, high, -1)
-            if v:
-                counts[v] += 1
-                parts.append(f"{layer} {diff_text(diff, 1.0, '')} ({v})")
-        if parts:
+            item = fam.add(significance(low, high), -1)
+            if item:
+                shown.append((layer, difference(low, high), item))
+        if shown:
+            fam.judge()
+            parts = [f"{layer} {diff_text(diff, 1.0, '')} ({p_text(item)})"
+                     for layer, diff, item in shown]
             out.append(f"**{name} distance at HL{hidden + 1}, β={beta_key(betas[0])} minus "
                        f"β={beta_key(betas[-1])}** — paper: {claim.text}; ours: "
-                       f"{'; '.join(parts)}: {counts_text(counts)} {mark(overall(counts))}.")
+                       f"{'; '.join(parts)}: {counts_text(fam.counts())} {mark(fam.verdict())} "
+                       f"{fam.tag()}.")
         seq = block["uncapped"][norm]
         if len(seq) >= 2 and math.isfinite(num(seq[0])) and math.isfinite(num(seq[-1])):
             grow = num(seq[-1]) / num(seq[0]) if num(seq[0]) > 0 else float("inf")
@@ -72,22 +74,24 @@ def drop_at_capped_layer(claim, output, summary: dict) -> list[str]:
     block = summary[output.key]
     blocks = seed_blocks(summary, output.key)
     betas = block["betas"]
-    counts, parts = Counter(), []
+    fam, shown = Family(claim.text), []
     for i in range(len(block["uncapped"]["linf"])):
         layer = f"HL{i + 1}"
         if layer not in block["capped_layers"] or not betas:
             continue
         low = min(float(b) for b in betas)
-        v, diff = compare(values(blocks, lambda b: growth_value(b, layer, low, "linf", i)),
-                          values(blocks, lambda b: num(b["uncapped"]["linf"][i])), -1)
-        if v:
-            counts[v] += 1
-            parts.append(f"{layer} {diff_text(diff, 1.0, '')} ({v})")
-    if not parts:
+        a = values(blocks, lambda b: growth_value(b, layer, low, "linf", i))
+        b_ = values(blocks, lambda b: num(b["uncapped"]["linf"][i]))
+        item = fam.add(significance(a, b_), -1)
+        if item:
+            shown.append((layer, difference(a, b_), item))
+    if not shown:
         return []
+    fam.judge()
+    parts = [f"{layer} {diff_text(diff, 1.0, '')} ({p_text(item)})" for layer, diff, item in shown]
     return [f"**Distance at the capped layer itself** — paper: {claim.text}; ours, L∞ at the "
             "capped layer for the smallest β minus the uncapped network's: " + "; ".join(parts)
-            + f": {counts_text(counts)} {mark(overall(counts))}."]
+            + f": {counts_text(fam.counts())} {mark(fam.verdict())} {fam.tag()}."]
 
 
 # --------------------------------------------------------------------------- Figure 2
@@ -106,22 +110,24 @@ def underfit(claim, output, summary: dict) -> list[str]:
     betas = sorted(float(b) for b in block["betas"])
     if len(betas) < 2:
         return []
-    low, parts, counts = betas[0], [], Counter()
+    low, shown, fam = betas[0], [], Family(claim.text)
     for layer in block["capped_layers"]:
         best = max(betas[1:], key=lambda b: num(_accuracy(block, layer, b)))
-        gap = difference(values(blocks, lambda b: _accuracy(b, layer, best)),
-                         values(blocks, lambda b: _accuracy(b, layer, low)), n)
-        if gap is None:
+        a = values(blocks, lambda b: _accuracy(b, layer, best))
+        b_ = values(blocks, lambda b: _accuracy(b, layer, low))
+        gap = difference(a, b_, n)
+        item = fam.add(beyond(a, b_, limit / 100.0), +1)     # the gap minus the limit > 0
+        if gap is None or item is None:
             continue
-        v = {"holds": "fails", "fails": "holds"}.get(at_most(gap, limit / 100.0), "inconclusive")
-        counts[v] += 1
-        parts.append(f"{layer} {diff_text(gap)} ({v})")
-    if not parts:
+        shown.append((layer, gap, item))
+    if not shown:
         return []
+    fam.judge()
+    parts = [f"{layer} {diff_text(gap)} ({p_text(item)})" for layer, gap, item in shown]
     return [f"**Underfitting at a very low max value** — paper: {claim.text}; ours, accuracy "
             f"at the best β minus at β={beta_key(low)}: {'; '.join(parts)}; more than "
-            f"{limit:g} point{'' if limit == 1 else 's'}: {counts_text(counts)} "
-            f"{mark(overall(counts))}."]
+            f"{limit:g} point{'' if limit == 1 else 's'}: {counts_text(fam.counts())} "
+            f"{mark(fam.verdict())} {fam.tag()}."]
 
 
 @checks("all_layers_lower")
@@ -137,17 +143,19 @@ def all_layers_lower(claim, output, summary: dict) -> list[str]:
     if not (all_layer and singles and any(abs(float(b) - beta) < 1e-9 for b in block["betas"])):
         return []
     a_all = values(blocks, lambda b: _accuracy(b, all_layer, beta))
-    counts, parts = Counter(), []
+    fam, shown = Family(claim.text), []
     for l in singles:
-        v, diff = compare(a_all, values(blocks, lambda b: _accuracy(b, l, beta)), -1, n)
-        if v:
-            counts[v] += 1
-            parts.append(f"{l} {diff_text(diff)} ({v})")
-    if not parts:
+        single = values(blocks, lambda b: _accuracy(b, l, beta))
+        item = fam.add(significance(a_all, single, n), -1)
+        if item:
+            shown.append((l, difference(a_all, single, n), item))
+    if not shown:
         return []
+    fam.judge()
+    parts = [f"{l} {diff_text(diff)} ({p_text(item)})" for l, diff, item in shown]
     return [f"**Capping all hidden layers at β={beta_key(beta)}** — paper: {claim.text}; ours, "
-            f"{all_layer} minus each single layer: {'; '.join(parts)}: {counts_text(counts)} "
-            f"{mark(overall(counts))}."]
+            f"{all_layer} minus each single layer: {'; '.join(parts)}: "
+            f"{counts_text(fam.counts())} {mark(fam.verdict())} {fam.tag()}."]
 
 
 @finds("accuracy")
@@ -185,17 +193,22 @@ def trend(claim, output, summary: dict) -> list[str]:
     if len(betas) < 2:
         return []
     lo_i, hi_i = betas.index(min(betas)), betas.index(max(betas))
-    out = []
+    out, fam, shown = [], Family(claim.text), []
     for key in claim.params["series"]:
         if len(block[key]) < len(betas):
             continue
-        v, diff = compare(values(blocks, lambda b: b[key][lo_i]),
-                          values(blocks, lambda b: b[key][hi_i]), claim.params["direction"])
+        a = values(blocks, lambda b: b[key][lo_i])
+        b_ = values(blocks, lambda b: b[key][hi_i])
+        item = fam.add(significance(a, b_), claim.params["direction"])
+        shown.append((key, difference(a, b_), item))
+    fam.judge()
+    for key, diff, item in shown:
         what = SENSITIVITY_SERIES.get(key, key).format(**block)
+        v = item["verdict"] if item else None
         out.append(f"**Sensitivity as β falls** ({what}) — paper: {claim.text}; ours ("
                    + ", ".join(f"β={beta_key(b)}: {fmt(x)}" for b, x in zip(betas, block[key]))
                    + f"), β={beta_key(betas[lo_i])} minus β={beta_key(betas[hi_i])}: "
-                   f"{diff_text(diff, 1.0, '')} {mark(v)}"
+                   f"{diff_text(diff, 1.0, '')} ({p_text(item)}) {mark(v)} {fam.tag()}"
                    + worst_case_pointer(summary, sorted(set(betas)), "none") + ".")
     zero = block.get("zero_fraction")
     if zero:

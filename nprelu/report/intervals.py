@@ -11,9 +11,11 @@ gives); a summary without ``runs`` (one seed, an older run) is read as one seed 
 - **one seed, any other number** (a distance, a sum): no interval, so inconclusive.
 
 A threshold ("a drop of at most 2 points") holds when the whole interval of the difference is
-within it, fails when the whole interval is beyond it, and is inconclusive otherwise. A claim
-made of many comparisons (:func:`overall`) holds when more of them hold than fail or are
-inconclusive together, fails when more fail than hold, and is inconclusive otherwise (:data:`RULE`).
+within it, fails when the whole interval is beyond it, and is inconclusive otherwise. With 2 or
+more seeds a lone comparison's verdict is the paired t test's at 5% (the t interval excludes 0
+exactly when p < 0.05). The paper's claims are judged as families with Holm's correction
+(:mod:`.families`); a claim made of many comparisons (:func:`overall`) holds when more than half
+of them hold, fails when more than half fail, and is inconclusive otherwise (:data:`RULE`).
 """
 from __future__ import annotations
 
@@ -22,18 +24,17 @@ import re
 from collections import Counter
 
 from .. import stats
+from .families import CLAIM_RULE, claim_verdict
 from .format import DASH, num
 
 VERDICTS = ("holds", "fails", "inconclusive")
-RULE = ("A claim made of several comparisons holds when more of its comparisons hold than fail "
-        "or are inconclusive together, fails when more fail than hold, and is inconclusive "
-        "otherwise.")
-METHODS = ("Each comparison is judged on the 95% interval of the paired per-seed differences "
-           "(Student t over the seeds, same seed and test subset on both sides); with one seed, "
-           "accuracies are compared by their two Wilson intervals over the test images (a "
-           "verdict only when they do not overlap) and other numbers (distances, sums) are "
-           "inconclusive. A threshold holds when the whole interval lies within it, fails when "
-           "the whole interval lies beyond it.")
+RULE = CLAIM_RULE
+METHODS = ("Each comparison is tested on the paired per-seed differences (Student t over the "
+           "seeds, same seed and test subset on both sides; two-sided p); with one seed, "
+           "accuracies by the two-proportion z test over the test images and other numbers "
+           "(distances, sums) not at all (inconclusive). A threshold (\"at most 2 points\") is "
+           "tested as the difference from it. A sweep over evaluation caps is first averaged "
+           "over the caps per seed and tested once. Methods: docs/statistics.md.")
 _MARK = re.compile(r"→ \*\*(holds|fails|inconclusive)\*\*")
 
 
@@ -111,11 +112,8 @@ def at_most(diff: stats.Interval | None, limit: float) -> str:
 
 
 def overall(counts: Counter) -> str:
-    """The claim's verdict from its comparisons' counts (:data:`RULE`)."""
-    h, f, i = (counts.get(v, 0) for v in VERDICTS)
-    if h + f + i == 0:
-        return "inconclusive"
-    return "holds" if h > f + i else "fails" if f > h else "inconclusive"
+    """The claim's verdict from its comparisons' counts (:data:`RULE`, symmetric)."""
+    return claim_verdict(counts)
 
 
 def counts_text(counts: Counter) -> str:

@@ -1,8 +1,11 @@
 """Figures 4-6 (PGD over a range of evaluation caps) and 8-10 (distance to zero gradients).
 
 The paper compares capped layers pairwise (``pairwise`` claims: "capping HL2 outperforms
-capping HL1..."). Each claim is tested per (initial cap, evaluation cap, pair) on the per-seed
-values (:mod:`.intervals`): on Figures 4-6 by robust accuracy (higher is better); Figures 8-10
+capping HL1..."). Each claim is a family (:mod:`.families`) of one comparison per (initial cap,
+pair): the sweep over the evaluation caps in the claim's range is summarised per seed by its
+mean over those caps, then tested once on the per-seed values (not once per evaluation cap: the
+re-caps of one network are not independent); on Figures 4-6 by robust accuracy (higher is
+better); Figures 8-10
 re-test their PGD partner's claims (``output.partner``) on the distance to a zero gradient
 (smaller is better, the paper's reading in Section 6), on every sample with "not found" censored
 at the step limit (``distance_censored``) and on the samples where every configuration found
@@ -19,7 +22,8 @@ import numpy as np
 from ..experiments import OUTPUTS
 from ..experiments.summary import beta_key
 from .format import fmt, num
-from .intervals import compare, counts_text, mark, overall, seed_blocks, seed_interval, values
+from .families import Family, significance
+from .intervals import counts_text, mark, seed_blocks, seed_interval, values
 from .masking import saturation_pointer
 from .registry import checks, claim_items, finds
 from .stats import beta_trend, nanmean, share
@@ -48,30 +52,30 @@ def _in_range(eval_b, j: int, lo, hi) -> bool:
 
 
 def pairwise_verdicts(summary: dict, key: str, claim, field: str = "robust",
-                      higher_is_better: bool = True) -> Counter:
-    """Holds/fails/inconclusive of the claim's (better, worse) pairs of capped layers, one
-    comparison per initial cap (``params["initial"]``, None: all), pair and evaluation cap in
-    the open range ``params["eval"]`` ((low, high), either None: unbounded; None: all)."""
+                      higher_is_better: bool = True) -> Family:
+    """The claim's family, judged: one comparison per initial cap (``params["initial"]``, None:
+    all) and (better, worse) pair of capped layers, on the per-seed mean over the evaluation
+    caps in the open range ``params["eval"]`` ((low, high), either None: unbounded; None:
+    all)."""
+    fam = Family(claim.text)
     blocks = seed_blocks(summary, key)
     if not blocks:
-        return Counter()
+        return fam
     block = blocks[0]
     eval_b = [num(b) for b in block["betas_eval"]]
-    n = block.get("n_test") if field in ("robust", "standard", "success") else None
+    n = block.get("n_test") if field in ("robust", "standard") else None
     lo, hi = claim.params["eval"] or (None, None)
-    out = Counter()
     for init in claim.params["initial"] or init_keys(block):
         for better, worse in claim.params["pairs"]:
             size = min(curve(block, better, init, field).size, curve(block, worse, init, field).size)
-            for j in range(size):
-                if not _in_range(eval_b, j, lo, hi):
-                    continue
-                a = values(blocks, lambda b: curve(b, better, init, field)[j])
-                b = values(blocks, lambda b: curve(b, worse, init, field)[j])
-                v, _ = compare(a, b, 1 if higher_is_better else -1, n)
-                if v is not None:
-                    out[v] += 1
-    return out
+            caps = [j for j in range(size) if _in_range(eval_b, j, lo, hi)]
+            if not caps:
+                continue
+            a = values(blocks, lambda b: nanmean(curve(b, better, init, field)[caps]))
+            b = values(blocks, lambda b: nanmean(curve(b, worse, init, field)[caps]))
+            fam.add(significance(a, b, n), 1 if higher_is_better else -1,
+                    f"{better} vs {worse}, initial β={init}")
+    return fam.judge()
 
 
 def layer_means(block: dict, init: str, key: str) -> dict[str, float]:
@@ -97,16 +101,18 @@ def curve_mean_interval(blocks: list, layer: str, init: str, key: str):
 
 @checks("pairwise")
 def pairwise(claim, output, summary: dict) -> list[str]:
-    c = pairwise_verdicts(summary, output.key, claim)
-    return [f"Paper: {claim.text}. Ours (robust accuracy, per initial β, evaluation β and "
-            f"pair): {counts_text(c)} {mark(overall(c))}."]
+    fam = pairwise_verdicts(summary, output.key, claim)
+    return [f"Paper: {claim.text}. Ours (robust accuracy, per initial β and pair, each seed's "
+            f"mean over the evaluation β): {counts_text(fam.counts())} {mark(fam.verdict())} "
+            f"{fam.tag()}."]
 
 
 def figure_count(output, summary: dict, field: str, higher: bool, claims) -> Counter:
+    """The verdicts of every pairwise comparison of ``claims`` (each judged in its family)."""
     total = Counter()
     for claim in claims:
         if claim.test == "pairwise":
-            total += pairwise_verdicts(summary, output.key, claim, field, higher)
+            total += pairwise_verdicts(summary, output.key, claim, field, higher).counts()
     return total
 
 
@@ -156,10 +162,12 @@ def zero_gradient_findings(group, summary: dict) -> list[str]:
         if claim.test != "pairwise":
             continue
         for i, (field, what) in enumerate(present):
-            c = pairwise_verdicts(summary, output.key, claim, field, higher_is_better=False)
-            verdict = mark(overall(c)) if i == 0 else f"({overall(c)})"
+            fam = pairwise_verdicts(summary, output.key, claim, field, higher_is_better=False)
+            verdict = (f"{mark(fam.verdict())} {fam.tag()}" if i == 0
+                       else f"({fam.verdict()}, family of {fam.size}, Holm)")
             out.append(f"Paper's Fig. {partner.number} statement \"{claim.text}\", tested on "
-                       f"distance over {what} (smaller = better): {counts_text(c)} {verdict}.")
+                       f"distance over {what} (smaller = better): {counts_text(fam.counts())} "
+                       f"{verdict}.")
     field = present[0][0] if present else "distance"
     out.append(f"Figure {output.number}, every pairwise comparison of Fig. {partner.number}'s "
                f"claims on distance ({field}): "

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 
-from .. import paper
+from .. import paper, stats
 from .format import DASH, adv_label, beta_cell, fmt, md_table, num, signed
+from .intervals import seed_blocks
 from .registry import renders
 
 HEADING = ("Table 1: accuracy of MNIST two-hidden-layer classifiers with general and capped "
@@ -93,6 +94,59 @@ def _legend(summary: dict) -> str:
             f"{method}. Max val. is the cap β of HL2 (— = general ReLU); Adv. training — = none.")
 
 
+def prediction_cells(summary: dict) -> list[tuple]:
+    """Per paper cell: ``(row, metric, paper %, prediction interval)``, the 95% prediction
+    interval of one new run from our seeds (:func:`nprelu.stats.prediction_interval`, logit
+    scale over the n test images of the column), the right reference for the paper's single
+    run (the interval of our mean is not). Empty with fewer than 2 seeds."""
+    blocks = seed_blocks(summary, "table1")
+    if len(blocks) < 2:
+        return []
+    out = []
+    for row in sorted_rows(blocks[0]):
+        theirs = paper.table1_row(row["beta"], row["adv_training"])
+        if theirs is None:
+            continue
+        per = [next((r for r in b if row_key(r) == row_key(row)), None) for b in blocks]
+        for metric in paper.TABLE1_METRICS:
+            vals = [num(r[metric]) for r in per if r is not None]
+            vals = [v for v in vals if math.isfinite(v)]
+            if len(vals) < 2 or not all(0.0 <= v <= 1.0 for v in vals):
+                continue
+            n = row.get("n_cw") if metric == "cw" else row.get("n")
+            out.append((row, metric, theirs[metric],
+                        stats.prediction_interval(vals, "proportion", n)))
+    return out
+
+
+def prediction_lines(summary: dict) -> list[str]:
+    """The paper's numbers against our prediction intervals of one new run, as a table."""
+    cells = prediction_cells(summary)
+    if not cells:
+        return []
+    inside = sum(pi.lo <= p / 100.0 <= pi.hi for _, _, p, pi in cells)
+    body = []
+    for row in sorted_rows(list({id(c[0]): c[0] for c in cells}.values())):
+        line = [beta_cell(row["beta"]), adv_label(row["adv_training"])]
+        for metric in paper.TABLE1_METRICS:
+            c = next((c for c in cells if c[0] is row and c[1] == metric), None)
+            if c is None:
+                line.append(DASH)
+                continue
+            _, _, p, pi = c
+            where = "inside" if pi.lo <= p / 100.0 <= pi.hi else (
+                "below" if p / 100.0 < pi.lo else "above")
+            line.append(f"[{100 * pi.lo:.2f}, {100 * pi.hi:.2f}] ({p:.2f}: {where})")
+        body.append(line)
+    n_seeds = len(seed_blocks(summary, "table1"))
+    return [f"The paper's single run against our **95% prediction interval of one new run** "
+            f"(from {n_seeds} seeds, logit scale; docs/statistics.md): the paper's number lies "
+            f"inside it in **{inside} of {len(cells)}** cells. Each cell: [interval] (paper: "
+            "inside, below or above), in percent.", "",
+            md_table(["Max val.", "Adv. training"] + [f"{METRIC_LABELS[m]} %"
+                                                      for m in paper.TABLE1_METRICS], body), ""]
+
+
 def table1_lines(summary: dict, level: str = "##") -> list[str]:
     """Our Table 1 (one seed) and its CW details, then the mean over seeds, when present."""
     lines = []
@@ -103,6 +157,7 @@ def table1_lines(summary: dict, level: str = "##") -> list[str]:
                   table1_markdown(rows, ivs), "",
                   "CW-L2 details (mean L2 norm of the CW perturbations found, and the number of "
                   "test samples attacked with CW):", "", cw_table(rows), ""]
+        lines += prediction_lines(summary)
     seeds = summary.get("table1_seeds")       # older summaries: Table 1 over seeds apart
     if seeds and seeds["rows"]:
         lines += [f"{level} Mean ± standard deviation over {seeds['n_seeds']} seeds", "",

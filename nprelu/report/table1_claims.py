@@ -2,21 +2,21 @@
 
 One function per claim test, registered under the claim's ``test``. Each reads the per-seed rows
 (``summary["runs"][seed]["table1"]``; one seed: ``summary["table1"]``, or the older
-``table1_seeds`` rows) and judges differences on their intervals (:mod:`.intervals`): paired
-over seeds, Wilson over the test images with one seed. The paper's rows come from
+``table1_seeds`` rows) and tests each claim as a family (:mod:`.families`: paired t over the
+seeds, Holm within the claim). The paper's rows come from
 ``paper.TABLE1`` (percent) and the thresholds from the claim's ``params``.
 """
 from __future__ import annotations
 
 import math
-from collections import Counter
 
 from .. import paper
 from ..experiments.summary import beta_key
 from .adaptive import worst_case_pointer
 from .format import DASH, Paragraph, adv_label, beta_label, beta_text, finite, md_table, num
-from .intervals import (at_most, compare, counts_text, diff_text, difference, iv_text, mark,
-                        overall, profile_n, seed_blocks, seed_interval)
+from .families import Family, beyond, level, p_text, significance
+from .intervals import (counts_text, diff_text, difference, iv_text, mark, profile_n, seed_blocks,
+                        seed_interval)
 from .registry import checks
 from .title import twin_difference
 from .stats import beta_trend
@@ -63,7 +63,8 @@ def trends(claim, output, summary: dict) -> list[str]:
     adjacent pair of caps; robustness columns must rise as beta falls, clean is compared with
     the paper's direction."""
     rows, seeds = rows_of(summary), seed_rows(summary)
-    table, claim_counts, head = [], Counter(), None
+    table, head = [], None
+    robust, clean = Family(claim.text), Family("clean accuracy, smallest β against uncapped")
     for adv in paper.ADV_TRAININGS:
         for metric in paper.TABLE1_METRICS:
             keys = _keys(rows, adv, metric)
@@ -75,24 +76,38 @@ def trends(claim, output, summary: dict) -> list[str]:
             sign = 1 if metric in ROBUSTNESS else (pdir or -1)
             vals = {k: per_seed(seeds, k, metric) for k in keys}
             n = n_of(summary, keys[0], metric)
-            v, diff = compare(vals[keys[-1]], vals[keys[0]], sign, n)
-            adjacent = Counter(compare(vals[b], vals[a], sign, n)[0] for a, b in zip(keys, keys[1:]))
-            if metric in ROBUSTNESS:
-                claim_counts[v] += 1
+            diff = difference(vals[keys[-1]], vals[keys[0]], n)
+            item = (robust if metric in ROBUSTNESS else clean).add(
+                significance(vals[keys[-1]], vals[keys[0]], n), sign)
+            adjacent = Family("adjacent pairs")
+            for a, b in zip(keys, keys[1:]):
+                adjacent.add(significance(vals[b], vals[a], n), sign)
             means = " → ".join(iv_text(seed_interval(vals[k], n), 100.0, 1, pct=True) for k in keys)
             table.append([adv if adv == "none" else adv_label(adv), METRIC_LABELS[metric], ptxt,
                           f"{means} (β = {', '.join(beta_label(k[0], '∞') for k in keys)})",
-                          diff_text(diff), counts_text(adjacent), v])
+                          diff_text(diff), adjacent.judge(), item])
             if (adv, metric) == ("none", "pgd"):
-                head = (f"**Robust accuracy under PGD without adversarial training**, smallest β "
-                        f"against uncapped: {diff_text(diff)} (paper: {ptxt}) {mark(v)}.")
+                head = (diff, ptxt, item)
     if not table:
         return []
-    lines = [head] if head else []
+    robust.judge()
+    clean.judge()
+    for row in table:
+        adjacent, item = row[5], row[6]
+        row[5] = f"{counts_text(adjacent.counts())} (family of {adjacent.size}, Holm)"
+        fam = robust if row[1] != METRIC_LABELS["clean"] else clean
+        row[6] = f"{p_text(item)} (family of {fam.size})"
+    lines = []
+    if head:
+        diff, ptxt, item = head
+        lines.append(f"**Robust accuracy under PGD without adversarial training**, smallest β "
+                     f"against uncapped: {diff_text(diff)} (paper: {ptxt}; {p_text(item)}, "
+                     f"in the family of {robust.size} below) "
+                     f"{mark(item['verdict'] if item else None)}.")
     return lines + [
         f"**Decreasing β improves robustness** — paper: {claim.text}; ours, robustness columns "
         f"(FGSM, PGD, CW) per adversarial training, smallest β against uncapped: "
-        f"{counts_text(claim_counts)} {mark(overall(claim_counts))}.",
+        f"{counts_text(robust.counts())} {mark(robust.verdict())} {robust.tag()}.",
         Paragraph("Every column, smallest β minus uncapped (points, 95% interval), and each "
                   "adjacent pair of caps:\n\n"
                   + md_table(["Adv. training", "Column", "Paper", "Ours (%)",
@@ -104,21 +119,25 @@ def clean_cost(claim, output, summary: dict) -> list[str]:
     """Clean accuracy drop from the uncapped network to the smallest cap, per adversarial
     training; holds when the whole interval of the drop is at most ``params["points"]``."""
     rows, seeds, limit = rows_of(summary), seed_rows(summary), claim.params["points"]
-    out = []
+    fam, shown = Family(claim.text), []
     for adv in paper.ADV_TRAININGS:
         keys = _keys(rows, adv, "clean")
         if len(keys) < 2 or keys[0][0] is not None:
             continue
         unc, low = keys[0], keys[-1]
-        drop = difference(per_seed(seeds, unc, "clean"), per_seed(seeds, low, "clean"),
-                          n_of(summary, unc, "clean"))
-        v = at_most(drop, limit / 100.0)
+        a, b = per_seed(seeds, unc, "clean"), per_seed(seeds, low, "clean")
+        drop = difference(a, b, n_of(summary, unc, "clean"))
+        shown.append((adv, low, drop, fam.add(beyond(a, b, limit / 100.0), -1)))
+    fam.judge()
+    out = []
+    for adv, low, drop, item in shown:
         p_unc, p_low = paper.table1_row(None, adv), paper.table1_row(low[0], adv)
         p_drop = f"{p_unc['clean'] - p_low['clean']:+.2f}" if p_unc and p_low else DASH
         out.append(f"**Clean-accuracy cost of capping** ({'no' if adv == 'none' else adv_label(adv)}"
                    f" adversarial training): the drop from the uncapped network to "
                    f"β={beta_key(low[0])} is {diff_text(drop)} (paper: {p_drop}); \"{claim.text}\""
-                   f" read as a drop of at most {limit:g} points {mark(v)}.")
+                   f" read as a drop of at most {limit:g} points ({p_text(item)}) "
+                   f"{mark(item['verdict'] if item else 'inconclusive')} {fam.tag()}.")
     return out
 
 
@@ -129,15 +148,19 @@ def beyond_adv_training(claim, output, summary: dict) -> list[str]:
     networks is given beside it when the summary has it (the suite's, else the adaptive one),
     and the suite's paired difference of the two."""
     rows, seeds = rows_of(summary), seed_rows(summary)
-    out = []
+    fam, shown = Family(claim.text), []
     for adv in paper.ADV_TRAININGS:
         keys = _keys(rows, adv, "pgd")
         if adv == "none" or len(keys) < 2 or keys[0][0] is not None:
             continue
         means = {row_key(r): num(r["pgd"]) for r in rows}
         best = max(keys[1:], key=lambda k: means[k])
-        v, gain = compare(per_seed(seeds, best, "pgd"), per_seed(seeds, keys[0], "pgd"), 1,
-                          n_of(summary, best, "pgd"))
+        a, b = per_seed(seeds, best, "pgd"), per_seed(seeds, keys[0], "pgd")
+        n = n_of(summary, best, "pgd")
+        shown.append((adv, keys, best, difference(a, b, n), fam.add(significance(a, b, n), 1)))
+    fam.judge()
+    out = []
+    for adv, keys, best, gain, item in shown:
         p_unc = paper.table1_row(None, adv)
         p_best = max(filter(None, (paper.table1_row(k[0], adv) for k in keys[1:])),
                      key=lambda r: r["pgd"], default=None)
@@ -145,7 +168,8 @@ def beyond_adv_training(claim, output, summary: dict) -> list[str]:
                 f"{p_best['pgd'] - p_unc['pgd']:+.2f} points" if p_unc and p_best else "")
         out.append(f"**{adv.upper()} adversarial training, capped vs general ReLU** (PGD "
                    f"accuracy): best capped β={beta_key(best[0])} against the general network: "
-                   f"{diff_text(gain)} ({ptxt}); \"{claim.text}\" {mark(v)} on PGD alone"
+                   f"{diff_text(gain)} ({ptxt}; {p_text(item)}); \"{claim.text}\" "
+                   f"{mark(item['verdict'] if item else 'inconclusive')} {fam.tag()} on PGD alone"
                    + worst_case_pointer(summary, [best[0], None], adv)
                    + twin_difference(summary, best[0], adv) + ".")
     return out
@@ -163,13 +187,16 @@ def fgsm_like_pgd(claim, output, summary: dict) -> list[str]:
     gaps = [sum(abs(num(s[a]["pgd"]) - num(s[b]["pgd"])) for a, b in pairs) / len(pairs)
             for s in seeds if all(a in s and b in s for a, b in pairs)]
     iv = seed_interval(gaps)
+    fam = Family(claim.text)
+    item = fam.add(level(gaps, limit / 100.0), -1)
+    fam.judge()
     p_diffs = [abs(paper.table1_row(a[0], "fgsm")["pgd"] - paper.table1_row(a[0], "pgd")["pgd"])
                for a, _ in pairs if paper.table1_row(a[0], "fgsm") and paper.table1_row(a[0], "pgd")]
     ptxt = f"{sum(p_diffs) / len(p_diffs):.2f}" if p_diffs else DASH
     return [f"**FGSM vs PGD adversarial training**: their PGD accuracies differ by "
             f"{iv_text(iv, 100.0, 2, pct=True)} points on average over {len(pairs)} max values "
-            f"(paper: {ptxt}); similar read as at most {limit:g} points "
-            f"{mark(at_most(iv, limit / 100.0))}."]
+            f"(paper: {ptxt}); similar read as at most {limit:g} points ({p_text(item)}) "
+            f"{mark(item['verdict'] if item else 'inconclusive')} {fam.tag()}."]
 
 
 @checks("cw_effective")
@@ -177,20 +204,24 @@ def cw_effective(claim, output, summary: dict) -> list[str]:
     """Per row, CW-L2 accuracy with its interval against ``params["points"]`` percent; CW is
     compared with no other attack here: it ran on its own test images (``n_cw`` per seed)."""
     rows, seeds, limit = rows_of(summary), seed_rows(summary), claim.params["points"]
-    counts, cells = Counter(), []
+    fam, shown = Family(claim.text), []
     for r in sorted_rows(rows):
         if not finite(r["cw"]):
             continue
-        iv = seed_interval(per_seed(seeds, row_key(r), "cw"), r.get("n_cw"))
-        counts[at_most(iv, limit / 100.0)] += 1
-        cells.append(f"β={beta_label(r['beta'], '∞')}/{r['adv_training']} "
-                     f"{iv_text(iv, 100.0, 1, pct=True)}")
-    if not cells:
+        vals = per_seed(seeds, row_key(r), "cw")
+        iv = seed_interval(vals, r.get("n_cw"))
+        shown.append((r, iv, fam.add(level(vals, limit / 100.0), -1)))
+    if not shown:
         return []
+    fam.judge()
+    cells = [f"β={beta_label(r['beta'], '∞')}/{r['adv_training']} "
+             f"{iv_text(iv, 100.0, 1, pct=True)} ({p_text(item)})" for r, iv, item in shown]
+    counts = fam.counts()
     n_cw, n = rows[0].get("n_cw"), rows[0].get("n") or profile_n(summary, "n_table")
     return [f"**CW-L2 remains effective** — paper: {claim.text}; ours, CW-L2 accuracy (%) on "
             f"{n_cw} test images per seed: {'; '.join(cells)}; at most {limit:g}% in "
-            f"{counts_text(counts)} rows {mark(overall(counts))}. CW ran on its own {n_cw} "
+            f"{counts_text(counts)} rows {mark(fam.verdict())} {fam.tag()}. CW ran on its own "
+            f"{n_cw} "
             f"images, not on the {n or 'other'} images of the clean, FGSM and PGD columns, so "
             "it is not ranked against them here; the adaptive rows use a subset of their own."]
 

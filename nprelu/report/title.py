@@ -6,15 +6,17 @@ training), paired per seed:
 
     d_s = worst_case(capped, seed s) - worst_case(uncapped, seed s),
 
-its mean and 95% Student t interval over the seeds (:func:`.intervals.difference`; one seed:
-the two Wilson intervals over the test images, a verdict only when they do not overlap).
-"capping helps" when the interval lies above 0, "capping hurts" below, otherwise "no difference
-shown (inconclusive)".
+its mean and 95% Student t interval over the seeds (:func:`.intervals.difference`), and its
+paired t test; the capped networks form one family, Holm-corrected together (:mod:`.families`;
+one seed: the two-proportion z test over the test images). "capping helps" where the corrected
+p < 0.05 and the difference is above 0, "capping hurts" where it is below, otherwise "no
+difference shown (inconclusive)".
 """
 from __future__ import annotations
 
 from .format import adv_label, beta_label, md_table, num, pct
-from .intervals import compare, diff_text, seed_blocks
+from .families import Family, significance
+from .intervals import diff_text, difference, seed_blocks
 from .table1 import row_key
 
 VERDICT_WORDS = {"holds": "capping helps", "fails": "capping hurts",
@@ -28,14 +30,22 @@ def twin_verdicts(rows: list, seed_rows: list | None = None) -> list[dict]:
     (None: ``rows`` is the one seed)."""
     per_seed = seed_rows or [rows]
     out = []
+    fam = Family("Is ReLU adversarially robust? (capped minus uncapped twin, worst case)")
     twins = {t["adv_training"]: t for t in rows if t["beta"] is None}
     for r in (r for r in rows if r["beta"] is not None and r["adv_training"] in twins):
         twin = twins[r["adv_training"]]
         a = [_worst(rs, r) for rs in per_seed]
         b = [_worst(rs, twin) for rs in per_seed]
-        verdict, diff = compare(a, b, 1, r.get("n"))
         out.append({"row": r, "twin": twin, "diffs": [x - y for x, y in zip(a, b)],
-                    "diff": diff, "verdict": VERDICT_WORDS[verdict or "inconclusive"]})
+                    "diff": difference(a, b, r.get("n")),
+                    "item": fam.add(significance(a, b, r.get("n")), 1)})
+    fam.judge()
+    for v in out:
+        item = v["item"]
+        v["verdict"] = VERDICT_WORDS[item["verdict"] if item else "inconclusive"]
+        v["p"] = item["test"].p if item else float("nan")
+        v["p_holm"] = item["p_holm"] if item else float("nan")
+        v["family"] = fam.size
     return out
 
 
@@ -67,12 +77,20 @@ def verdict_counts(verdicts: list) -> dict:
 
 
 def verdict_table(verdicts: list) -> str:
+    size = verdicts[0]["family"] if verdicts else 0
     header = ["Max val.", "Adv. training", "Worst case %", "Uncapped twin %",
-              "Capped − uncapped per seed (points)", "Mean [95% interval] (points)", "Verdict"]
+              "Capped − uncapped per seed (points)", "Mean [95% interval] (points)",
+              f"p (Holm, family of {size})", "Verdict"]
     return md_table(header, [[beta_label(v["row"]["beta"]), adv_label(v["row"]["adv_training"]),
                               pct(v["row"]["worst_case"], 1), pct(v["twin"]["worst_case"], 1),
                               ", ".join(f"{100.0 * d:+.1f}" for d in v["diffs"]),
-                              diff_text(v["diff"], unit=""), v["verdict"]] for v in verdicts])
+                              diff_text(v["diff"], unit=""),
+                              f"{_p(v['p'])} ({_p(v['p_holm'])})", v["verdict"]]
+                             for v in verdicts])
+
+
+def _p(p: float) -> str:
+    return "—" if p != p else "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def title_answer(verdicts: list, n_seeds: int) -> str:
@@ -81,8 +99,9 @@ def title_answer(verdicts: list, n_seeds: int) -> str:
     total = helps + hurts + none_
     if not total:
         return "No capped network has an uncapped twin here: the question stays open."
-    how = (f"paired over {n_seeds} seeds (95% Student t interval of the differences)"
-           if n_seeds > 1 else "on one seed (two Wilson intervals over the test images)")
+    how = (f"paired over {n_seeds} seeds (t test of the differences, Holm over the {total} "
+           f"comparisons)" if n_seeds > 1
+           else f"on one seed (two-proportion z test, Holm over the {total} comparisons)")
     text = (f"_Is ReLU adversarially robust?_ Under one attack suite with one budget, of "
             f"{total} capped networks compared with their uncapped twins {how}, capping helps "
             f"in {helps}, hurts in {hurts} and shows no difference in {none_}. ")

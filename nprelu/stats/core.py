@@ -17,7 +17,8 @@ A difference between two configurations of the same seeds is judged on the paire
 d_i = a_i - b_i (same seed, same test subset), whose interval is tighter than the two separate
 ones: :func:`paired_interval`.
 
-Host-side, pure Python: these run on a handful of numbers.
+Host-side, pure Python: these run on a handful of numbers. The bounded intervals, tests and
+the verdict rule the report uses are in :mod:`.bounded` and :mod:`.testing`.
 """
 from __future__ import annotations
 

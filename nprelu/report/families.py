@@ -1,0 +1,124 @@
+"""Claims as families of tests: Holm's correction within a family and the one verdict rule.
+
+Each paper claim (and the title question) is a **family**: its comparisons are tested together
+(docs/statistics.md). A comparison "a - b has the sign s" gets a two-sided p from the paired
+per-seed differences (:func:`significance`: Student t over the seeds; one seed with accuracies:
+the two-proportion z test over the n test images; one seed otherwise: no test, p = 1). A
+threshold ("at most 2 points") is tested as the difference from the threshold
+(:func:`beyond`, :func:`level`). The family's p-values are Holm-corrected together
+(:func:`nprelu.stats.holm`) and each comparison judged by :func:`nprelu.stats.decide`: holds
+where the corrected p < 0.05 and the difference has the claimed sign, fails where p < 0.05 and
+it has the opposite sign, inconclusive otherwise. The claim: :data:`CLAIM_RULE`.
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+from .. import stats
+
+CLAIM_RULE = ("Each claim is a family of comparisons tested together: each comparison's "
+              "two-sided p (paired t over the seeds) is Holm-corrected within the family; a "
+              "comparison holds where its corrected p < 0.05 and the difference has the claimed "
+              "sign, fails where p < 0.05 and it has the opposite sign, and is inconclusive "
+              "otherwise. A claim holds when more than half of its comparisons hold, fails when "
+              "more than half fail, and is inconclusive otherwise.")
+
+
+def _pairs(a: list, b: list) -> list[tuple]:
+    return [(x, y) for x, y in zip(a, b) if math.isfinite(x) and math.isfinite(y)]
+
+
+def significance(a: list, b: list, n: int | None = None) -> stats.Significance | None:
+    """The test of a - b from per-seed values (module doc); None when no seed has both."""
+    pairs = _pairs(a, b)
+    if not pairs:
+        return None
+    if len(pairs) >= 2:
+        return stats.paired_test([p[0] for p in pairs], [p[1] for p in pairs])
+    x, y = pairs[0]
+    if n and 0.0 <= x <= 1.0 and 0.0 <= y <= 1.0:
+        pooled = (x + y) / 2
+        se = math.sqrt(2 * pooled * (1 - pooled) / n)
+        z = (x - y) / se if se > 0 else 0.0
+        return stats.Significance(x - y, stats.norm_sf2(z) if se > 0 else 1.0, z, math.inf,
+                                  f"two-proportion z over {n} test images (one seed)")
+    return stats.Significance(x - y, 1.0, 0.0, 0, "one seed: no test")
+
+
+def beyond(a: list, b: list, limit: float) -> stats.Significance | None:
+    """The test of mean(a - b) against ``limit``: diff = mean(a - b) - limit."""
+    pairs = _pairs(a, b)
+    return level([x - y for x, y in pairs], limit) if pairs else None
+
+
+def level(vals: list, limit: float) -> stats.Significance | None:
+    """The test of the seeds' mean of ``vals`` against ``limit``: diff = mean - limit."""
+    xs = [v for v in vals if math.isfinite(v)]
+    if not xs:
+        return None
+    return stats.paired_test(xs, [limit] * len(xs))
+
+
+class Family:
+    """The comparisons of one claim, judged together (module doc)."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.items: list[dict] = []
+
+    def add(self, test: stats.Significance | None, sign: int, label: str = "") -> dict | None:
+        """One comparison: ``test`` of a difference, ``sign`` the claimed direction. Returns its
+        entry (``verdict`` and ``p_holm`` set by :meth:`judge`), None for no test."""
+        if test is None:
+            return None
+        item = {"test": test, "sign": sign, "label": label, "verdict": "inconclusive",
+                "p_holm": 1.0}
+        self.items.append(item)
+        return item
+
+    @property
+    def size(self) -> int:
+        return len(self.items)
+
+    def judge(self) -> "Family":
+        """Holm over the family, then each comparison's verdict (module doc)."""
+        tested = [i for i in self.items if i["test"].df != 0]      # one seed: no test
+        for item, q in zip(tested, stats.holm([i["test"].p for i in tested])):
+            item["p_holm"] = q
+            item["verdict"] = stats.decide(item["test"].diff, q, item["sign"])
+        return self
+
+    def counts(self) -> Counter:
+        return Counter(i["verdict"] for i in self.items)
+
+    def verdict(self) -> str:
+        """The claim's verdict (:data:`CLAIM_RULE`)."""
+        return claim_verdict(self.counts())
+
+    def tag(self) -> str:
+        """"family of 6, Holm" beside a claim's verdict."""
+        return f"(family of {self.size}, Holm)"
+
+
+def claim_verdict(counts: Counter) -> str:
+    """Holds when more than half of the comparisons hold, fails when more than half fail."""
+    h, f = counts.get("holds", 0), counts.get("fails", 0)
+    total = sum(counts.values())
+    if not total:
+        return "inconclusive"
+    return "holds" if 2 * h > total else "fails" if 2 * f > total else "inconclusive"
+
+
+def p_text(item: dict | None) -> str:
+    """"holds, p 0.012, Holm 0.036" for one judged comparison."""
+    if item is None:
+        return "no test"
+    t = item["test"]
+    if t.df == 0:
+        return f"{item['verdict']}, one seed: no test"
+    return f"{item['verdict']}, p {_p(t.p)}, Holm {_p(item['p_holm'])}"
+
+
+def _p(p: float) -> str:
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
