@@ -150,3 +150,21 @@ def test_cmh_on_paired_outcomes_by_hand():
     assert test.diff == pytest.approx(12 / 40) and test.df == 40
     assert cmh_paired([a0, a1], [b0, b1], correction=True).statistic == pytest.approx(121 / 24)
     assert cmh_paired([[1, 0]], [[1, 0]]).p == 1.0            # no discordant pair
+
+
+def test_prediction_interval_of_seeds_all_at_zero_is_a_few_images_not_the_logit_blowup():
+    """3 seeds at 0 of 200: the empirical logit's binomial term would predict up to 74%; the
+    beta-binomial predictive of the 600 pooled images gives at most 2 of 200."""
+    from nprelu.stats.bounded import prediction_interval
+    iv = prediction_interval([0.0, 0.0, 0.0], "proportion", n=200)
+    assert iv.lo == 0.0 and 0.0 < iv.hi <= 0.01
+    top = prediction_interval([1.0, 1.0, 1.0], "proportion", n=200)
+    assert top.hi == 1.0 and 0.99 <= top.lo < 1.0
+
+
+def test_beta_binomial_quantiles_match_scipy():
+    scipy_stats = pytest.importorskip("scipy.stats")
+    from nprelu.stats.bounded import beta_binomial_quantiles
+    for k, total, n in ((0, 600, 200), (300, 600, 200), (17, 30000, 10000), (999, 1000, 50)):
+        dist = scipy_stats.betabinom(n, k + 0.5, total - k + 0.5)
+        assert beta_binomial_quantiles(k, total, n) == (int(dist.ppf(0.025)), int(dist.ppf(0.975)))

@@ -39,6 +39,11 @@ would land, to compare with the paper's single run: mean +- t_{m-1} s sqrt(1 + 1
 scale as above (logit, log, raw), so bounded the same way. A new run on the same test images
 cancels the image term; on a fresh subset its binomial part is in s^2 already. A proportion's
 bounds are rounded outwards to whole images of n (a run scores a count). Needs 2 seeds.
+Where every seed scored 0 (or every one n) the logit's binomial term at the boundary is far too
+wide (3 seeds at 0 of 200 would predict up to 74%): there the new run's count k of n follows the
+beta-binomial predictive distribution of the pooled K of N = m n images under Jeffreys' prior,
+P(k) = C(n, k) B(k + a, n - k + b) / B(a, b), a = K + 1/2, b = N - K + 1/2, and its 2.5% and
+97.5% quantiles are the bounds (:func:`beta_binomial_quantiles`).
 """
 from __future__ import annotations
 
@@ -153,6 +158,11 @@ def prediction_interval(values, kind: str = "signed", n: int | None = None) -> I
         return Interval(mean, mean, mean, m, "none")
     if kind == "proportion":
         xs = _check_proportions(xs)
+        if n and (all(x == 0.0 for x in xs) or all(x == 1.0 for x in xs)):
+            k_lo, k_hi = beta_binomial_quantiles(round(sum(xs) * n), m * n, n)
+            return Interval(mean, k_lo / n, k_hi / n, m,
+                            f"95% prediction interval of one new run from {m} seeds "
+                            "(beta-binomial on the pooled images: every seed at the boundary)")
         ys, v = _logits(xs, n)
         centre, s2 = _moments(ys)
         s2 = s2 if s2 > 0 else v                    # the seeds tie: the binomial term stands in
@@ -173,3 +183,23 @@ def prediction_interval(values, kind: str = "signed", n: int | None = None) -> I
         lo, hi = math.floor(lo * n + 1e-9) / n, math.ceil(hi * n - 1e-9) / n
     return Interval(mean, min(lo, mean), max(hi, mean), m,
                     f"95% prediction interval of one new run from {m} seeds")
+
+
+def beta_binomial_quantiles(k: int, total: int, n: int) -> tuple[int, int]:
+    """The 2.5% and 97.5% quantiles of a new count of ``n`` trials, predicted from ``k``
+    successes of ``total`` under Jeffreys' prior: the beta-binomial with a = k + 1/2,
+    b = total - k + 1/2 (module doc). Summed in log space, exact for any n."""
+    a, b = k + 0.5, total - k + 0.5
+    log_b_ab = math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
+    cdf, lo, hi = 0.0, None, n
+    for j in range(n + 1):
+        log_p = (math.lgamma(n + 1) - math.lgamma(j + 1) - math.lgamma(n - j + 1)
+                 + math.lgamma(j + a) + math.lgamma(n - j + b) - math.lgamma(n + a + b)
+                 - log_b_ab)
+        cdf += math.exp(log_p)
+        if lo is None and cdf >= 1 - P975:
+            lo = j
+        if cdf >= P975:
+            hi = j
+            break
+    return (0 if lo is None else lo), hi
