@@ -152,10 +152,11 @@ class ModelStore:
 
 
 @contextmanager
-def locked(path: Path):
+def locked(path: Path, what: str | None = None):
     """An exclusive ``flock`` on ``DIR/.NAME.lock`` (beside ``path`` = ``DIR/NAME``), held for
-    the block; another process asking for it waits. The lock file stays (empty): removing it
-    while another process waits on it would let a third take a second lock."""
+    the block; another process asking for it waits (saying so, naming ``what`` or NAME). The
+    lock file stays (empty): removing it while another process waits on it would let a third
+    take a second lock."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path.parent / f".{path.name}.lock", os.O_RDWR | os.O_CREAT, 0o666)
@@ -163,7 +164,7 @@ def locked(path: Path):
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            log(f"waiting for {path.name}: another process is making it")
+            log(f"waiting for {what or path.name}: another process is making it")
             fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:

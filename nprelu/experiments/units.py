@@ -20,19 +20,22 @@ combines them, exactly as ``run_all.py`` does with ``--jobs 1``.
 
 Each finished unit is kept in ``OUT/units/UNIT.json`` (written atomically) with the identity of
 the summary it belongs to (``summary.run_identity``), so a killed run resumes unit by unit; a
-file of another run is ignored and removed.
+file of another run is ignored and removed. A unit runs under its claim, an ``flock`` on
+``units/.../.PART.json.lock`` (``store.locked``), so that two runs on one folder compute it once.
 """
 from __future__ import annotations
 
 import json
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from ..checkpoint import atomic_write_bytes
 from ..progress import log
-from .summary import as_json
+from .store import locked
+from .summary import as_json, run_identity
 
 _SEED = re.compile(r"s(\d+)")
 
@@ -100,10 +103,31 @@ class UnitFiles:
                           allow_nan=False, sort_keys=True)
         atomic_write_bytes(self.path(unit), text.encode())
 
+    @contextmanager
+    def claimed(self, unit: str):
+        """Held while ``unit`` is run or read: another process asking for it waits."""
+        with locked(self.path(unit), what=unit):
+            yield
+
+    def recorded(self, keys, seed: int | None) -> bool:
+        """Whether ``summary.json`` beside ``units/`` (this run's) holds the blocks ``keys`` for
+        ``seed`` (None: at the top level): recorded by another run on the folder."""
+        try:
+            summary = json.loads((self.dir.parent / "summary.json").read_text())
+            if as_json(run_identity(summary["meta"])) != self.identity:
+                return False
+            blocks = summary if seed is None else summary.get("runs", {}).get(str(seed), {})
+            return all(k in blocks for k in keys)
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+            return False
+
     def remove(self, unit: str) -> None:
-        """Delete the file of ``unit`` and the folders it leaves empty under ``units/``."""
+        """Delete the file of ``unit`` (and its claim's lock file: only once its seed is
+        recorded, which a run waiting on it checks) and the folders it leaves empty under
+        ``units/``."""
         path = self.path(unit)
         path.unlink(missing_ok=True)
+        path.with_name(f".{path.name}.lock").unlink(missing_ok=True)
         for folder in path.parents:
             if folder == self.dir.parent:
                 break
