@@ -94,7 +94,7 @@ class UnitFiles:
             fine = False
         if not fine:
             log(f"{path}: not a unit of this run's summary; removed, the unit runs again")
-            self.remove(unit)
+            self.remove(unit, claim=False)      # perhaps claimed now, by this run
             return None
         return saved["record"]
 
@@ -121,13 +121,14 @@ class UnitFiles:
         except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
             return False
 
-    def remove(self, unit: str) -> None:
-        """Delete the file of ``unit`` (and its claim's lock file: only once its seed is
-        recorded, which a run waiting on it checks) and the folders it leaves empty under
-        ``units/``."""
+    def remove(self, unit: str, claim: bool = True) -> None:
+        """Delete the file of ``unit``, its claim's lock file (unless ``claim`` is False: only
+        once its seed is recorded, which a run waiting on the claim checks) and the folders
+        they leave empty under ``units/``."""
         path = self.path(unit)
         path.unlink(missing_ok=True)
-        path.with_name(f".{path.name}.lock").unlink(missing_ok=True)
+        if claim:
+            path.with_name(f".{path.name}.lock").unlink(missing_ok=True)
         for folder in path.parents:
             if folder == self.dir.parent:
                 break
