@@ -36,6 +36,7 @@ import argparse
 import contextlib
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -47,7 +48,8 @@ from nprelu.data import DataError, data_given, find_data_dir, load_mnist
 from nprelu.experiments import EXPERIMENTS, OUTPUTS, PROFILES
 from nprelu.experiments.config import describe_subsets, describe_training
 from nprelu.experiments.context import Context
-from nprelu.experiments.jobs import WorkerError, WorkerSetup, default_jobs, run_experiments
+from nprelu.experiments.jobs import WorkerError, WorkerSetup, clip_jobs, default_jobs, \
+    run_experiments
 from nprelu.experiments.schema import SummaryError
 from nprelu.experiments.summary import REPORT_FILES, SummaryFile, run_meta, set_aside
 from nprelu.progress import format_seconds, log
@@ -154,12 +156,33 @@ def selected(only) -> list:
     return [e for key, e in EXPERIMENTS.items() if key in keys]
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that the run stops as on Ctrl-C: the workers are
+    stopped and files being written clean up (a BaseException, like KeyboardInterrupt)."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
 def main(argv=None) -> int:
     """Run what the arguments ask for; 0 on success, 2 for bad usage, 1 for a run error (each
-    reported in one line on stderr, or raised with ``--debug``)."""
+    reported in one line on stderr, or raised with ``--debug``); 130 after Ctrl-C and 143 after
+    SIGTERM, in one line each (finished units are kept: the same command resumes)."""
     args = parse_args(argv)
     try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:      # not the main thread (a test): SIGTERM is left as it is
+        previous = None
+    try:
         return _run(args)
+    except (KeyboardInterrupt, Terminated) as exc:
+        if args.debug:
+            raise
+        what, status = ("interrupted", 130) if isinstance(exc, KeyboardInterrupt) else \
+            ("terminated", 143)
+        print(f"{PROG}: {what}: run the same command to resume", file=sys.stderr)
+        return status
     except (UsageError, *RUN_ERRORS) as exc:
         if args.debug:
             raise
@@ -169,6 +192,9 @@ def main(argv=None) -> int:
                         "kept and the run resumes")
         print(f"{PROG}: error: {message}", file=sys.stderr)
         return 2 if isinstance(exc, UsageError) else 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _run(args) -> int:
@@ -198,7 +224,7 @@ def _run_in(args, profile, backend) -> int:
     summary = SummaryFile(args.out, meta, OUTPUTS)
     todo = [e for e in selected(args.only) if e.key not in summary.meta["done"]]
     minutes = [e.estimate(profile.name, args.seeds) for e in todo]
-    jobs = args.jobs or default_jobs(backend.name)
+    jobs = clip_jobs(args.jobs or default_jobs(backend.name))
     seeds = f"seed {args.seed}" if args.seeds == 1 else \
         f"seeds {args.seed}-{args.seed + args.seeds - 1}"
     log(f"nprelu run_all: profile {profile.name}, backend {backend.name}, {seeds}, "

@@ -8,18 +8,23 @@ I/O, so this module uses NumPy directly.
 
 Every file is written through :func:`atomic_write_bytes`, which reports a failed write (a full
 disk, ENOSPC; a file-size limit, EFBIG; a read-only folder) as an :class:`OutputError` naming
-the path it was writing and the OS error.
+the path it was writing and the OS error. :func:`locked` is the one inter-process lock on a
+file being made (a trained network, a unit of work): ``flock`` on a ``.NAME.lock`` beside it.
 """
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import os
 import tempfile
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+
+from .progress import log
 
 FORMAT = "nprelu-mlp"
 VERSION = 1
@@ -193,3 +198,23 @@ def _check_meta_size(path: Path, archive: zipfile.ZipFile) -> None:
         raise CheckpointError(f"{path}: its 'meta' holds {chars:,} characters, more than the "
                               f"{META_MAX_CHARS:,} a checkpoint's meta may have; not loaded "
                               "(the file is damaged or not a checkpoint of this nprelu)")
+
+
+@contextmanager
+def locked(path: Path, what: str | None = None):
+    """An exclusive ``flock`` on ``DIR/.NAME.lock`` (beside ``path`` = ``DIR/NAME``), held for
+    the block; another process asking for it waits (saying so, naming ``what`` or NAME). The
+    lock file stays (empty): removing it while another process waits on it would let a third
+    take a second lock."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.parent / f".{path.name}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"waiting for {what or path.name}: another process is making it")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock

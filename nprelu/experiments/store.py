@@ -14,19 +14,17 @@ several units need (Figures 1-2's adversarial images).
 """
 from __future__ import annotations
 
-import fcntl
 import io
 import json
-import os
 import time
 import zipfile
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from .. import paper
+from ..checkpoint import locked  # noqa: F401 (the per-network lock; units use it too)
 from ..adversarial_training import adversarial_hook
 from ..checkpoint import CheckpointError, atomic_write_bytes
 from ..network import MLP
@@ -149,25 +147,6 @@ class ModelStore:
         log(f"trained {spec.name} in {time.perf_counter() - t:.1f} s")
         net.save(self.path(spec), config=self.config(spec), history=h.as_dict())
         return net
-
-
-@contextmanager
-def locked(path: Path):
-    """An exclusive ``flock`` on ``DIR/.NAME.lock`` (beside ``path`` = ``DIR/NAME``), held for
-    the block; another process asking for it waits. The lock file stays (empty): removing it
-    while another process waits on it would let a third take a second lock."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path.parent / f".{path.name}.lock", os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log(f"waiting for {path.name}: another process is making it")
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
 
 
 def _read_shared(path: Path, config: dict):

@@ -17,6 +17,8 @@ import datetime
 import fcntl
 import json
 import os
+import re
+import time
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -181,6 +183,34 @@ def set_aside(out_dir, outputs: dict, suffix: str) -> list:
     summary = out_dir / "summary.json"
     if summary.exists():
         os.replace(summary, out_dir / f"summary.json{suffix}")
+    return removed
+
+
+#: The temporary files our atomic writes leave when killed midway (``checkpoint.atomic_write_bytes``:
+#: ``.NAME.XXXXXXXX.tmp``) and ``run_all.py``'s write probe (``.nprelu-write-test.XXXXXXXX``).
+TEMP_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp|\.nprelu-write-test\.[a-z0-9_]{8}")
+
+
+def remove_stale_temps(out_dir, started: float | None = None, margin: float = 60.0) -> list:
+    """Delete the temporary files (:data:`TEMP_NAME`) that killed runs left in ``out_dir``,
+    ``models/`` and ``units/`` (all its folders): those last written more than ``margin`` seconds
+    before ``started`` (default: now), so that a concurrent run's write in progress stays.
+    Returns the paths removed (logged in one line)."""
+    out_dir, limit = Path(out_dir), (time.time() if started is None else started) - margin
+    folders = [out_dir, out_dir / "models", *(p for p in (out_dir / "units").rglob("*")
+                                              if p.is_dir())]
+    removed = []
+    for folder in folders:
+        for path in folder.glob(".*") if folder.is_dir() else ():
+            try:
+                if TEMP_NAME.fullmatch(path.name) and path.is_file() \
+                        and path.stat().st_mtime < limit:
+                    path.unlink()
+                    removed.append(path)
+            except FileNotFoundError:   # removed meanwhile by another run
+                continue
+    if removed:
+        log(f"removed {len(removed)} temporary file(s) left by an interrupted run in {out_dir}")
     return removed
 
 

@@ -20,19 +20,22 @@ combines them, exactly as ``run_all.py`` does with ``--jobs 1``.
 
 Each finished unit is kept in ``OUT/units/UNIT.json`` (written atomically) with the identity of
 the summary it belongs to (``summary.run_identity``), so a killed run resumes unit by unit; a
-file of another run is ignored and removed.
+file of another run is ignored and removed. A unit runs under its claim, an ``flock`` on
+``units/.../.PART.json.lock`` (``checkpoint.locked``), so that two runs on one folder compute it once.
 """
 from __future__ import annotations
 
 import json
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from ..checkpoint import atomic_write_bytes
 from ..progress import log
-from .summary import as_json
+from ..checkpoint import locked
+from .summary import as_json, run_identity
 
 _SEED = re.compile(r"s(\d+)")
 
@@ -91,7 +94,7 @@ class UnitFiles:
             fine = False
         if not fine:
             log(f"{path}: not a unit of this run's summary; removed, the unit runs again")
-            self.remove(unit)
+            self.remove(unit, claim=False)      # perhaps claimed now, by this run
             return None
         return saved["record"]
 
@@ -100,10 +103,32 @@ class UnitFiles:
                           allow_nan=False, sort_keys=True)
         atomic_write_bytes(self.path(unit), text.encode())
 
-    def remove(self, unit: str) -> None:
-        """Delete the file of ``unit`` and the folders it leaves empty under ``units/``."""
+    @contextmanager
+    def claimed(self, unit: str):
+        """Held while ``unit`` is run or read: another process asking for it waits."""
+        with locked(self.path(unit), what=unit):
+            yield
+
+    def recorded(self, keys, seed: int | None) -> bool:
+        """Whether ``summary.json`` beside ``units/`` (this run's) holds the blocks ``keys`` for
+        ``seed`` (None: at the top level): recorded by another run on the folder."""
+        try:
+            summary = json.loads((self.dir.parent / "summary.json").read_text())
+            if as_json(run_identity(summary["meta"])) != self.identity:
+                return False
+            blocks = summary if seed is None else summary.get("runs", {}).get(str(seed), {})
+            return all(k in blocks for k in keys)
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+            return False
+
+    def remove(self, unit: str, claim: bool = True) -> None:
+        """Delete the file of ``unit``, its claim's lock file (unless ``claim`` is False: only
+        once its seed is recorded, which a run waiting on the claim checks) and the folders
+        they leave empty under ``units/``."""
         path = self.path(unit)
         path.unlink(missing_ok=True)
+        if claim:
+            path.with_name(f".{path.name}.lock").unlink(missing_ok=True)
         for folder in path.parents:
             if folder == self.dir.parent:
                 break
