@@ -120,6 +120,9 @@ def standard_suite(budget: SuiteBudget, attacks=None) -> tuple:
     if unknown:
         raise ValueError(f"unknown attacks {unknown}: choose from {', '.join(names)}")
     fields = budget.fields()
+    lacking = {a: f for a in names for f in REGISTRY[a].budget if f not in fields}
+    if lacking:
+        raise ValueError(f"standard attacks take budget fields SuiteBudget lacks: {lacking}")
     return tuple(Run(a, {f: fields[f] for f in REGISTRY[a].budget}, stream=k)
                  for k, a in enumerate(names) if attacks is None or a in attacks)
 
@@ -145,7 +148,8 @@ def budget_words(budget: SuiteBudget, attacks=None) -> dict:
     def grads(on_source):
         return sum(REGISTRY[r.attack].grads(r.budget) for r in runs
                    if (REGISTRY[r.attack].source is not None) == on_source)
-    out = {"apgd": f"{sum(a.startswith('apgd_') for a in names)} runs (CE, DLR x true, relu, identity, softplus gradient), "
+    n_apgd = sum(a.startswith("apgd_") for a in names)
+    out = {"apgd": f"{n_apgd} runs (CE, DLR x true, relu, identity, softplus gradient), "
                    f"each {budget.restarts} restart(s) x {budget.steps} steps",
            "gradient_evaluations_per_sample": {"attacked network": grads(False),
                                                "twins (transfer sources)": grads(True)},

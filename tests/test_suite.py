@@ -167,6 +167,7 @@ class FakeContext:
         return MLP([16, 8, 6, 3], list(spec.caps), seed=spec.seed * 100 + offset, backend=BE)
 
 
+@pytest.mark.slow
 def test_units_and_combine_give_blocks_that_pass_the_schema():
     exp = EXPERIMENTS["suite"]
     assert [o.kind for o in exp.outputs] == ["suite", "eps_curve", "adaptive_curve"]
