@@ -210,7 +210,7 @@ def craft(net, x, y, eps, run: Run, seed=0, sources=None):
     entry = REGISTRY[run.attack]
     s = seed if run.stream is None else attack_seed(seed, run.stream)
     extra = {"source": sources[entry.source]} if entry.source is not None else {}
-    return entry.run(net, x, y, eps, s, **extra, **run.settings(eps))
+    return entry.run(net, x, y, eps, seed=s, **extra, **run.settings(eps))
 
 
 def run_suite(net, x, y, eps, budget: SuiteBudget, seed, sources, attacks=None) -> dict:

@@ -2,8 +2,9 @@ r"""The attack registry: every attack an evaluation runs, by name, and what it i
 
 An entry (:class:`Attack`) of :data:`REGISTRY` says
 
-- ``run(net, x, y, eps, seed, **budget) -> x_adv``: the attack with its fixed settings bound
-  (a transfer attack also takes ``source=``, the network it crafts on);
+- ``run(net, x, y, eps, seed=, **budget) -> x_adv``: the attack with its fixed settings bound
+  (a transfer attack also takes ``source=``, the network it crafts on); an attack function
+  whose keywords are ``seed`` and its budget fields is its own ``run``;
 - ``loss``: the loss it climbs ("cross_entropy", "dlr", "margin");
 - ``gradient``: "true", the BPDA surrogate of the capped layers it follows ("relu",
   "identity", "softplus", :mod:`nprelu.activations`), or "none" (logits only);
