@@ -57,7 +57,9 @@ def suite(queries) -> tuple:
 
 
 def row_numbers(ev) -> dict:
-    """A row's accuracies from the :class:`~nprelu.evaluation.Evaluation` of :func:`suite`."""
+    """A row's accuracies from the :class:`~nprelu.evaluation.Evaluation` of :func:`suite`.
+    Its worst case is correct clean and under every attack; Square returns a misclassified
+    image unchanged, so it is also the AND over the attacks alone, as "over every attack"."""
     acc = {k: fraction(m) for k, m in ev.outcomes.items()}
     bpda = [acc[k] for k in acc if k.startswith("bpda_")]
     return {"clean": fraction(ev.clean), "pgd": acc["pgd"], "fgsm": acc["fgsm"],
