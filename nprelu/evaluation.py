@@ -1,15 +1,21 @@
-r"""One attack suite, one budget: every network gets the same attacks with the same numbers of
-restarts, steps and queries, capped or not, and the per-sample worst case over them.
+r"""One harness for every evaluation: a suite of attacks from the registry
+(:mod:`nprelu.attacks.registry`), each with its budget, run on one network, and per image the
+clean outcome, each attack's outcome and the worst case. The entry point is :func:`evaluate`.
 
-The suite at L-infinity radius eps (every attack untargeted, in [0, 1], seeded from the unit's
-seed, :func:`attack_seed`; names as in :data:`ATTACKS`)::
+A suite is data, a tuple of :class:`Run`: a registry name, its budget (the entry's budget
+fields; a value may be a function of eps, such as a step of eps / 10), its seed stream and
+whether it runs only on a network with caps. The standard suite (:func:`standard_suite`) is the
+registry's standard entries with one :class:`SuiteBudget`, so every network gets the same
+attacks with the same restarts, steps and queries, capped or not. At L-infinity radius eps
+(every attack untargeted, in [0, 1]; names as :func:`standard_attacks` gives them)::
 
     apgd_ce, apgd_dlr                    APGD (Croce & Hein 2020) on CE / DLR, true gradient
     apgd_{ce,dlr}_{relu,identity,softplus}   the same with a BPDA surrogate in capped layers
                                          (:mod:`nprelu.activations`); each restarts x steps
     margin_pgd                           PGD on the logit margin, margin_restarts x margin_steps,
                                          step eps / 10 (OUR choice)
-    square                               Square Attack, square_queries queries, p_init 0.3
+    square                               Square Attack, square_queries queries, p_init
+                                         :data:`~nprelu.attacks.registry.P_INIT`
     transfer_uncapped                    APGD-CE (1 restart, steps) made on the uncapped twin
     transfer_twin                        BPDA-APGD-CE (relu surrogate, 1 restart, steps) made on
                                          an independently trained network of the same spec
@@ -24,25 +30,30 @@ so worst-case robust accuracy is at most the clean accuracy and every attack's.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 
-from .attacks import apgd, margin_pgd, square_linf, transfer
 from .attacks._common import prepare
+from .attacks.registry import REGISTRY
 from .checks import check_int, check_real
 from .measures import correct
 
-LOSSES = ("ce", "dlr")
-APGD_SURROGATES = (None, "relu", "identity", "softplus")
-APGD_RUNS = tuple(f"apgd_{loss}" + (f"_{s}" if s else "") for loss in LOSSES
-                  for s in APGD_SURROGATES)
-ATTACKS = (*APGD_RUNS, "margin_pgd", "square", "transfer_uncapped", "transfer_twin")
-#: The reduced suite of the eps curves and Figure 14 (1 restart, ``curve_queries``).
-CURVE_ATTACKS = (*APGD_RUNS, "square", "transfer_uncapped")
-P_INIT = 0.3          # Square's initial square fraction, as the adaptive experiment
 MARGIN_STEP = 0.1     # margin PGD's step, a fraction of eps (OUR choice)
 ZERO_EPS_STEP = 0.01  # a PGD step at eps = 0, where the ball is one point and no step matters
+#: Left out of the reduced suite of the eps curves and Figure 14 (1 restart, ``curve_queries``).
+NOT_IN_CURVES = ("margin_pgd", "transfer_twin")
+
+
+def standard_attacks() -> tuple:
+    """The standard suite's attack names: the registry's standard entries, in its order."""
+    return tuple(name for name, a in REGISTRY.items() if a.standard)
+
+
+def curve_attacks() -> tuple:
+    """The reduced suite of the curves: the standard one without :data:`NOT_IN_CURVES`."""
+    return tuple(a for a in standard_attacks() if a not in NOT_IN_CURVES)
 
 
 @dataclass(frozen=True)
@@ -64,6 +75,57 @@ class SuiteBudget:
         """The curves' budget: 1 restart of ``steps``, Square with ``queries``."""
         return SuiteBudget(1, self.steps, self.margin_steps, 1, queries)
 
+    def fields(self) -> dict:
+        """The budget fields the registry's entries take, margin PGD's step eps / 10 among them."""
+        return {**asdict(self), "margin_step": pgd_step}
+
+
+#: The standard suite's budget of the paper profile, and :func:`evaluate`'s default.
+STANDARD_BUDGET = SuiteBudget(restarts=3, steps=100, margin_steps=20, margin_restarts=5,
+                              square_queries=5000)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One attack of a suite: the registry entry ``attack`` with ``budget``, exactly its budget
+    fields (a value, or a function of eps). Seeded ``attack_seed(seed, stream)``, or with the
+    evaluation's seed itself when ``stream`` is None; ``capped_only``: skipped on a network
+    without caps. ValueError for an unknown attack or budget fields other than the entry's."""
+
+    attack: str
+    budget: MappingProxyType = field(default_factory=dict)
+    stream: int | None = None
+    capped_only: bool = False
+
+    def __post_init__(self):
+        if self.attack not in REGISTRY:
+            raise ValueError(f"unknown attack {self.attack!r}: choose from {', '.join(REGISTRY)}")
+        want, got = set(REGISTRY[self.attack].budget), set(self.budget)
+        if want != got:
+            raise ValueError(f"attack {self.attack!r} takes the budget fields {sorted(want)}, "
+                             f"got {sorted(got)}")
+        object.__setattr__(self, "budget", MappingProxyType(dict(self.budget)))
+
+    def settings(self, eps) -> dict:
+        """The budget at ``eps``."""
+        return {k: v(eps) if callable(v) else v for k, v in self.budget.items()}
+
+
+def standard_suite(budget: SuiteBudget, attacks=None) -> tuple:
+    """The standard suite with ``budget``: a :class:`Run` per standard registry entry, the k-th
+    on seed stream k; ``attacks``: only these names (each keeps its stream). ValueError for a
+    name not in the standard suite."""
+    names = standard_attacks()
+    unknown = [a for a in attacks or () if a not in names]
+    if unknown:
+        raise ValueError(f"unknown attacks {unknown}: choose from {', '.join(names)}")
+    fields = budget.fields()
+    lacking = {a: f for a in names for f in REGISTRY[a].budget if f not in fields}
+    if lacking:
+        raise ValueError(f"standard attacks take budget fields SuiteBudget lacks: {lacking}")
+    return tuple(Run(a, {f: fields[f] for f in REGISTRY[a].budget}, stream=k)
+                 for k, a in enumerate(names) if attacks is None or a in attacks)
+
 
 def pgd_step(eps: float) -> float:
     """A PGD step of eps / 10 (Table 1's ratio); at eps = 0 any step gives x back."""
@@ -77,65 +139,86 @@ def attack_seed(seed: int, *parts) -> int:
     return int(np.random.SeedSequence(key).generate_state(1)[0] >> 1)
 
 
-def budget_words(budget: SuiteBudget, attacks=ATTACKS) -> dict:
-    """The budget of the suite ``attacks`` in words and counts per sample (same on every net)."""
-    apgd_evals = budget.restarts * (budget.steps + 1)
-    out = {"apgd": f"{len(APGD_RUNS)} runs (CE, DLR x true, relu, identity, softplus gradient), "
+def budget_words(budget: SuiteBudget, attacks=None) -> dict:
+    """The budget of the standard suite (only ``attacks``) in words and counts per sample
+    (the same on every network)."""
+    runs = standard_suite(budget, attacks)
+    names = [r.attack for r in runs]
+
+    def grads(on_source):
+        return sum(REGISTRY[r.attack].grads(r.budget) for r in runs
+                   if (REGISTRY[r.attack].source is not None) == on_source)
+    n_apgd = sum(a.startswith("apgd_") for a in names)
+    out = {"apgd": f"{n_apgd} runs (CE, DLR x true, relu, identity, softplus gradient), "
                    f"each {budget.restarts} restart(s) x {budget.steps} steps",
-           "gradient_evaluations_per_sample": {
-               "attacked network": sum(apgd_evals for a in attacks if a in APGD_RUNS)
-               + (budget.margin_restarts * budget.margin_steps if "margin_pgd" in attacks else 0),
-               "twins (transfer sources)": (budget.steps + 1) * sum(
-                   a in attacks for a in ("transfer_uncapped", "transfer_twin"))},
-           "square_queries_per_sample": budget.square_queries if "square" in attacks else 0}
-    if "margin_pgd" in attacks:
+           "gradient_evaluations_per_sample": {"attacked network": grads(False),
+                                               "twins (transfer sources)": grads(True)},
+           "square_queries_per_sample": budget.square_queries if "square" in names else 0}
+    if "margin_pgd" in names:
         out["margin_pgd"] = (f"{budget.margin_restarts} restart(s) x {budget.margin_steps} steps, "
                              f"step eps * {MARGIN_STEP}")
     return out
 
 
-def run_suite(net, x, y, eps, budget: SuiteBudget, seed, sources, attacks=ATTACKS) -> dict:
-    """``{attack name: correct mask}``: per sample (host bool (N,)), whether ``net`` still
-    classifies the attack's example as ``y``. ``attacks``: names from :data:`ATTACKS`, run in
-    that order, attack k seeded with ``attack_seed(seed, k)``. ``sources``: the transfer
-    sources, ``{"uncapped": net, "twin": net}`` (only those the attacks named need).
+@dataclass(frozen=True)
+class Evaluation:
+    """Per image (host bool (N,)): ``clean``, whether the network classifies it correctly;
+    ``outcomes[attack]``, whether it still does under that attack (suite order); ``worst``,
+    correct clean and under every attack (:func:`worst_case`)."""
 
-    ValueError for an unknown attack, a missing source, eps < 0 or bad inputs.
+    clean: np.ndarray
+    outcomes: dict
+    worst: np.ndarray
+
+
+def evaluate(net, x, y, eps, suite=None, *, seed=0, sources=None, made=None) -> Evaluation:
+    """Run ``suite`` (a sequence of :class:`Run`; default: the standard suite with
+    :data:`STANDARD_BUDGET`) on ``net`` at L-infinity radius ``eps``: per image the clean
+    outcome, each attack's and the worst case.
+
+    ``seed``: the attacks' seeds derive from it (:class:`Run`). ``sources``: the transfer
+    attacks' source networks by the registry's name (``{"uncapped": net, "twin": net}``, those
+    the suite needs). ``made``: adversarial batches already made, by attack name, used instead
+    of running that attack (a transfer batch that serves several networks).
+
+    ValueError for a missing source, eps < 0, a bad seed or bad inputs.
     """
     x, y, _ = prepare(net, x, y)
     eps = check_real("eps", eps, 0.0)
-    unknown = [a for a in attacks if a not in ATTACKS]
-    if unknown:
-        raise ValueError(f"unknown attacks {unknown}: choose from {', '.join(ATTACKS)}")
-    for name, src in (("transfer_uncapped", "uncapped"), ("transfer_twin", "twin")):
-        if name in attacks and src not in sources:
-            raise ValueError(f"attack {name!r} needs the transfer source {src!r} in sources")
-    b, out = budget, {}
-    for a in attacks:
-        s = attack_seed(seed, ATTACKS.index(a))
-        if a in APGD_RUNS:
-            loss, _, surrogate = a[len("apgd_"):].partition("_")
-            adv = apgd(net, x, y, eps, steps=b.steps, loss=loss, restarts=b.restarts,
-                       surrogate=surrogate or None, seed=s)
-        elif a == "margin_pgd":
-            adv = margin_pgd(net, x, y, eps, pgd_step(eps), b.margin_steps,
-                             restarts=b.margin_restarts, seed=s)
-        elif a == "square":
-            adv = square_linf(net, x, y, eps, n_queries=b.square_queries, p_init=P_INIT,
-                              seed=s).x_adv
-        else:
-            twin = a == "transfer_twin"
-            attack = _apgd_ce(eps, b.steps, "relu" if twin else None, s)
-            adv = transfer(sources["twin" if twin else "uncapped"], net, x, y, attack)
-        out[a] = correct_mask(net, adv, y)
-    return out
+    check_int("seed", seed, 0)
+    suite = standard_suite(STANDARD_BUDGET) if suite is None else tuple(suite)
+    wrong = [r for r in suite if not isinstance(r, Run)]
+    if wrong:
+        raise ValueError(f"suite must hold evaluation.Run items, got {wrong[0]!r}")
+    sources, made = sources or {}, made or {}
+    capped = any(c is not None for c in net.caps)
+    runs = [r for r in suite if capped or not r.capped_only]
+    for r in runs:
+        src = REGISTRY[r.attack].source
+        if r.attack not in made and src is not None and src not in sources:
+            raise ValueError(f"attack {r.attack!r} needs the transfer source {src!r} in sources")
+    clean, outcomes = correct_mask(net, x, y), {}
+    for r in runs:
+        adv = made[r.attack] if r.attack in made else craft(net, x, y, eps, r, seed, sources)
+        outcomes[r.attack] = correct_mask(net, adv, y)
+    return Evaluation(clean, outcomes, worst_case(clean, outcomes))
 
 
-def _apgd_ce(eps, steps, surrogate, seed):
-    def attack(source, x, y):
-        return apgd(source, x, y, eps, steps=steps, loss="ce", restarts=1, surrogate=surrogate,
-                    seed=seed)
-    return attack
+def craft(net, x, y, eps, run: Run, seed=0, sources=None):
+    """The adversarial batch of one :class:`Run` against ``net`` (its seed derived from
+    ``seed`` as the run says; a transfer attack crafts on ``sources[entry.source]``)."""
+    entry = REGISTRY[run.attack]
+    s = seed if run.stream is None else attack_seed(seed, run.stream)
+    extra = {"source": sources[entry.source]} if entry.source is not None else {}
+    return entry.run(net, x, y, eps, seed=s, **extra, **run.settings(eps))
+
+
+def run_suite(net, x, y, eps, budget: SuiteBudget, seed, sources, attacks=None) -> dict:
+    """``{attack name: correct mask}`` of the standard suite with ``budget`` (only ``attacks``,
+    in the suite's order): :func:`evaluate`'s outcomes. ValueError for a name not in the standard
+    suite, a missing source, eps < 0 or bad inputs."""
+    return evaluate(net, x, y, eps, standard_suite(budget, attacks), seed=seed,
+                    sources=sources).outcomes
 
 
 def correct_mask(net, x, y):

@@ -285,6 +285,31 @@ def test_transfer_crafts_on_the_uncapped_twin_and_returns_a_batch_for_the_target
         transfer(MLP([5, 3]), net, x, y, attack)
 
 
+def test_the_adaptive_suite_gives_each_attack_run_alone_with_the_units_seed():
+    from nprelu.attacks import fgsm
+    from nprelu.attacks.registry import P_INIT
+    from nprelu.backend import get_backend
+    from nprelu.evaluation import correct_mask, evaluate
+    from nprelu.experiments.adaptive import EPS, FGSM, MARGIN_PGD, PGD, suite
+    be = get_backend("numpy")
+    net = MLP([16, 8, 3], [0.1], seed=0, backend=be)      # 4 x 4 images, for Square
+    source = net.with_caps([None])
+    x, y = random_batch(be, 10, 16, 3)
+    ev = evaluate(net, x, y, EPS, suite(30), seed=7, sources={"uncapped": source})
+    alone = {"pgd": pgd(net, x, y, seed=7, **PGD), "fgsm": fgsm(net, x, y, **FGSM),
+             **{f"bpda_{s}": bpda_pgd(net, x, y, surrogate=s, seed=7, **PGD) for s in SURROGATES},
+             "transfer": pgd(source, x, y, seed=7, **PGD),
+             "square": square_linf(net, x, y, EPS, n_queries=30, p_init=P_INIT, seed=7).x_adv,
+             "margin_pgd": margin_pgd(net, x, y, seed=7, **MARGIN_PGD)}
+    assert list(ev.outcomes) == list(alone)
+    for name, adv in alone.items():
+        np.testing.assert_array_equal(ev.outcomes[name], correct_mask(net, adv, y), name)
+    # Square returns a misclassified image unchanged, so the AND over the attacks is the worst case
+    np.testing.assert_array_equal(ev.worst, np.all(list(ev.outcomes.values()), axis=0))
+    uncapped = evaluate(source, x, y, EPS, suite(30), seed=7, sources={"uncapped": source})
+    assert not any(name.startswith("bpda_") for name in uncapped.outcomes)
+
+
 # ---- checklist -------------------------------------------------------------------------------
 CHEAP = dict(steps=(2, 5, 20), eps_list=(0.1, 0.3, 1.0), eps_steps=20, n_queries=60,
              bpda_steps=20)

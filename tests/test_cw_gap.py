@@ -165,6 +165,7 @@ def test_paper_numbers_and_budgets_per_profile():
 
 # --------------------------------------------------------------------------- the experiment
 
+@pytest.mark.slow
 def test_the_experiments_blocks_pass_the_schema_on_the_quick_profile(mnist, tmp_path):
     be = get_backend("numpy")
     profile = replace(PROFILES["quick"], train_subset=600, epochs=1, adv_epochs=1, n_adaptive=20)

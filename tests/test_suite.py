@@ -6,8 +6,9 @@ import pytest
 
 from attack_helpers import random_batch
 from nprelu.backend import get_backend
-from nprelu.evaluation import APGD_RUNS, ATTACKS, CURVE_ATTACKS, SuiteBudget, attack_seed, \
-    budget_words, correct_mask, run_suite, worst_case
+from nprelu.attacks.registry import REGISTRY, Attack
+from nprelu.evaluation import Run, SuiteBudget, attack_seed, budget_words, correct_mask, \
+    curve_attacks, evaluate, run_suite, standard_attacks, standard_suite, worst_case
 from nprelu.experiments import EXPERIMENTS, OUTPUTS, PROFILES
 from nprelu.experiments import suite as suite_exp
 from nprelu.experiments.aggregate import aggregate
@@ -47,17 +48,15 @@ def test_every_attack_runs_with_the_same_budget_on_capped_and_uncapped_networks(
     capped, uncapped = {}, {}
     _, masks_c = suite_for([0.1], x, y, counts=capped)
     _, masks_u = suite_for([None], x, y, counts=uncapped)
-    assert list(masks_c) == list(masks_u) == list(ATTACKS)
-    assert len(ATTACKS) == 12 and len(APGD_RUNS) == 8
+    assert list(masks_c) == list(masks_u) == [a for a, e in REGISTRY.items() if e.standard]
     for m in (*masks_c.values(), *masks_u.values()):
         assert m.dtype == bool and m.shape == (12,)
     for who in ("net", "uncapped", "twin"):   # same calls, same rows, capped or not
         assert capped[who] == uncapped[who], who
     per_sample = budget_words(BUDGET)["gradient_evaluations_per_sample"]
-    assert sum(capped["net"]) / 12 == per_sample["attacked network"] == \
-        8 * BUDGET.restarts * (BUDGET.steps + 1) + BUDGET.margin_restarts * BUDGET.margin_steps
+    assert sum(capped["net"]) / 12 == per_sample["attacked network"]
     assert (sum(capped["uncapped"]) + sum(capped["twin"])) / 12 == \
-        per_sample["twins (transfer sources)"] == 2 * (BUDGET.steps + 1)
+        per_sample["twins (transfer sources)"]
 
 
 @pytest.mark.parametrize("caps", [[0.1], [None]])
@@ -80,11 +79,55 @@ def test_seeds_are_reproducible_and_distinct():
     x, y = random_batch(BE, 20, 16, 2)
     _, a = suite_for([0.1], x, y, seed=3)
     _, b = suite_for([0.1], x, y, seed=3)
-    for name in ATTACKS:
+    names = standard_attacks()
+    for name in names:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
-    seeds = {attack_seed(s, k, *rest) for s in range(3) for k in range(len(ATTACKS))
+    seeds = {attack_seed(s, k, *rest) for s in range(3) for k in range(len(names))
              for rest in ((), (200, 0), (200, 1))}
-    assert len(seeds) == 3 * len(ATTACKS) * 3 and all(0 <= s < 2 ** 31 for s in seeds)
+    assert len(seeds) == 3 * len(names) * 3 and all(0 <= s < 2 ** 31 for s in seeds)
+
+
+def test_an_attack_added_to_the_registry_runs_in_the_suites_and_leaves_the_others_alone(
+        monkeypatch):
+    x, y = random_batch(BE, 12, 16, 3)
+    _, before = suite_for([0.1], x, y, seed=4)
+    calls = []
+
+    def toy(net, x, y, eps, seed, *, steps):     # every pixel up by eps
+        calls.append((eps, seed, steps))
+        return BE.xp.clip(x + eps, 0.0, 1.0)
+    monkeypatch.setitem(REGISTRY, "toy", Attack(toy, "none", "none", False, ("steps",),
+                                                lambda b: 0, standard=True))
+    net, after = suite_for([0.1], x, y, seed=4)
+    assert list(after) == [*before, "toy"]
+    for name, mask in before.items():           # the others keep their seeds and outcomes
+        np.testing.assert_array_equal(after[name], mask, err_msg=name)
+    assert calls == [(0.1, attack_seed(4, len(before)), BUDGET.steps)]
+    np.testing.assert_array_equal(after["toy"], correct_mask(net, BE.xp.clip(x + 0.1, 0, 1), y))
+    assert "toy" in curve_attacks()
+    assert suite_exp.settings(PROFILES["quick"])["attacks"][-1] == "toy"
+
+
+def test_evaluate_gives_each_attacks_outcome_the_clean_one_and_their_worst_case():
+    x, y = random_batch(BE, 16, 16, 5)
+    net, uncapped = tiny([0.1]), tiny([None], seed=5)
+    suite = standard_suite(BUDGET, ("apgd_ce", "square", "transfer_uncapped"))
+    ev = evaluate(net, x, y, 0.1, suite, seed=2, sources={"uncapped": uncapped})
+    assert list(ev.outcomes) == ["apgd_ce", "square", "transfer_uncapped"]
+    np.testing.assert_array_equal(ev.clean, correct_mask(net, x, y))
+    np.testing.assert_array_equal(ev.worst, ev.clean & ev.outcomes["apgd_ce"]
+                                  & ev.outcomes["square"] & ev.outcomes["transfer_uncapped"])
+    masks = run_suite(net, x, y, 0.1, BUDGET, 2, {"uncapped": uncapped},
+                      ("apgd_ce", "square", "transfer_uncapped"))
+    for name, mask in masks.items():
+        np.testing.assert_array_equal(ev.outcomes[name], mask, err_msg=name)
+    # a batch already made replaces its attack, which then needs no source
+    made = evaluate(net, x, y, 0.1, suite[2:], made={"transfer_uncapped": x})
+    np.testing.assert_array_equal(made.outcomes["transfer_uncapped"], ev.clean)
+    # a run only for capped networks is left out on an uncapped one
+    only = (Run("apgd_ce", {"restarts": 1, "steps": 2}, capped_only=True),)
+    assert list(evaluate(uncapped, x, y, 0.1, only).outcomes) == []
+    assert list(evaluate(net, x, y, 0.1, only).outcomes) == ["apgd_ce"]
 
 
 def test_bad_input_raises():
@@ -95,7 +138,13 @@ def test_bad_input_raises():
     with pytest.raises(ValueError, match="twin"):
         run_suite(net, x, y, 0.1, BUDGET, 0, {"uncapped": net})
     with pytest.raises(ValueError, match="eps"):
-        run_suite(net, x, y, -0.1, BUDGET, 0, {}, attacks=CURVE_ATTACKS[:1])
+        run_suite(net, x, y, -0.1, BUDGET, 0, {}, attacks=curve_attacks()[:1])
+    with pytest.raises(ValueError, match="unknown attack 'nope'"):
+        Run("nope")
+    with pytest.raises(ValueError, match="budget fields"):
+        Run("apgd_ce", {"restarts": 1})
+    with pytest.raises(ValueError, match="Run items"):
+        evaluate(net, x, y, 0.1, ["apgd_ce"])
     with pytest.raises(ValueError, match="steps"):
         SuiteBudget(1, 0, 1, 1, 1)
     with pytest.raises(ValueError, match="shape"):
@@ -118,6 +167,7 @@ class FakeContext:
         return MLP([16, 8, 6, 3], list(spec.caps), seed=spec.seed * 100 + offset, backend=BE)
 
 
+@pytest.mark.slow
 def test_units_and_combine_give_blocks_that_pass_the_schema():
     exp = EXPERIMENTS["suite"]
     assert [o.kind for o in exp.outputs] == ["suite", "eps_curve", "adaptive_curve"]
@@ -131,7 +181,7 @@ def test_units_and_combine_give_blocks_that_pass_the_schema():
         for key, block in blocks.items():
             check(block, SCHEMAS[OUTPUTS[key].kind], key)
         rows = blocks["suite"]["rows"]
-        assert len(rows) == 12 and blocks["suite"]["attacks"] == list(ATTACKS)
+        assert len(rows) == 12 and blocks["suite"]["attacks"] == list(standard_attacks())
         for r in rows:
             assert r["worst_case"] <= min(r["clean"], *r["attacks"].values())
         for net in blocks["fig13"]["networks"]:

@@ -22,53 +22,56 @@ Nothing here is tuned toward an answer: the attack settings are fixed below, bef
 """
 from __future__ import annotations
 
-from ..attacks import SURROGATES, bpda_pgd, fgsm, margin_pgd, pgd, square_linf
+from ..attacks import SURROGATES
+from ..attacks.registry import P_INIT
 from ..checklist import format_checklist, run_checklist
-from ..measures import robust_accuracy, standard_accuracy, worst_case_robust_accuracy, \
-    zero_gradient_fraction
+from ..evaluation import Run, craft, evaluate, fraction
+from ..measures import zero_gradient_fraction
 from .config import EVAL_BETAS, GENERAL
 from .store import ModelSpec
 from .summary import beta_key
 from .sweeps import INITIAL_BETAS
 from .table1 import FGSM, PGD, models
-from .units import Split, unit_id
+from .units import Split, network_units, unit_id
 
-EPS = PGD["eps"]   # Table 1's budget
+EPS = PGD["eps"]   # Table 1's budget (FGSM's eps too)
 MARGIN_PGD = {"eps": EPS, "step": 0.01, "steps": 20, "restarts": 5}
-P_INIT = 0.3   # Square Attack's initial square fraction; the authors' general default is 0.05,
-#                a larger first square suits 28x28 images (a 15x15 square at p = 0.3)
+_PGD_BUDGET = {k: PGD[k] for k in ("step", "steps", "random_start")}
+#: Table 1's PGD crafted on the uncapped twin (one batch may serve several networks).
+TRANSFER = Run("transfer", _PGD_BUDGET)
 
 # The test subsets and Square's query budgets are the profile's (config.Profile: n_adaptive,
 # adaptive_queries, n_checklist, checklist_steps, checklist_eps_steps, n_fig12, fig12_queries).
 
 
-def adaptive_examples(net, source, x, y, seed, queries, transfer_adv=None):
-    """Every attack's adversarial batch at eps 0.1, by name (see the module doc)."""
-    advs = {"pgd": pgd(net, x, y, seed=seed, **PGD), "fgsm": fgsm(net, x, y, **FGSM)}
-    if any(c is not None for c in net.caps):
-        for s in SURROGATES:
-            advs[f"bpda_{s}"] = bpda_pgd(net, x, y, surrogate=s, seed=seed, **PGD)
-    advs["transfer"] = (transfer_adv if transfer_adv is not None
-                        else pgd(source, x, y, seed=seed, **PGD))
-    advs["square"] = square_linf(net, x, y, EPS, n_queries=queries, p_init=P_INIT, seed=seed).x_adv
-    advs["margin_pgd"] = margin_pgd(net, x, y, seed=seed, **MARGIN_PGD)
-    return advs
+def suite(queries) -> tuple:
+    """The adaptive suite at eps 0.1 (module doc), every attack seeded with the unit's seed:
+    Table 1's PGD and FGSM, BPDA-PGD with each surrogate (capped networks only), transfer,
+    Square with ``queries`` and margin PGD (:data:`MARGIN_PGD`)."""
+    return (Run("pgd", _PGD_BUDGET), Run("fgsm"),
+            *(Run(f"bpda_{s}", _PGD_BUDGET, capped_only=True) for s in SURROGATES),
+            TRANSFER, Run("square", {"square_queries": queries}),
+            Run("margin_pgd", {"margin_step": MARGIN_PGD["step"],
+                               "margin_steps": MARGIN_PGD["steps"],
+                               "margin_restarts": MARGIN_PGD["restarts"]}))
 
 
-def row_numbers(net, advs, x, y) -> dict:
-    acc = {k: robust_accuracy(net, a, y) for k, a in advs.items()}
+def row_numbers(ev) -> dict:
+    """A row's accuracies from the :class:`~nprelu.evaluation.Evaluation` of :func:`suite`.
+    Its worst case is correct clean and under every attack; Square returns a misclassified
+    image unchanged, so it is also the AND over the attacks alone, as "over every attack"."""
+    acc = {k: fraction(m) for k, m in ev.outcomes.items()}
     bpda = [acc[k] for k in acc if k.startswith("bpda_")]
-    return {"clean": standard_accuracy(net, x, y), "pgd": acc["pgd"], "fgsm": acc["fgsm"],
+    return {"clean": fraction(ev.clean), "pgd": acc["pgd"], "fgsm": acc["fgsm"],
             "bpda": min(bpda) if bpda else acc["pgd"],  # uncapped: BPDA-PGD is plain PGD
             "bpda_relu": acc.get("bpda_relu"), "bpda_identity": acc.get("bpda_identity"),
             "transfer": acc["transfer"], "square": acc["square"], "margin_pgd": acc["margin_pgd"],
-            "worst_case": worst_case_robust_accuracy(net, list(advs.values()), y)}
+            "worst_case": fraction(ev.worst)}
 
 
 def _rows(seed) -> dict:
     """``{unit id: ModelSpec}``: one unit per network of Table 1, in its row order."""
-    return {unit_id("adaptive", seed, f"{spec.adv or 'none'}-{beta_key(spec.caps[1])}"): spec
-            for spec in models(seed)}
+    return network_units("adaptive", seed, models(seed))
 
 
 def _curves(seed) -> dict:
@@ -90,9 +93,10 @@ def row(ctx, spec) -> dict:
     x, y = ctx.test(p.n_adaptive)
     xc, yc = ctx.test(p.n_checklist)
     net, source = ctx.model(spec), ctx.model(spec.uncapped())  # twins are among Table 1's
-    advs = adaptive_examples(net, source, x, y, ctx.seed, p.adaptive_queries)
+    ev = evaluate(net, x, y, EPS, suite(p.adaptive_queries), seed=ctx.seed,
+                  sources={"uncapped": source})
     numbers = {"beta": spec.caps[1], "adv_training": spec.adv or "none", "n": int(len(y)),
-               **row_numbers(net, advs, x, y),
+               **row_numbers(ev),
                "zero_gradient_fraction": zero_gradient_fraction(net, x, y)}
     records = run_checklist(net, xc, yc, EPS, steps=p.checklist_steps,
                             eps_steps=p.checklist_eps_steps, n_queries=p.adaptive_queries,
@@ -108,13 +112,14 @@ def curve(ctx, beta0, x, y) -> dict:
     evaluation cap, plain PGD and the worst case."""
     net = ctx.model(ModelSpec(GENERAL, (None, beta0), seed=ctx.seed))
     source = ctx.model(ModelSpec(GENERAL, (None, None), seed=ctx.seed))
-    transfer_adv = pgd(source, x, y, seed=ctx.seed, **PGD)  # one batch serves every beta
+    sources = {"uncapped": source}
+    made = {"transfer": craft(net, x, y, EPS, TRANSFER, ctx.seed, sources)}  # serves every beta
     out = {"pgd": [], "worst_case": [], "standard": []}
     for k, beta in enumerate(EVAL_BETAS):
         capped = net.with_caps((None, beta))
-        advs = adaptive_examples(capped, source, x, y, ctx.seed * 1000 + k,
-                                 ctx.profile.fig12_queries, transfer_adv)
-        nums = row_numbers(capped, advs, x, y)
+        ev = evaluate(capped, x, y, EPS, suite(ctx.profile.fig12_queries),
+                      seed=ctx.seed * 1000 + k, sources=sources, made=made)
+        nums = row_numbers(ev)
         for key in out:
             out[key].append(nums["clean" if key == "standard" else key])
     return out

@@ -31,9 +31,8 @@ from .. import paper
 from ..attacks import cw_l2
 from ..measures import robust_accuracy
 from .config import GENERAL
-from .summary import beta_key
 from .table1 import CW, models
-from .units import Split, unit_id
+from .units import Split, network_units
 
 #: L2 budgets of the accuracy at a budget; the unbounded accuracy is ``accuracy``.
 BUDGETS = (1.0, 1.5, 2.0)
@@ -110,8 +109,8 @@ def paper_cw(beta, adv_training: str) -> float | None:
 
 def _units(seed) -> dict:
     """``{unit id: ModelSpec}``: Table 1's networks trained without or with PGD, row order."""
-    return {unit_id("cw_gap", seed, f"{spec.adv or 'none'}-{beta_key(spec.caps[1])}"): spec
-            for spec in models(seed) if (spec.adv or "none") in TRAININGS}
+    return network_units("cw_gap", seed,
+                         (spec for spec in models(seed) if (spec.adv or "none") in TRAININGS))
 
 
 def run_unit(ctx, unit) -> dict:

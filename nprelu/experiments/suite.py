@@ -18,23 +18,23 @@ from dataclasses import asdict, replace
 
 from ..activations import SOFTPLUS_K
 from ..attacks import pgd
-from ..evaluation import ATTACKS, CURVE_ATTACKS, MARGIN_STEP, P_INIT, SuiteBudget, attack_seed, \
-    budget_words, correct_mask, fraction, pgd_step, run_suite, worst_case
+from ..attacks.registry import P_INIT
+from ..evaluation import MARGIN_STEP, STANDARD_BUDGET, SuiteBudget, attack_seed, budget_words, \
+    correct_mask, curve_attacks, evaluate, fraction, pgd_step, standard_attacks, standard_suite
 from .adaptive import curve_block
 from .config import EVAL_BETAS, GENERAL
 from .store import ModelSpec
 from .summary import beta_key
 from .sweeps import INITIAL_BETAS
 from .table1 import PGD, models
-from .units import Split, unit_id
+from .units import Split, network_units, unit_id
 
 EPS = PGD["eps"]   # Table 1's budget
 EPS_GRID = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
 #: The suite's budget per profile ("full" falls back to "paper").
 SUITE = {"quick": SuiteBudget(restarts=1, steps=10, margin_steps=10, margin_restarts=1,
                               square_queries=100),
-         "paper": SuiteBudget(restarts=3, steps=100, margin_steps=20, margin_restarts=5,
-                              square_queries=5000)}
+         "paper": STANDARD_BUDGET}
 #: Square's queries in the reduced suite of the curves (Figures 13 and 14).
 CURVE_QUERIES = {"quick": 50, "paper": 1000}
 TWIN_SEED_OFFSET = 1   # the independently trained twin: the same spec with seed + 1
@@ -50,6 +50,12 @@ def curve_budget(profile) -> SuiteBudget:
     return budget(profile).reduced(CURVE_QUERIES.get(profile.name, CURVE_QUERIES["paper"]))
 
 
+def curve_suite(profile) -> tuple:
+    """The reduced suite of the curves (:func:`~nprelu.evaluation.curve_attacks`) with
+    :func:`curve_budget`."""
+    return standard_suite(curve_budget(profile), curve_attacks())
+
+
 def twin_spec(spec: ModelSpec) -> ModelSpec:
     """The same caps and adversarial training, trained from seed + 1."""
     return replace(spec, seed=spec.seed + TWIN_SEED_OFFSET)
@@ -57,8 +63,7 @@ def twin_spec(spec: ModelSpec) -> ModelSpec:
 
 def _rows(seed) -> dict:
     """``{unit id: ModelSpec}``: one unit per network of Table 1, in its row order."""
-    return {unit_id("suite", seed, f"{spec.adv or 'none'}-{beta_key(spec.caps[1])}"): spec
-            for spec in models(seed)}
+    return network_units("suite", seed, models(seed))
 
 
 def _curves(seed) -> dict:
@@ -78,13 +83,12 @@ def row(ctx, spec) -> dict:
     x, y = ctx.test(p.n_adaptive)
     net = ctx.model(spec)
     sources = {"uncapped": ctx.model(spec.uncapped()), "twin": ctx.model(twin_spec(spec))}
-    masks = run_suite(net, x, y, EPS, budget(p), ctx.seed, sources)
-    clean = correct_mask(net, x, y)
+    ev = evaluate(net, x, y, EPS, standard_suite(budget(p)), seed=ctx.seed, sources=sources)
     paper_pgd = correct_mask(net, pgd(net, x, y, seed=ctx.seed, **PGD), y)
     head = {"beta": spec.caps[1], "adv_training": spec.adv or "none"}
-    numbers = {**head, "n": int(len(y)), "clean": fraction(clean),
-               "pgd_paper": fraction(paper_pgd), "worst_case": fraction(worst_case(clean, masks)),
-               "attacks": {a: fraction(m) for a, m in masks.items()}}
+    numbers = {**head, "n": int(len(y)), "clean": fraction(ev.clean),
+               "pgd_paper": fraction(paper_pgd), "worst_case": fraction(ev.worst),
+               "attacks": {a: fraction(m) for a, m in ev.outcomes.items()}}
     curve, n_curve = eps_curve(ctx, net, sources["uncapped"])
     return {"row": numbers, "curve": {**head, **curve}, "n_curve": n_curve}
 
@@ -105,9 +109,9 @@ def eps_curve(ctx, net, uncapped) -> tuple:
         adv = pgd(net, x, y, **{**PGD, "eps": eps, "step": pgd_step(eps)},
                   seed=attack_seed(ctx.seed, _CURVE_PGD, j))
         out["pgd_paper"].append(fraction(correct_mask(net, adv, y)))
-        masks = run_suite(net, x, y, eps, curve_budget(p), attack_seed(ctx.seed, _CURVE_SUITE, j),
-                          {"uncapped": uncapped}, CURVE_ATTACKS)
-        out["worst_case"].append(fraction(worst_case(clean, masks)))
+        ev = evaluate(net, x, y, eps, curve_suite(p), seed=attack_seed(ctx.seed, _CURVE_SUITE, j),
+                      sources={"uncapped": uncapped})
+        out["worst_case"].append(fraction(ev.worst))
     return out, int(len(y))
 
 
@@ -120,20 +124,19 @@ def fig14_curve(ctx, beta0) -> dict:
     out = {"pgd": [], "worst_case": [], "standard": []}
     for k, beta in enumerate(EVAL_BETAS):
         capped = net.with_caps((None, beta))
-        clean = correct_mask(capped, x, y)
         adv = pgd(capped, x, y, **{**PGD, "seed": attack_seed(ctx.seed, _CURVE_PGD, 1000 + k)})
-        masks = run_suite(capped, x, y, EPS, curve_budget(ctx.profile),
-                          attack_seed(ctx.seed, _CURVE_SUITE, 1000 + k), {"uncapped": source},
-                          CURVE_ATTACKS)
-        out["standard"].append(fraction(clean))
+        ev = evaluate(capped, x, y, EPS, curve_suite(ctx.profile),
+                      seed=attack_seed(ctx.seed, _CURVE_SUITE, 1000 + k),
+                      sources={"uncapped": source})
+        out["standard"].append(fraction(ev.clean))
         out["pgd"].append(fraction(correct_mask(capped, adv, y)))
-        out["worst_case"].append(fraction(worst_case(clean, masks)))
+        out["worst_case"].append(fraction(ev.worst))
     return {"curve": out, "n_test": int(len(y))}
 
 
 def combine(ctx, partials) -> tuple:
     rows = [partials[u] for u in _rows(ctx.seed)]
-    suite = {"eps": EPS, "attacks": list(ATTACKS), "rows": [r["row"] for r in rows]}
+    suite = {"eps": EPS, "attacks": list(standard_attacks()), "rows": [r["row"] for r in rows]}
     fig13 = {"eps": list(EPS_GRID), "n": rows[-1]["n_curve"],
              "networks": [r["curve"] for r in rows]}
     fig14 = curve_block(_curves(ctx.seed), partials)
@@ -146,7 +149,7 @@ SPLIT = Split(lambda ctx: [*_rows(ctx.seed), *_curves(ctx.seed)], run_unit, comb
 
 def settings(p) -> dict:
     b, cb = budget(p), curve_budget(p)
-    return {"eps": EPS, "attacks": list(ATTACKS), "suite_budget": asdict(b),
+    return {"eps": EPS, "attacks": list(standard_attacks()), "suite_budget": asdict(b),
             "budget_in_words": budget_words(b),
             "apgd": "Croce & Hein 2020 (rho 0.75, checkpoints as the authors' code)",
             "bpda_surrogates": ["relu", "identity", "softplus"],
@@ -165,8 +168,8 @@ def settings(p) -> dict:
             "pgd_paper": {**PGD, "note": "Table 1's PGD on the same images"},
             "attack seeds": "evaluation.attack_seed(seed, attack index[, curve stream, index])",
             "curves": {"eps_grid": list(EPS_GRID), "pgd_step": "eps / 10 (ours at eps != 0.1)",
-                       "attacks": list(CURVE_ATTACKS), "budget": asdict(cb),
-                       "budget_in_words": budget_words(cb, CURVE_ATTACKS)},
+                       "attacks": list(curve_attacks()), "budget": asdict(cb),
+                       "budget_in_words": budget_words(cb, curve_attacks())},
             "fig14": {"at eps": EPS, "betas_eval": list(EVAL_BETAS),
                       "initial_betas": list(INITIAL_BETAS),
                       "transfer source": "the general network trained without caps"},

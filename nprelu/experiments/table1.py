@@ -14,8 +14,7 @@ from ..attacks import cw_l2, fgsm, pgd
 from ..measures import robust_accuracy, standard_accuracy
 from .config import GENERAL
 from .store import ModelSpec
-from .summary import beta_key
-from .units import Split, unit_id, unit_seed
+from .units import Split, network_units, unit_seed
 
 S8 = paper.SECTION8
 FGSM = dict(S8["fgsm"])
@@ -32,8 +31,7 @@ def models(seed):
 
 def row_units(seed) -> dict:
     """``{unit id: ModelSpec}``: one unit per row of Table 1 for ``seed``, in row order."""
-    return {unit_id("table1", seed, f"{spec.adv or 'none'}-{beta_key(spec.caps[1])}"): spec
-            for spec in models(seed)}
+    return network_units("table1", seed, models(seed))
 
 
 def run_row(ctx, unit) -> dict:

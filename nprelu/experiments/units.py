@@ -32,10 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..checkpoint import atomic_write_bytes
+from ..checkpoint import atomic_write_bytes, locked
 from ..progress import log
-from ..checkpoint import locked
-from .summary import as_json, run_identity
+from .summary import as_json, beta_key, run_identity
 
 _SEED = re.compile(r"s(\d+)")
 
@@ -43,6 +42,13 @@ _SEED = re.compile(r"s(\d+)")
 def unit_id(experiment: str, seed: int, part: str | None = None) -> str:
     """``EXPERIMENT/sSEED/PART`` (``EXPERIMENT/sSEED`` without a part)."""
     return f"{experiment}/s{int(seed)}" + (f"/{part}" if part else "")
+
+
+def network_units(experiment: str, seed: int, specs) -> dict:
+    """``{unit id: ModelSpec}``: one unit per network of ``specs`` (Table 1's), in their order,
+    named by its adversarial training and its HL2 cap ("table1/s0/pgd-0.1")."""
+    return {unit_id(experiment, seed, f"{spec.adv or 'none'}-{beta_key(spec.caps[1])}"): spec
+            for spec in specs}
 
 
 def unit_seed(unit: str) -> int | None:
