@@ -18,7 +18,7 @@ from nprelu.experiments.cw_gap import (VARIANTS, budget_accuracy, cw_measures, l
 from nprelu.experiments.schema import SCHEMAS, check
 from nprelu.losses import best_other_class
 from nprelu.network import MLP
-from nprelu.report.cw_gap import network_sentence, overall
+from nprelu.report.cw_gap import budget_text, informative, network_sentence, overall
 
 D = 12
 FIELDS = ("x_adv", "l2", "success", "c")
@@ -201,5 +201,31 @@ def test_the_report_names_the_variant_whose_interval_holds_the_papers_number(sum
     assert "reproduced by cw_bpda_identity" in hit and "cw_random_start" not in hit
     miss = network_sentence(s, (target + 1) % len(rows))
     assert "no CW variant we ran reproduces it" in miss and "closest is" in miss
-    assert overall(s).startswith("No CW variant we ran reproduces") and "cw_bpda_identity 1 of 8" \
-        in overall(s)
+    text = " ".join(overall(s))
+    assert text.startswith("No CW variant we ran reproduces") and "cw_bpda_identity 1 of 8" \
+        in text
+
+
+def test_networks_where_every_variant_agrees_with_the_paper_are_not_counted(summary):
+    s = copy.deepcopy(summary)
+    rows = s["cw_gap"]["rows"]
+    zero = next(i for i, r in enumerate(rows) if r["beta"] is None and r["adv_training"] == "none")
+    rows[zero]["paper_cw"] = 0.0
+    s["meta"]["settings"]["cw_gap"] = {"search_steps": 6, "max_iter": 1000}
+    for k, seed in enumerate(s["runs"]):
+        for i, r in enumerate(s["runs"][seed]["cw_gap"]["rows"]):
+            for v, m in r["variants"].items():
+                # about 0 with the paper on the uncapped network, far from it elsewhere
+                m["accuracy"] = 0.0 if i == zero else 0.60 + 0.01 * k
+    assert not informative(s, zero)
+    assert all(informative(s, i) for i in range(len(rows)) if i != zero)
+    text = " ".join(overall(s))
+    n = len(rows) - 1
+    assert f"for cw 0 of {n}, " in text and f"cw_random_start 0 of {n} informative" in text
+    assert f"1 of the {len(rows)} networks are left out of that count" in text
+    assert f"the paper's number lies outside the interval of cw on {n} of {n}" in text
+    assert "not informative" in network_sentence(s, zero)
+    assert "not informative" not in network_sentence(s, (zero + 1) % len(rows))
+    budget = budget_text(s)
+    assert budget == "our CW ran 6 search steps × 1,000 iterations where the paper ran 9 × 10,000"
+    assert budget in text

@@ -264,13 +264,54 @@ def _block(sat, ce, margin, f64, n=1000):
             "pgd_ce_f32": [ce] * 15, "pgd_margin_f32": [margin] * 15, "pgd_ce_f64": [f64] * 15}
 
 
-def test_the_verdict_follows_the_numbers():
+def test_the_verdict_follows_the_float32_effect_not_the_margin():
     assert verdict([_block(0.3, 0.7, 0.5, 0.5)])[0] == "supported"
     assert verdict([_block(0.0, 0.7, 0.5, 0.5)])[0] == "refuted"     # no saturation at all
-    assert verdict([_block(0.3, 0.5, 0.7, 0.7)])[0] == "refuted"     # the others do worse
-    assert verdict([_block(0.3, 0.7, 0.69, 0.5)])[0] == "inconclusive"
+    assert verdict([_block(0.3, 0.5, 0.7, 0.7)])[0] == "refuted"     # float64 does better
+    assert verdict([_block(0.3, 0.7, 0.5, 0.69)])[0] == "inconclusive"
+    assert verdict([_block(0.3, 0.7, 0.9, 0.5)])[0] == "supported"   # the margin: another loss
     seeds = [_block(0.3, 0.7 + d, 0.5, 0.5 + d) for d in (0.0, 0.01, -0.01)]
     assert verdict(seeds)[0] == "supported"
+
+
+def _rising(margin64: bool, seeds=3) -> list:
+    """Blocks whose float32 cross-entropy rises over the largest caps by 10 points while
+    float64 stays flat; the margin sits 20 points below float64 cross-entropy everywhere."""
+    out = []
+    for k in range(seeds):
+        d = 0.005 * (k - 1)
+        b = _block(0.0, 0.6 + d, 0.4 + d, 0.6 + d)
+        b["zero_grad_f32"] = {c: [0.0] * 15 for c in ("cap", "softmax", "both", "any",
+                                                       "saturated")}
+        b["zero_grad_f32"]["softmax"][12:] = [0.2, 0.3, 0.4]
+        b["zero_grad_f32"]["both"] = [0.5 - 0.02 * i for i in range(15)]
+        b["pgd_ce_f32"][12:] = [0.7 + d] * 3
+        if margin64:
+            b["pgd_margin_f64"] = [0.45 + d] * 15
+        out.append(b)
+    return out
+
+
+@pytest.mark.parametrize("margin64", [False, True])
+def test_the_rise_is_split_into_the_float32_and_the_loss_effect(margin64):
+    from nprelu.report.masking_effects import effects, margin_zero_line, rise_lines
+
+    blocks = _rising(margin64)
+    lines = " ".join(rise_lines(blocks))
+    assert "over β = 0.13–0.15 minus over β = 0.06–0.11: +10.00 [" in lines
+    assert "its change, +10.00 [" in lines        # the float32 effect explains the rise
+    assert "float64 cross-entropy itself changes by +0.00" in lines
+    names = {label for label, _, _ in effects(blocks).values()}
+    if margin64:
+        assert "cross-entropy − margin, both float64" in names
+        assert "Loss effect, cross-entropy − margin, both float64: +15.00 [" in lines
+    else:
+        assert "cross-entropy float64 − margin float32 (no float64 margin in this run)" in names
+        assert "Loss effect, cross-entropy float64 − margin float32" in lines
+        assert "both float64" not in lines
+    assert "Loss effect, cross-entropy − margin, both float32: +20.00 [" in lines
+    zero = margin_zero_line(blocks)
+    assert "50.0" in zero and "at β = 0.01" in zero and "never vanishes" not in zero
 
 
 # ---- synthetic blocks for tests/summary_helpers.make_summary (every registry block) --------
@@ -312,19 +353,30 @@ def synthetic_landscape_block(rng, missing=("fails",)) -> dict:
             "cases": {c: None if c in missing else v for c, v in cases.items()}}
 
 
-def test_the_synthetic_blocks_fit_their_schemas_and_render(tmp_path):
+@pytest.mark.parametrize("margin64", [False, True])
+def test_the_synthetic_blocks_fit_their_schemas_and_render(tmp_path, margin64):
     from nprelu.report.masking import landscape_findings, masking_findings, section_body
 
     runs = {str(s): {"masking": synthetic_masking_block(np.random.default_rng(s)),
                      "fig07": synthetic_landscape_block(np.random.default_rng(s))}
             for s in range(3)}
+    for seed in runs.values():
+        if margin64:
+            seed["masking"]["pgd_margin_f64"] = np.random.default_rng(7).random(15).tolist()
     summary = {**aggregate(runs), "runs": runs}
     for key in ("masking", "fig07"):
         check(summary[key], SCHEMAS[OUTPUTS[key].kind], key)
-    body = section_body((OUTPUTS["masking"],), summary, lambda o: [])
-    assert sum(line.startswith("| 0.") for line in "\n".join(body).splitlines()) == 15
+    body = "\n".join(section_body((OUTPUTS["masking"],), summary, lambda o: []))
+    assert sum(line.startswith("| 0.") for line in body.splitlines()) == 30   # two tables
+    assert ("PGD margin f64 %" in body) == margin64
+    assert ("cross-entropy − margin, both float64" in body) == margin64
+    assert "never vanishes" not in body
     found = masking_findings((OUTPUTS["masking"],), summary)
     assert any(w in found[0] for w in ("supported", "refuted", "inconclusive"))
+    assert any("Figure 6's rise" in str(line) for line in found)
+    out = OUTPUTS["masking"]
+    png = DRAWERS[out.kind](out, summary["masking"], tmp_path / "m.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     found = " ".join(landscape_findings((OUTPUTS["fig07"],), summary))
     assert "plateau covers" in found
     assert "Zero-gradient search fails: no image of the 100 in the subset meets it." in found
@@ -337,7 +389,8 @@ def test_the_equal_networks_pgd_sweep_points_to_the_masking_verdict():
     from nprelu.experiments import OUTPUTS
     summary = make_summary(seeds=3)
     line = saturation_pointer(summary, "equal")
-    assert "PGD with the margin loss" in line and "a second masking mechanism" in line
+    assert "with the margin loss" in line and "with float64 cross-entropy" in line
+    assert "a second masking mechanism" in line
     assert any(v in line for v in ("supported", "refuted", "inconclusive"))
     assert saturation_pointer(summary, "general") is None
     summary["fig06"]["network"] = "equal"

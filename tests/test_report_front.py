@@ -65,10 +65,14 @@ def test_each_agreement_line_counts_the_sections_verdicts_and_quotes_what_fails(
         title = group[0].title
         assert line.startswith(f"- [{short_title(group)}](#{anchor(title)}): "), line
         row = next(l for l in table.splitlines() if l.startswith(f"| {title} |"))
-        h, f, i = (int(c) for c in row.strip("|").split("|")[1:])
-        assert f"— {h} hold, {f} fail, {i} inconclusive (of {h + f + i})" in line
+        h, f, i, m, c = (int(c) for c in row.strip("|").split("|")[1:])
+        more = (f", {m} masked attack: not evidence" if m else "") + (
+            f", {c} holds by construction" if c else "")
+        assert f"— {h} hold, {f} fail, {i} inconclusive{more} (of {h + f + i + m + c})" in line
         assert ("we differ" in line) == (f > 0)
-        assert line.split(": ", 1)[1].startswith("we agree —") == (f == 0 and i == 0 and h > 0)
+        assert line.split(": ", 1)[1].startswith(("we agree —", "we agree;")) == (
+            f == 0 and i == 0 and h > 0)
+        assert ("masked (not evidence)" in line) == (m > 0)
         if f:   # each quoted claim is one the section's verdicts mark as failing
             body = full.split(f"### {title}\n")[1].split("\n### ")[0]
             failing = [l for l in body.splitlines() if "→ **fails**" in l]

@@ -18,8 +18,12 @@ evaluation beta, on ``n_zero`` test images (the profile's, as Figures 8-10):
   gradient) and ``saturated`` (p_y == 1.0, zero gradient or not);
 - the same in float64, on a float64 twin of the network (same weights, cast);
 - robust accuracy under Figure 6's PGD (eps 0.1, step 0.01, 10 steps, random start) with
-  cross-entropy in float32 (Figure 6 itself), with the logit margin max_{i != y} Z_i - Z_y in
-  float32 (its gradient 1[k = o] - 1[k = y] never vanishes) and with cross-entropy in float64;
+  cross-entropy in float32 (Figure 6 itself) and in float64, and with the logit margin
+  max_{i != y} Z_i - Z_y in float32 and in float64 (``pgd_margin_f64``; summaries written
+  before it lack it). The margin's logit gradient 1[k = o] - 1[k = y] cannot saturate, but its
+  input gradient is zero wherever the capped layer passes nothing (causes ``cap`` and ``both``),
+  as every loss's is: the float32 - float64 difference at one loss is the float32 effect, the
+  cross-entropy - margin difference in one dtype the loss effect;
 - the mean logit gap Z_y - max_{i != y} Z_i over the correctly classified clean images, and the
   clean accuracy.
 
@@ -38,6 +42,8 @@ FIGURE = "fig06"          # whose networks are examined
 LAYER = "HL2"             # the capped layer
 TRAINED_BETA = 0.01       # the training cap
 CAUSES = ("cap", "softmax", "both", "any", "saturated")
+#: PGD robust accuracy per (loss, dtype); ``pgd_margin_f64`` since issue 24.
+PGD_FIELDS = ("pgd_ce_f32", "pgd_margin_f32", "pgd_ce_f64", "pgd_margin_f64")
 
 
 def spec(seed) -> ModelSpec:
@@ -58,6 +64,9 @@ def at_beta(net, net64, beta, x, y, seed) -> dict:
         "pgd_margin_f32": robust_accuracy(
             capped, pgd(capped, x, y, seed=seed, grad_fn=input_grad_fn("margin"), **PGD), y),
         "pgd_ce_f64": robust_accuracy(capped64, pgd(capped64, x64, y, seed=seed, **PGD), y),
+        "pgd_margin_f64": robust_accuracy(
+            capped64, pgd(capped64, x64, y, seed=seed, grad_fn=input_grad_fn("margin"), **PGD),
+            y),
         "logit_gap": mean_logit_gap(capped, x, y),
         "standard": standard_accuracy(capped, x, y),
     }
@@ -76,8 +85,7 @@ def run(ctx) -> tuple:
              "n": int(len(y)), "n_test": int(len(y)),
              "zero_grad_f32": {c: [r["f32"][c] for r in rows] for c in CAUSES},
              "zero_grad_f64": {c: [r["f64"][c] for r in rows] for c in CAUSES},
-             **{k: [r[k] for r in rows] for k in ("pgd_ce_f32", "pgd_margin_f32", "pgd_ce_f64",
-                                                  "standard")},
+             **{k: [r[k] for r in rows] for k in PGD_FIELDS + ("standard",)},
              "logit_gap": [None if g != g else g for g in gap]}   # NaN: no image correct
     return {"masking": block}, settings(ctx.profile)
 
@@ -85,7 +93,7 @@ def run(ctx) -> tuple:
 def settings(profile) -> dict:
     return {"network": f"{NETWORKS[FIGURE][0]} (Figure 6's), {LAYER} capped, trained at beta "
                        f"{TRAINED_BETA}, re-capped at each evaluation beta",
-            "pgd": PGD, "pgd_losses": "cross-entropy (float32, float64), logit margin (float32)",
+            "pgd": PGD, "pgd_losses": "cross-entropy and logit margin, each in float32 and float64",
             "float64": "a float64 twin of the trained float32 network (weights cast); its PGD "
                        "random start is drawn in float64 from the same seed (ours)",
             "zero_gradient_causes": "fractions of all samples with dL/dx exactly 0: cap: every "

@@ -112,6 +112,7 @@ SCHEMAS = {
                                                         "saturated")}
                    for t in ("f32", "f64")},
                 **{k: NUMS for k in ("pgd_ce_f32", "pgd_margin_f32", "pgd_ce_f64", "standard")},
+                "pgd_margin_f64": MayLack(NUMS),     # measured since issue 24
                 "logit_gap": [Opt(NUM)]},
     "landscape": {"network": str, "sizes": [int], "capped_layer": str, "beta": NUM, "eps": NUM,
                   "n_test": int,    # the counts: NUM, as the mean block over seeds holds them

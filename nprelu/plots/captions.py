@@ -150,7 +150,8 @@ def masking_caption(output, block: dict, extras: Extras) -> str:
         "samples. Left: the share of samples whose input gradient is exactly zero, by cause "
         "(and of p_y = 1), float32 solid, float64 dashed. Right: robust accuracy under "
         f"{attack_name('pgd')} with cross-entropy (CE) in float32 and float64 and with the "
-        "logit margin in float32, and clean accuracy", APPROX, settings_text(extras),
+        f"logit margin in float32{' and float64' if 'pgd_margin_f64' in block else ''}, and "
+        "clean accuracy", APPROX, settings_text(extras),
         bands_text(extras, "Bands (float32 only on the left)"))
 
 

@@ -147,6 +147,7 @@ DTYPES = (("f32", "float32", dict(ls="-")), ("f64", "float64", dict(ls="--", mfc
 ACCURACY = (("pgd_ce_f32", "PGD, CE, float32", "tab:orange", "f32", "o"),
             ("pgd_ce_f64", "PGD, CE, float64", "tab:orange", "f64", "o"),
             ("pgd_margin_f32", "PGD, margin, float32", "tab:green", "f32", "s"),
+            ("pgd_margin_f64", "PGD, margin, float64", "tab:green", "f64", "s"),
             ("standard", "clean", "gray", None, ""))
 
 
@@ -189,9 +190,9 @@ def plot_masking(output: Output, block: dict, extras: Extras = Extras()) -> Figu
     """Left: the fraction of exactly-zero input gradients by cause (and of p_y == 1.0): colour
     and marker = cause, solid = float32, dashed with hollow markers and a lighter shade =
     float64 (bands for float32 only). Right: robust accuracy under PGD, colour = loss, line
-    style and shade = dtype as on the left: CE in
-    float32 and float64, the margin loss in float32, and clean accuracy; 95% bands where the
-    intervals have them. Each panel's legend lies to its right; curves that coincide are named
+    style and shade = dtype as on the left: CE and the margin loss in float32 and float64 (the
+    margin in float64 where the block has it: summaries before issue 24 lack it), and clean
+    accuracy; 95% bands where the intervals have them. Each panel's legend lies to its right; curves that coincide are named
     in the panel's title."""
     x = floats(block["betas_eval"])
     fig = new_figure((13.0, 4.3))
@@ -207,6 +208,8 @@ def plot_masking(output: Output, block: dict, extras: Extras = Extras()) -> Figu
     title_with_note(left, "zero input gradients, by cause", dtype_note(block))
     series = {}
     for key, label, color, t, marker in ACCURACY:
+        if key not in block:
+            continue
         series[label] = 100.0 * floats(block[key])
         right.plot(x, series[label], label=label, **style(color, t, marker))
         band(right, x, dig(extras.iv, key), color, 100.0)

@@ -9,9 +9,18 @@ interval is at most :data:`MAX_WIDTH` wide (ours: a wider one holds the paper's 
 deciding anything, and is reported as inconclusive). The accuracy
 at an L2 budget is reported beside it, and also matched, as a second reading (the paper gives
 no budget). Percentages here have one decimal.
+
+Agreement is counted only where it can tell the variants apart (:func:`informative`): a network
+where every variant's interval holds the paper's number, or lies with it below
+:data:`ABOUT_ZERO` (the paper and the variant both about 0), says nothing about which setting
+the paper ran, and is left out of the count, with the number left out and why. What the numbers
+exclude is said per variant (the informative networks whose interval misses the paper's
+number) and per network (none of our variants holds it). The search budget we ran beside the
+paper's (``paper.SECTION8["cw"]``) is part of the count's sentence.
 """
 from __future__ import annotations
 
+from .. import paper as paper_
 from .format import DASH, Paragraph, adv_label, beta_label, md_table, num
 from .intervals import iv_text, seed_blocks, seed_interval, values
 from .registry import finds, renders
@@ -29,6 +38,7 @@ def _iv(summary: dict, i: int, name: str, field: str, k: int | None = None):
 
 
 MAX_WIDTH = 0.10   # widest interval (10 points) that can say "reproduced" (ours)
+ABOUT_ZERO = 0.01  # below 1%, the paper's number and a variant's interval are "about 0" (ours)
 
 
 def holds(iv, value) -> bool:
@@ -110,22 +120,78 @@ def network_sentence(summary: dict, i: int) -> str:
         text += "; read as an accuracy at an L2 budget, it lies in the interval of " + ", ".join(at)
     elif not hits:
         text += "; no accuracy at an L2 budget holds it either"
+    if not informative(summary, i):
+        text += "; not informative (every variant holds it or is about 0 with it): not counted"
     return text + "."
 
 
-def overall(summary: dict) -> str:
-    """Per variant: in how many networks its interval holds the paper's number."""
+def about_zero(iv, value) -> bool:
+    """The variant's interval and the paper's ``value`` both lie below :data:`ABOUT_ZERO`."""
+    return iv is not None and value is not None and iv.hi < ABOUT_ZERO and float(value) < ABOUT_ZERO
+
+
+def informative(summary: dict, i: int) -> bool:
+    """Whether row ``i`` can tell the variants apart: some variant's interval neither holds the
+    paper's number nor lies, with it, about 0 (module doc)."""
+    block = summary["cw_gap"]
+    paper = block["rows"][i]["paper_cw"]
+    ivs = [_iv(summary, i, v, "accuracy") for v in block["variants"]]
+    return paper is not None and any(not (holds(iv, paper) or about_zero(iv, paper))
+                                     for iv in ivs)
+
+
+def budget_text(summary: dict) -> str:
+    """"our CW ran 6 search steps × 1,000 iterations where the paper ran 9 × 10,000"."""
+    ours = ((summary.get("meta") or {}).get("settings") or {}).get("cw_gap") or {}
+    theirs = paper_.SECTION8["cw"]
+    if "search_steps" not in ours or "max_iter" not in ours:
+        return ""
+    return (f"our CW ran {ours['search_steps']} search steps × {ours['max_iter']:,} iterations "
+            f"where the paper ran {theirs['search_steps']} × {theirs['max_iter']:,}")
+
+
+def overall(summary: dict) -> list[str]:
+    """Per variant, on the informative networks (:func:`informative`): in how many its interval
+    holds the paper's number; the networks left out and why; what the numbers exclude."""
     block = summary["cw_gap"]
     rows = [i for i, r in enumerate(block["rows"]) if r["paper_cw"] is not None]
-    counts = {v: sum(contains(_iv(summary, i, v, "accuracy"), block["rows"][i]["paper_cw"])
-                     for i in rows) for v in block["variants"]}
-    full = [v for v, c in counts.items() if rows and c == len(rows)]
-    parts = ", ".join(f"{v} {c} of {len(rows)}" for v, c in counts.items())
-    if full:
-        return (f"The paper's CW-L2 numbers are reproduced by {', '.join(full)} on every network "
-                f"(networks whose interval holds the paper's number: {parts}).")
-    return (f"No CW variant we ran reproduces the paper's CW-L2 numbers on every network "
-            f"(networks whose interval holds the paper's number: {parts}).")
+    kept = [i for i in rows if informative(summary, i)]
+    left = [i for i in rows if i not in kept]
+    ivs = {(i, v): _iv(summary, i, v, "accuracy") for i in rows for v in block["variants"]}
+    counts = {v: sum(contains(ivs[i, v], block["rows"][i]["paper_cw"]) for i in kept)
+              for v in block["variants"]}
+    parts = ", ".join(f"{v} {c} of {len(kept)}" for v, c in counts.items())
+    budget = budget_text(summary)
+    full = [v for v, c in counts.items() if kept and c == len(kept)]
+    head = (f"The paper's CW-L2 numbers are reproduced by {', '.join(full)} on every informative "
+            f"network" if full else "No CW variant we ran reproduces the paper's CW-L2 numbers "
+            "on every informative network")
+    out = [f"{head}{' (' + budget + ')' if budget else ''}: the paper's number lies inside a "
+           f"variant's interval for {parts} informative networks."]
+    if left:
+        out.append(f"{len(left)} of the {len(rows)} networks are left out of that count ("
+                   + "; ".join(network(block["rows"][i]) for i in left) + "): there every "
+                   f"variant's interval holds the paper's number or lies with it below "
+                   f"{100 * ABOUT_ZERO:g}%, so agreement there cannot tell which setting the "
+                   f"paper ran.")
+    excluded = []
+    for v in block["variants"]:
+        miss = [i for i in kept if ivs[i, v] is not None
+                and not holds(ivs[i, v], block["rows"][i]["paper_cw"])]
+        if miss:
+            excluded.append(f"{v} on {len(miss)} of {len(kept)}")
+    nobody = [i for i in kept if not any(holds(ivs[i, v], block["rows"][i]["paper_cw"])
+                                         for v in block["variants"])]
+    if excluded:
+        text = ("What the numbers exclude: the paper's number lies outside the interval of "
+                + ", ".join(excluded) + " informative networks")
+        if nobody:
+            text += ("; no variant we ran gives the paper's " + ", ".join(
+                f"{100.0 * float(block['rows'][i]['paper_cw']):.2f}% at "
+                f"{network(block['rows'][i])}" for i in nobody))
+        out.append(text + (f" ({budget}: a larger budget may close part of the gap)"
+                           if budget else "") + ".")
+    return out
 
 
 @renders("cw_gap")
@@ -155,5 +221,5 @@ def cw_gap_findings(group, summary: dict) -> list[str]:
     if not block or not block["rows"]:
         return []
     return ([Paragraph("_Which CW setting gives the paper's CW-L2 numbers? Computed from the "
-                       "intervals above:_"), overall(summary)]
+                       "intervals above:_")] + overall(summary)
             + [network_sentence(summary, i) for i in range(len(block["rows"]))])

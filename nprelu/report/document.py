@@ -26,6 +26,7 @@ from ..experiments.summary import check_summary
 from ..progress import format_seconds
 from . import front
 from .anchors import heading_anchors, headings
+from .families import NOT_EVIDENCE
 from .format import Paragraph, md_table
 from .intervals import METHODS, RULE, marks, seed_blocks, seeds
 from .registry import BODIES, FINDINGS, NUMBERS, claim_items, sections
@@ -241,10 +242,12 @@ def verdict_lines(groups: list, found: dict) -> list[str]:
             body += [f"### {group[0].title}", ""] + render_items(items)
             c = marks(items)
             counts.append([group[0].title] + [str(c.get(v, 0)) for v in
-                                              ("holds", "fails", "inconclusive")])
+                                              ("holds", "fails", "inconclusive")
+                                              + NOT_EVIDENCE])
     if counts:
         lines += ["Claim verdicts per section:", "",
-                  md_table(["Section", "holds", "fails", "inconclusive"], counts), ""]
+                  md_table(["Section", "holds", "fails", "inconclusive"] + list(NOT_EVIDENCE),
+                           counts), ""]
     return lines + body
 
 

@@ -9,6 +9,13 @@ threshold ("at most 2 points") is tested as the difference from the threshold
 (:func:`nprelu.stats.holm`) and each comparison judged by :func:`nprelu.stats.decide`: holds
 where the corrected p < 0.05 and the difference has the claimed sign, fails where p < 0.05 and
 it has the opposite sign, inconclusive otherwise. The claim: :data:`CLAIM_RULE`.
+
+Some comparisons cannot be evidence for the claim even when they hold (``not_evidence`` of
+:meth:`Family.add`): one that holds through an attack the report shows to be masked on the
+network it favours (:data:`MASKED`, :mod:`.masked`), and one that holds by construction
+(:data:`CONSTRUCTION`: the L∞ distance at a layer capped at beta is at most beta). They keep
+their numbers and p-values (and stay in Holm's family), but their "holds" is shown as that
+word and is not counted among the holds.
 """
 from __future__ import annotations
 
@@ -17,12 +24,22 @@ from collections import Counter
 
 from .. import stats
 
+MASKED = "masked attack: not evidence"
+CONSTRUCTION = "holds by construction"
+#: The verdicts of a comparison that holds but is no evidence, in the order a claim names them.
+NOT_EVIDENCE = (MASKED, CONSTRUCTION)
+
 CLAIM_RULE = ("Each claim is a family of comparisons tested together: each comparison's "
               "two-sided p (paired t over the seeds) is Holm-corrected within the family; a "
               "comparison holds where its corrected p < 0.05 and the difference has the claimed "
               "sign, fails where p < 0.05 and it has the opposite sign, and is inconclusive "
-              "otherwise. A claim holds when more than half of its comparisons hold, fails when "
-              "more than half fail, and is inconclusive otherwise.")
+              "otherwise. A comparison that holds only through an attack the report shows to be "
+              "masked on the network it favours is marked \"masked attack: not evidence\", one "
+              "that holds by construction \"holds by construction\"; neither counts as a hold. "
+              "A claim holds when more than half of its comparisons hold, fails when more than "
+              "half fail, and is inconclusive otherwise, counting only the comparisons that can "
+              "be evidence; a claim that would hold only with those that cannot takes their "
+              "mark.")
 
 
 def _pairs(a: list, b: list) -> list[tuple]:
@@ -67,13 +84,18 @@ class Family:
         self.name = name
         self.items: list[dict] = []
 
-    def add(self, test: stats.Significance | None, sign: int, label: str = "") -> dict | None:
-        """One comparison: ``test`` of a difference, ``sign`` the claimed direction. Returns its
-        entry (``verdict`` and ``p_holm`` set by :meth:`judge`), None for no test."""
+    def add(self, test: stats.Significance | None, sign: int, label: str = "",
+            not_evidence: str | None = None) -> dict | None:
+        """One comparison: ``test`` of a difference, ``sign`` the claimed direction;
+        ``not_evidence`` (one of :data:`NOT_EVIDENCE`) replaces its verdict where it holds.
+        Returns its entry (``verdict`` and ``p_holm`` set by :meth:`judge`), None for no test."""
         if test is None:
             return None
+        if not_evidence not in (None,) + NOT_EVIDENCE:
+            raise ValueError(f"not_evidence must be one of {NOT_EVIDENCE} or None, "
+                             f"got {not_evidence!r}")
         item = {"test": test, "sign": sign, "label": label, "verdict": "inconclusive",
-                "p_holm": 1.0}
+                "p_holm": 1.0, "not_evidence": not_evidence}
         self.items.append(item)
         return item
 
@@ -87,6 +109,8 @@ class Family:
         for item, q in zip(tested, stats.holm([i["test"].p for i in tested])):
             item["p_holm"] = q
             item["verdict"] = stats.decide(item["test"].diff, q, item["sign"])
+            if item["verdict"] == "holds" and item["not_evidence"]:
+                item["verdict"] = item["not_evidence"]
         return self
 
     def counts(self) -> Counter:
@@ -102,12 +126,19 @@ class Family:
 
 
 def claim_verdict(counts: Counter) -> str:
-    """Holds when more than half of the comparisons hold, fails when more than half fail."""
+    """Holds when more than half of the comparisons that can be evidence hold, fails when more
+    than half fail; a claim that would hold only with those that are not evidence
+    (:data:`NOT_EVIDENCE`) takes the mark of the most frequent of them."""
     h, f = counts.get("holds", 0), counts.get("fails", 0)
-    total = sum(counts.values())
-    if not total:
-        return "inconclusive"
-    return "holds" if 2 * h > total else "fails" if 2 * f > total else "inconclusive"
+    total = h + f + counts.get("inconclusive", 0)
+    if total and 2 * h > total:
+        return "holds"
+    if total and 2 * f > total:
+        return "fails"
+    extra = {w: counts.get(w, 0) for w in NOT_EVIDENCE if counts.get(w, 0)}
+    if extra and 2 * (h + sum(extra.values())) > total + sum(extra.values()):
+        return max(extra, key=lambda w: (extra[w], -NOT_EVIDENCE.index(w)))
+    return "inconclusive"
 
 
 def p_text(item: dict | None) -> str:

@@ -4,7 +4,8 @@ and where we differ with the paper, one line per section.
 Nothing here is a new number: the answer is the suite section's table and paragraph
 (:mod:`.title`), moved to the top; each agreement line counts the claim-level verdicts
 (``→ **holds**`` ...) that the section's findings already write, and quotes the paper's claims
-whose verdict there is "fails".
+whose verdict there is "fails"; claims marked "masked attack: not evidence" or "holds by
+construction" (:mod:`.families`) are named apart, never counted as agreement.
 
 Sections come in the paper's order (:func:`order`): its figures by number (Figure 7 among them,
 though ours is drawn from data), then its tables, then our studies beyond the paper in registry
@@ -15,6 +16,7 @@ from __future__ import annotations
 import re
 
 from ..experiments import OUTPUTS
+from .families import CONSTRUCTION, MASKED
 from .intervals import counts_text, marks, seed_blocks
 from .title import title_answer, twin_verdicts, verdict_table
 
@@ -119,6 +121,11 @@ def agreement_line(group, items: list, anchors: dict) -> str:
         verdict = "we agree in part, the rest is inconclusive"
     else:
         verdict = "not settled by our numbers"
+    if c.get(MASKED):
+        verdict += (f"; {c[MASKED]} of its claims hold only through an attack shown to be "
+                    "masked (not evidence)")
+    if c.get(CONSTRUCTION):
+        verdict += f"; {c[CONSTRUCTION]} holds by construction (not evidence)"
     return f"- {label}: {verdict} — {counts_text(c)}{detail}."
 
 

@@ -24,7 +24,7 @@ import re
 from collections import Counter
 
 from .. import stats
-from .families import CLAIM_RULE, claim_verdict
+from .families import CLAIM_RULE, NOT_EVIDENCE, claim_verdict
 from .format import DASH, num
 
 VERDICTS = ("holds", "fails", "inconclusive")
@@ -35,7 +35,8 @@ METHODS = ("Each comparison is tested on the paired per-seed differences (Studen
            "(distances, sums) not at all (inconclusive). A threshold (\"at most 2 points\") is "
            "tested as the difference from it. A sweep over evaluation caps is first averaged "
            "over the caps per seed and tested once. Methods: docs/statistics.md.")
-_MARK = re.compile(r"→ \*\*(holds|fails|inconclusive)\*\*")
+_MARK = re.compile(r"→ \*\*(holds|fails|inconclusive|masked attack: not evidence|"
+                   r"holds by construction)\*\*")
 
 
 def seeds(summary: dict) -> list[str]:
@@ -117,9 +118,13 @@ def overall(counts: Counter) -> str:
 
 
 def counts_text(counts: Counter) -> str:
-    """"4 hold, 1 fails, 2 inconclusive (of 7)"."""
+    """"4 hold, 1 fails, 2 inconclusive (of 7)"; the comparisons that hold but are no evidence
+    (:data:`~nprelu.report.families.NOT_EVIDENCE`) named where there are any:
+    "0 hold, 1 fail, 1 inconclusive, 7 masked attack: not evidence (of 9)"."""
     h, f, i = (counts.get(v, 0) for v in VERDICTS)
-    return f"{h} hold, {f} fail, {i} inconclusive (of {h + f + i})"
+    extra = [(counts.get(w, 0), w) for w in NOT_EVIDENCE if counts.get(w, 0)]
+    more = "".join(f", {c} {w}" for c, w in extra)
+    return f"{h} hold, {f} fail, {i} inconclusive{more} (of {h + f + i + sum(c for c, _ in extra)})"
 
 
 def mark(verdict: str) -> str:

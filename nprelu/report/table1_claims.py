@@ -14,9 +14,10 @@ from .. import paper
 from ..experiments.summary import beta_key
 from .adaptive import worst_case_pointer
 from .format import DASH, Paragraph, adv_label, beta_label, beta_text, finite, md_table, num
-from .families import Family, beyond, level, p_text, significance
+from .families import MASKED, Family, beyond, level, p_text, significance
 from .intervals import (counts_text, diff_text, difference, iv_text, mark, profile_n, seed_blocks,
                         seed_interval)
+from .masked import is_masked, masked_text
 from .registry import checks
 from .title import twin_difference
 from .stats import beta_trend
@@ -63,7 +64,14 @@ def trends(claim, output, summary: dict) -> list[str]:
     adjacent pair of caps; robustness columns must rise as beta falls, clean is compared with
     the paper's direction."""
     rows, seeds = rows_of(summary), seed_rows(summary)
-    table, head = [], None
+    table, head, used = [], None, []
+
+    def evidence(key, adv, metric, record=True):   # the favoured (smaller-beta) network's
+        if metric not in ROBUSTNESS or not is_masked(summary, key[0], adv, metric):  # attack
+            return None                                                              # masked?
+        if record:
+            used.append((key[0], adv, metric))
+        return MASKED
     robust, clean = Family(claim.text), Family("clean accuracy, smallest β against uncapped")
     for adv in paper.ADV_TRAININGS:
         for metric in paper.TABLE1_METRICS:
@@ -78,10 +86,12 @@ def trends(claim, output, summary: dict) -> list[str]:
             n = n_of(summary, keys[0], metric)
             diff = difference(vals[keys[-1]], vals[keys[0]], n)
             item = (robust if metric in ROBUSTNESS else clean).add(
-                significance(vals[keys[-1]], vals[keys[0]], n), sign)
+                significance(vals[keys[-1]], vals[keys[0]], n), sign,
+                not_evidence=evidence(keys[-1], adv, metric))
             adjacent = Family("adjacent pairs")
             for a, b in zip(keys, keys[1:]):
-                adjacent.add(significance(vals[b], vals[a], n), sign)
+                adjacent.add(significance(vals[b], vals[a], n), sign,
+                             not_evidence=evidence(b, adv, metric, record=False))
             means = " → ".join(iv_text(seed_interval(vals[k], n), 100.0, 1, pct=True) for k in keys)
             table.append([adv if adv == "none" else adv_label(adv), METRIC_LABELS[metric], ptxt,
                           f"{means} (β = {', '.join(beta_label(k[0], '∞') for k in keys)})",
@@ -107,7 +117,8 @@ def trends(claim, output, summary: dict) -> list[str]:
     return lines + [
         f"**Decreasing β improves robustness** — paper: {claim.text}; ours, robustness columns "
         f"(FGSM, PGD, CW) per adversarial training, smallest β against uncapped: "
-        f"{counts_text(robust.counts())} {mark(robust.verdict())} {robust.tag()}.",
+        f"{counts_text(robust.counts())} {mark(robust.verdict())} {robust.tag()}."
+        + masked_text(summary, used),
         Paragraph("Every column, smallest β minus uncapped (points, 95% interval), and each "
                   "adjacent pair of caps:\n\n"
                   + md_table(["Adv. training", "Column", "Paper", "Ours (%)",
@@ -157,7 +168,9 @@ def beyond_adv_training(claim, output, summary: dict) -> list[str]:
         best = max(keys[1:], key=lambda k: means[k])
         a, b = per_seed(seeds, best, "pgd"), per_seed(seeds, keys[0], "pgd")
         n = n_of(summary, best, "pgd")
-        shown.append((adv, keys, best, difference(a, b, n), fam.add(significance(a, b, n), 1)))
+        bad = MASKED if is_masked(summary, best[0], adv, "pgd") else None
+        shown.append((adv, keys, best, difference(a, b, n),
+                      fam.add(significance(a, b, n), 1, not_evidence=bad)))
     fam.judge()
     out = []
     for adv, keys, best, gain, item in shown:
@@ -171,7 +184,8 @@ def beyond_adv_training(claim, output, summary: dict) -> list[str]:
                    f"{diff_text(gain)} ({ptxt}; {p_text(item)}); \"{claim.text}\" "
                    f"{mark(item['verdict'] if item else 'inconclusive')} {fam.tag()} on PGD alone"
                    + worst_case_pointer(summary, [best[0], None], adv)
-                   + twin_difference(summary, best[0], adv) + ".")
+                   + twin_difference(summary, best[0], adv) + "."
+                   + masked_text(summary, [(best[0], adv, "pgd")]))
     return out
 
 
