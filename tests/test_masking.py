@@ -119,6 +119,7 @@ def blocks(ctx):
     return {**masking.run(ctx)[0], **landscape.run(ctx)[0]}
 
 
+@pytest.mark.slow
 def test_the_blocks_have_their_schemas_and_the_numbers_are_fractions(blocks):
     for key, block in blocks.items():
         check(block, SCHEMAS[OUTPUTS[key].kind], key)
@@ -203,6 +204,7 @@ def with_missing(block, *missing):
                                for c, v in block["cases"].items()}}
 
 
+@pytest.mark.slow
 def test_a_missing_case_is_drawn_and_reported(blocks, tmp_path):
     from nprelu.report.masking import landscape_findings
     block = with_missing(blocks["fig07"], "succeeds", "fails")
@@ -215,6 +217,7 @@ def test_a_missing_case_is_drawn_and_reported(blocks, tmp_path):
     assert any(x.startswith("Zero gradient already at x: test image #") for x in lines)
 
 
+@pytest.mark.slow
 def test_the_schema_takes_the_three_cases_and_rejects_a_malformed_block(blocks):
     block = blocks["fig07"]
     land = block["cases"]["at_x"]
@@ -235,6 +238,7 @@ def test_the_schema_takes_the_three_cases_and_rejects_a_malformed_block(blocks):
             check(bad, SCHEMAS["landscape"], "fig07")
 
 
+@pytest.mark.slow
 def test_the_landscape_is_kept_per_seed_and_the_masking_numbers_averaged(blocks):
     other = {k: {**b} for k, b in blocks.items()}
     other["fig07"] = {**with_missing(blocks["fig07"], "at_x"),
@@ -249,6 +253,7 @@ def test_the_landscape_is_kept_per_seed_and_the_masking_numbers_averaged(blocks)
         (blocks["masking"]["pgd_ce_f32"][0] + 1.0) / 2)
 
 
+@pytest.mark.slow
 def test_the_drawers_write_pngs(blocks, tmp_path):
     for key in ("masking", "fig07"):
         out = OUTPUTS[key]

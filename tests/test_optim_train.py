@@ -227,6 +227,7 @@ def test_only_the_backend_imports_numpy_or_cupy():
     assert pattern.search((root / "backend.py").read_text())
 
 
+@pytest.mark.slow
 def test_real_mnist_network_reaches_96_percent_in_two_epochs(mnist):
     """The issue's bar: 784-392-196-10, cap 0.1 on HL2, 2 epochs of Adam at batch 128."""
     x_train, y_train, x_test, y_test = mnist

@@ -27,6 +27,7 @@ def full_output(tmp_path_factory, summary):
     return out, plot_all(summary, out, strict=True)
 
 
+@pytest.mark.slow
 def test_every_registry_figure_is_written_as_a_small_png(full_output):
     out, paths = full_output
     assert sorted(p.name for p in paths) == sorted(o.file for o in FIGURES)
@@ -37,6 +38,7 @@ def test_every_registry_figure_is_written_as_a_small_png(full_output):
     assert sorted(p.name for p in out.iterdir()) == sorted(o.file for o in FIGURES)
 
 
+@pytest.mark.slow
 def test_figures_are_written_in_registry_order(full_output):
     _, paths = full_output
     assert [p.name for p in paths] == [o.file for o in FIGURES]
@@ -119,6 +121,7 @@ def test_strict_raises(tmp_path):
 
 # --------------------------------------------------------------------------- issue 13
 
+@pytest.mark.slow
 def test_a_single_seed_summary_of_the_older_layout_is_drawn(tmp_path):
     paths = plot_all(make_summary(), tmp_path, strict=True)
     assert [p.name for p in paths] == [o.file for o in FIGURES]

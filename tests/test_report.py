@@ -198,6 +198,7 @@ PAPER_ORDER = ["fig01", "fig02", "fig03", "fig04", "fig05", "fig06", "fig07", "f
                "fig10", "fig11", "table1", "adaptive", "suite", "masking", "cw_gap"]
 
 
+@pytest.mark.slow
 def test_a_section_per_output_in_the_papers_figure_order(full_output, summary):
     out, paths, text = full_output
     positions = {}
@@ -222,6 +223,7 @@ def test_a_section_per_output_in_the_papers_figure_order(full_output, summary):
         assert f"| {setting} | {choice} |" in open_settings
 
 
+@pytest.mark.slow
 def test_section_settings_and_data_come_from_its_experiment(full_output):
     _, _, text = full_output
     fig05 = _section(text, OUTPUTS["fig05"].title)
@@ -380,6 +382,7 @@ def test_sensitivity_and_claim_verdicts_follow_the_data(tmp_path, summary):
         in text
 
 
+@pytest.mark.slow
 def test_the_report_counts_verdicts_per_figure(full_output):
     _, _, text = full_output
     agree = _section(text, "Where we agree and where we differ")

@@ -137,6 +137,7 @@ def _at(tree, path):
     return tree
 
 
+@pytest.mark.slow
 def test_a_two_seed_run_keeps_each_seed_and_records_the_mean_with_intervals(two_seeds):
     out, s = two_seeds
     assert seeds_of(s["meta"]) == [0, 1] and set(s["meta"]["done"]) == {"fig04", "fig08", "fig11"}
@@ -160,6 +161,7 @@ def test_a_two_seed_run_keeps_each_seed_and_records_the_mean_with_intervals(two_
     assert not (out / "units").exists()                     # recorded: the unit files are gone
 
 
+@pytest.mark.slow
 def test_a_two_seed_run_records_the_subsets_each_seed_drew(two_seeds):
     _, s = two_seeds
     drawn = s["meta"]["subsets_drawn"]
@@ -170,6 +172,7 @@ def test_a_two_seed_run_records_the_subsets_each_seed_drew(two_seeds):
     assert s["runs"]["0"]["fig11"]["sample_index"] == s["runs"]["1"]["fig11"]["sample_index"]
 
 
+@pytest.mark.slow
 def test_the_new_per_sample_fields_are_in_the_blocks(two_seeds):
     _, s = two_seeds
     for run in s["runs"].values():
@@ -182,6 +185,7 @@ def test_the_new_per_sample_fields_are_in_the_blocks(two_seeds):
         assert all(0.0 <= z <= 1.0 for z in run["fig11"]["zero_fraction"])
 
 
+@pytest.mark.slow
 def test_a_resumed_two_seed_run_keeps_its_seeds_and_asks_nothing_more(two_seeds, capfd):
     out, s = two_seeds
     be = get_backend("numpy")
