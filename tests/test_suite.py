@@ -20,8 +20,9 @@ BUDGET = SuiteBudget(restarts=2, steps=4, margin_steps=3, margin_restarts=2, squ
 
 
 def tiny(caps, seed=0):
-    """[16, 8, 3] (4 x 4 images, so Square works), trained for nothing: a random net."""
-    return MLP([16, 8, 3], caps, seed=seed, backend=BE)
+    """[16, 8, 4] (4 x 4 images, so Square works; 4 classes, so APGD-T does), trained for
+    nothing: a random net."""
+    return MLP([16, 8, 4], caps, seed=seed, backend=BE)
 
 
 def counting(net, log):
@@ -35,12 +36,12 @@ def counting(net, log):
     return net
 
 
-def suite_for(caps, x, y, seed=0, eps=0.1, counts=None):
+def suite_for(caps, x, y, seed=0, eps=0.1, counts=None, attacks=None):
     counts = {} if counts is None else counts
     net = counting(tiny(caps), counts.setdefault("net", []))
     sources = {"uncapped": counting(tiny([None], seed=5), counts.setdefault("uncapped", [])),
                "twin": counting(tiny(caps, seed=7), counts.setdefault("twin", []))}
-    return net, run_suite(net, x, y, eps, BUDGET, seed, sources)
+    return net, run_suite(net, x, y, eps, BUDGET, seed, sources, attacks)
 
 
 def test_every_attack_runs_with_the_same_budget_on_capped_and_uncapped_networks():
@@ -51,12 +52,20 @@ def test_every_attack_runs_with_the_same_budget_on_capped_and_uncapped_networks(
     assert list(masks_c) == list(masks_u) == [a for a, e in REGISTRY.items() if e.standard]
     for m in (*masks_c.values(), *masks_u.values()):
         assert m.dtype == bool and m.shape == (12,)
-    for who in ("net", "uncapped", "twin"):   # same calls, same rows, capped or not
+    full = budget_words(BUDGET)["gradient_evaluations_per_sample"]
+    for counts in (capped, uncapped):       # APGD-T stops on an image once it is broken
+        assert sum(counts["net"]) / 12 <= full["attacked network"]
+    # every other attack: the same calls, the same rows, capped or not, the whole budget
+    untargeted = [a for a in standard_attacks() if not REGISTRY[a].targeted]
+    capped, uncapped = {}, {}
+    suite_for([0.1], x, y, counts=capped, attacks=untargeted)
+    suite_for([None], x, y, counts=uncapped, attacks=untargeted)
+    for who in ("net", "uncapped", "twin"):
         assert capped[who] == uncapped[who], who
-    per_sample = budget_words(BUDGET)["gradient_evaluations_per_sample"]
+    per_sample = budget_words(BUDGET, untargeted)["gradient_evaluations_per_sample"]
     assert sum(capped["net"]) / 12 == per_sample["attacked network"]
     assert (sum(capped["uncapped"]) + sum(capped["twin"])) / 12 == \
-        per_sample["twins (transfer sources)"]
+        per_sample["twins (transfer sources)"] == full["twins (transfer sources)"]
 
 
 @pytest.mark.parametrize("caps", [[0.1], [None]])
