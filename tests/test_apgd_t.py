@@ -158,3 +158,49 @@ def test_the_registry_runs_apgd_t_with_every_gradient_in_the_standard_suite_and_
                                  "transfer_uncapped", "apgd_t")
     words = budget_words(STANDARD_BUDGET)
     assert words["apgd"].startswith("8 runs") and words["apgd_t"].startswith("4 runs")
+
+
+# ---- Square in the suite, as the Square Attack paper and AutoAttack run it (L-infinity) --------
+
+def test_the_suite_runs_square_from_p_init_0_8_for_every_network(monkeypatch):
+    from nprelu.attacks import registry
+    seen = []
+
+    def fake(net, x, y, eps, n_queries, p_init, seed):
+        seen.append(p_init)
+        return type("R", (), {"x_adv": x})()
+    monkeypatch.setattr(registry, "square_linf", fake)
+    x, y = random_batch(F64, 2, 16, seed=0, k=4)
+    for caps in ([None], [0.1], [0.01]):
+        REGISTRY["square"].run(MLP([16, 8, 4], caps, seed=0, backend=F64), x, y, 0.1, seed=0,
+                               square_queries=10)
+    assert seen == [0.8] * 3
+
+
+@pytest.mark.parametrize("n_queries", [10000, 5000, 1000])
+def test_the_square_fraction_halves_at_the_papers_iterations_rescaled_to_the_budget(n_queries):
+    from nprelu.attacks.square import square_fraction
+    # The paper: p halves at iterations 10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000 of 10,000;
+    # at budget N iteration i sits at 10000 i / N (rounded down) on that scale.
+    paper = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
+    halvings = [next(i for i in range(n_queries) if 10000 * i // n_queries > b) for b in paper]
+    p = [square_fraction(0.8, i, n_queries) for i in range(n_queries - 1)]
+    changes = [i for i in range(1, len(p)) if p[i] != p[i - 1]]
+    assert changes == halvings
+    assert all(p[i] == p[i - 1] / 2 for i in changes) and p[0] == 0.8 and p[-1] == 0.8 / 512
+    if n_queries == 5000:
+        assert halvings == [6, 26, 101, 251, 501, 1001, 2001, 3001, 4001]
+
+
+def test_square_starts_from_vertical_stripes_and_its_first_square_is_25_pixels_wide():
+    from nprelu.attacks import square_linf
+    from nprelu.attacks.square import square_side
+    assert [square_side(0.8 / 2 ** k, 784) for k in range(10)] == [25, 18, 13, 9, 6, 4, 3, 2, 2, 1]
+    net = MLP([784, 8, 10], [None], seed=0, backend=F64)
+    x = np.full((4, 784), 0.5)
+    y = np.array([int(host(net.predict(x))[0])] * 4)
+    r = square_linf(net, x, y, 0.1, n_queries=1, p_init=0.8, seed=3)
+    s = (host(r.x_adv) - x).reshape(4, 28, 28) / 0.1
+    assert np.allclose(np.abs(s), 1.0)
+    assert (s == s[:, :1, :]).all()               # each column one sign: vertical stripes
+    assert len({tuple(np.sign(row[0])) for row in s}) > 1    # drawn per image
