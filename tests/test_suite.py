@@ -6,7 +6,7 @@ import pytest
 
 from attack_helpers import random_batch
 from nprelu.backend import get_backend
-from nprelu.attacks.registry import REGISTRY, Attack
+from nprelu.attacks.registry import REGISTRY, Attack, common_to_twins
 from nprelu.evaluation import Run, SuiteBudget, attack_seed, budget_words, correct_mask, \
     curve_attacks, evaluate, run_suite, standard_attacks, standard_suite, worst_case
 from nprelu.experiments import EXPERIMENTS, OUTPUTS, PROFILES
@@ -162,7 +162,7 @@ def test_bad_input_raises():
 
 class FakeContext:
     """What the suite's units read: the quick profile (smaller subsets), a seed, test images of
-    4 x 4 pixels and untrained [16, 8, 6, 3] networks with each spec's caps and seed."""
+    4 x 4 pixels and untrained [16, 8, 6, 4] networks with each spec's caps and seed."""
 
     def __init__(self, seed):
         self.profile = replace(PROFILES["quick"], n_adaptive=10, n_fig12=8)
@@ -173,7 +173,7 @@ class FakeContext:
 
     def model(self, spec):
         offset = {None: 0, "fgsm": 11, "pgd": 22}[spec.adv]
-        return MLP([16, 8, 6, 3], list(spec.caps), seed=spec.seed * 100 + offset, backend=BE)
+        return MLP([16, 8, 6, 4], list(spec.caps), seed=spec.seed * 100 + offset, backend=BE)
 
 
 @pytest.mark.slow
@@ -193,6 +193,8 @@ def test_units_and_combine_give_blocks_that_pass_the_schema():
         assert len(rows) == 12 and blocks["suite"]["attacks"] == list(standard_attacks())
         for r in rows:
             assert r["worst_case"] <= min(r["clean"], *r["attacks"].values())
+            assert r["worst_case"] <= r["worst_case_common"] <= min(
+                r["clean"], *(r["attacks"][a] for a in common_to_twins()))
         for net in blocks["fig13"]["networks"]:
             assert len(net["worst_case"]) == len(blocks["fig13"]["eps"]) == 7
         for c in blocks["fig14"]["curves"].values():
