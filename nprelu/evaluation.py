@@ -148,12 +148,17 @@ def budget_words(budget: SuiteBudget, attacks=None) -> dict:
     def grads(on_source):
         return sum(REGISTRY[r.attack].grads(r.budget) for r in runs
                    if (REGISTRY[r.attack].source is not None) == on_source)
-    n_apgd = sum(a.startswith("apgd_") for a in names)
+    n_apgd = sum(a.startswith("apgd_") and not REGISTRY[a].targeted for a in names)
+    targeted = [REGISTRY[a].gradient for a in names if REGISTRY[a].targeted]
     out = {"apgd": f"{n_apgd} runs (CE, DLR x true, relu, identity, softplus gradient), "
                    f"each {budget.restarts} restart(s) x {budget.steps} steps",
            "gradient_evaluations_per_sample": {"attacked network": grads(False),
                                                "twins (transfer sources)": grads(True)},
            "square_queries_per_sample": budget.square_queries if "square" in names else 0}
+    if targeted:
+        out["apgd_t"] = (f"{len(targeted)} runs ({', '.join(targeted)} gradient), each per image "
+                         f"up to 9 target classes x {budget.restarts} restart(s) x "
+                         f"{budget.steps} steps, stopping at its first misclassified point")
     if "margin_pgd" in names:
         out["margin_pgd"] = (f"{budget.margin_restarts} restart(s) x {budget.margin_steps} steps, "
                              f"step eps * {MARGIN_STEP}")

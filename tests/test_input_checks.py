@@ -16,7 +16,7 @@ from nprelu.attacks._common import check_int, check_real, prepare
 from nprelu.network import MLP
 from nprelu.train import accuracy, train
 
-D, K, N = 16, 3, 5     # 4 x 4 images (the Square Attack needs d = h^2), 3 classes, 5 rows
+D, K, N = 16, 4, 5     # 4 x 4 images (the Square Attack needs d = h^2), 4 classes (APGD-T), 5 rows
 NET = MLP([D, 8, K], [0.5], seed=0)
 X = np.random.default_rng(0).random((N, D), dtype=np.float32)
 Y = np.array([0, 1, 2, 0, 1])
@@ -188,7 +188,7 @@ def test_the_box_check_on_each_backend(backend):
     _raises(lambda: prepare(net, bad, Y), "x[4, 15] = nan")
     bad[4, 15] = np.nextafter(np.float32(1), np.float32(2))
     _raises(lambda: prepare(net, bad, Y), "x[4, 15] = 1.0000001")
-    _raises(lambda: prepare(net, x, backend.xp.asarray([0, 1, 2, 3, 0])), "y[3] = 3")
+    _raises(lambda: prepare(net, x, backend.xp.asarray([0, 1, 2, K, 0])), f"y[3] = {K}")
 
 
 def test_x_in_8_bit_pixels_is_refused_with_the_fix():

@@ -11,11 +11,11 @@ from nprelu.experiments import Output
 from nprelu.experiments.aggregate import aggregate
 from nprelu.plots import DRAWERS, Extras
 from nprelu.report.intervals import marks
-from nprelu.report.suite import budget_lines, eps_curve_lines, strongest
+from nprelu.report.suite import budget_lines, eps_curve_lines, strongest, suite_table
 from nprelu.report.title import (VERDICT_WORDS, title_answer, twin_difference, twin_verdicts,
                                  verdict_counts)
 
-HELPS, HURTS, NONE = (VERDICT_WORDS[v] for v in ("holds", "fails", "inconclusive"))
+HELPS, HURTS, NONE, MIX = (VERDICT_WORDS[v] for v in ("holds", "fails", "inconclusive", "mixed"))
 ADVS = ("none", "fgsm", "pgd")
 CAPS = (1.0, 0.1, 0.01)
 ATTACKS = ["apgd_ce", "apgd_dlr", "apgd_ce_bpda_relu", "margin_pgd", "square", "transfer_twin"]
@@ -94,10 +94,10 @@ MIXED = {(1.0, "none"): "helps", (0.1, "none"): "hurts", (0.01, "none"): "overla
 
 
 @pytest.mark.parametrize("case, counts, answer", [
-    (ALL, (9, 0, 0), "capping makes these networks more robust"),
-    ({k: "hurts" for k in ALL}, (0, 9, 0), "capping makes these networks less robust"),
-    ({k: "overlap" for k in ALL}, (0, 0, 9), "do not show that capping changes robustness"),
-    (MIXED, (3, 2, 4), "do not show that capping makes these networks more robust in general"),
+    (ALL, (9, 0, 0, 0), "capping makes these networks more robust"),
+    ({k: "hurts" for k in ALL}, (0, 9, 0, 0), "capping makes these networks less robust"),
+    ({k: "overlap" for k in ALL}, (0, 0, 9, 0), "do not show that capping changes robustness"),
+    (MIXED, (3, 2, 4, 0), "do not show that capping makes these networks more robust in general"),
 ])
 def test_the_title_question_is_answered_from_paired_seed_differences(case, counts, answer):
     summary = summary_of(case)
@@ -110,8 +110,9 @@ def test_the_title_question_is_answered_from_paired_seed_differences(case, count
     assert v["diffs"] == pytest.approx(DIFFS[case[next(iter(case))]])
     assert tuple(verdict_counts(list(verdicts.values())).values()) == counts
     text = title_answer(list(verdicts.values()), 3)
-    assert f"capping helps in {counts[0]}, hurts in {counts[1]} and shows no difference in " \
-           f"{counts[2]}" in text and answer in text
+    assert f"capping helps in {counts[0]}, hurts in {counts[1]}, shows no difference in " \
+           f"{counts[2]} and depends on the attack mix in {counts[3]}" in text and answer in text
+    assert "on the worst case and the strongest single attack (a verdict only where" in text
 
 
 def test_the_twin_difference_pointer_quotes_the_paired_verdict_without_a_claim_mark():
@@ -214,7 +215,8 @@ def test_the_section_renders_with_its_figures_table_and_verdicts(tmp_path, n_see
             "more than 5 points elsewhere for 3.") in findings
     assert "PGD exceeds the suite's worst case by" in findings
     if n_seeds == 3:
-        assert "capping helps in 3, hurts in 2 and shows no difference in 4" in answer
+        assert "capping helps in 3, hurts in 2, shows no difference in 4 and depends on the " \
+               "attack mix in 0" in answer
         assert "95.0 [95.0, 95.0]" not in section and "| +20.0, +22.0, +18.0 |" in answer
     else:   # one seed: Wilson over the 200 images for every accuracy, attacks' included
         assert "on one seed (two-proportion z test" in answer
@@ -266,3 +268,81 @@ def test_the_adaptive_table_pairs_each_row_with_its_own_interval_after_sorting()
         assert f"{100 * v:.1f} [{100 * v - 1:.1f}, {100 * v + 1:.1f}]" in line
     assert "90.0 [80.0, 100.0]" in lines[0]
     assert "[" not in extended_table1(rows, None, None).splitlines()[2]
+
+
+# --------------------------------------------------------------------------- diversity
+
+def _with(summary_runs: dict, edit) -> dict:
+    """A summary aggregated from ``summary_runs`` after ``edit(row, seed)`` on every row."""
+    runs = json.loads(json.dumps(summary_runs))
+    for s, blocks in runs.items():
+        for r in blocks["suite"]["rows"]:
+            edit(r, int(s))
+    return json.loads(json.dumps({**aggregate(runs), "runs": runs}))
+
+
+def _runs(case):
+    return {str(s): {"suite": suite_block(case, s)} for s in range(3)}
+
+
+def _flatten_strongest(r, seed):
+    """Every attack at the twins' level: the strongest single attack shows no difference."""
+    r["attacks"] = {a: TWIN[seed] + 0.01 for a in ATTACKS}
+
+
+def test_a_worst_case_gap_that_the_strongest_single_attack_does_not_show_depends_on_the_mix():
+    hurts = {k: "hurts" for k in ALL}
+    summary = _with(_runs(hurts), _flatten_strongest)
+    verdicts = _verdicts(summary)
+    v = verdicts[(0.1, "none")]
+    assert v["measures"]["worst_case"]["verdict"] == "fails"          # worst case: hurts ...
+    assert v["measures"]["strongest"]["verdict"] == "inconclusive"    # ... single attack: no
+    assert v["measures"]["strongest"]["diffs"] == pytest.approx([0, 0, 0])
+    assert all(x["verdict"] == MIX for x in verdicts.values())
+    assert tuple(verdict_counts(list(verdicts.values())).values()) == (0, 0, 0, 9)
+    text = twin_difference(summary, 0.1, "none")
+    assert text.endswith(f"**{MIX}**") and "strongest single attack: +0.00" in text
+    assert "depends on the attack mix in 9" in title_answer(list(verdicts.values()), 3)
+
+
+def test_the_common_attack_worst_case_joins_the_measures_where_the_summary_has_it():
+    hurts = {k: "hurts" for k in ALL}
+    plain = _verdicts(_with(_runs(hurts), lambda r, s: None))
+    assert all(set(v["measures"]) == {"worst_case", "strongest"} for v in plain.values())
+    assert all(v["verdict"] == HURTS for v in plain.values())
+    agree = _verdicts(_with(_runs(hurts), lambda r, s: r.update(
+        worst_case_common=r["worst_case"] + 0.01)))
+    assert all(v["verdict"] == HURTS and len(v["measures"]) == 3 for v in agree.values())
+    split = _verdicts(_with(_runs(hurts), lambda r, s: r.update(
+        worst_case_common=TWIN[s] + 0.02)))          # the common attacks: no difference
+    assert all(v["measures"]["worst_case_common"]["verdict"] == "inconclusive"
+               and v["verdict"] == MIX for v in split.values())
+
+
+def test_the_suite_table_gives_the_strongest_single_attack_per_seed_with_its_interval():
+    summary = _with(_runs(ALL), lambda r, s: r["attacks"].update(square=0.10 + 0.01 * s))
+    seed_rows = [summary["runs"][s]["suite"]["rows"] for s in sorted(summary["runs"])]
+    table = suite_table(summary["suite"], summary["intervals"]["suite"]["rows"], 3, seed_rows)
+    iv = stats.proportion_interval([0.10, 0.11, 0.12], 200)
+    cell = f"{100 * iv.mean:.1f} [{100 * iv.lo:.1f}, {100 * iv.hi:.1f}]"
+    assert "Strongest single attack (per seed) %" in table.splitlines()[0]
+    body = table.splitlines()[2:]
+    assert len(body) == 12 and all(f"| {cell} | — | square |" in line for line in body)
+    common = _with(_runs(ALL), lambda r, s: r.update(worst_case_common=0.5))
+    rows = [common["runs"][s]["suite"]["rows"] for s in sorted(common["runs"])]
+    table = suite_table(common["suite"], common["intervals"]["suite"]["rows"], 3, rows)
+    col = [c.strip() for c in table.splitlines()[0].split("|")].index(
+        "Worst case, attacks common to both twins %")
+    cells = [[c.strip() for c in line.split("|")][col] for line in table.splitlines()[2:]]
+    assert len(cells) == 12 and all(c.split(" ")[0] == "50.0" for c in cells)
+
+
+def test_the_section_says_when_the_common_attack_worst_case_is_not_recorded(tmp_path):
+    from nprelu.experiments import OUTPUTS
+    from nprelu.report import write_all
+    summary = summary_of(MIXED)
+    write_all(summary, tmp_path, strict=True)
+    text = (tmp_path / "REPORT.md").read_text()
+    section = text.split(f"## {OUTPUTS['suite'].title}\n")[1].split("\n## ")[0]
+    assert "does not record the worst case over the attacks common to both twins" in section
+    assert "worst_case_common" in section

@@ -6,7 +6,7 @@ import pytest
 
 from attack_helpers import random_batch
 from nprelu.backend import get_backend
-from nprelu.attacks.registry import REGISTRY, Attack
+from nprelu.attacks.registry import REGISTRY, Attack, common_to_twins
 from nprelu.evaluation import Run, SuiteBudget, attack_seed, budget_words, correct_mask, \
     curve_attacks, evaluate, run_suite, standard_attacks, standard_suite, worst_case
 from nprelu.experiments import EXPERIMENTS, OUTPUTS, PROFILES
@@ -20,8 +20,9 @@ BUDGET = SuiteBudget(restarts=2, steps=4, margin_steps=3, margin_restarts=2, squ
 
 
 def tiny(caps, seed=0):
-    """[16, 8, 3] (4 x 4 images, so Square works), trained for nothing: a random net."""
-    return MLP([16, 8, 3], caps, seed=seed, backend=BE)
+    """[16, 8, 4] (4 x 4 images, so Square works; 4 classes, so APGD-T does), trained for
+    nothing: a random net."""
+    return MLP([16, 8, 4], caps, seed=seed, backend=BE)
 
 
 def counting(net, log):
@@ -35,12 +36,12 @@ def counting(net, log):
     return net
 
 
-def suite_for(caps, x, y, seed=0, eps=0.1, counts=None):
+def suite_for(caps, x, y, seed=0, eps=0.1, counts=None, attacks=None):
     counts = {} if counts is None else counts
     net = counting(tiny(caps), counts.setdefault("net", []))
     sources = {"uncapped": counting(tiny([None], seed=5), counts.setdefault("uncapped", [])),
                "twin": counting(tiny(caps, seed=7), counts.setdefault("twin", []))}
-    return net, run_suite(net, x, y, eps, BUDGET, seed, sources)
+    return net, run_suite(net, x, y, eps, BUDGET, seed, sources, attacks)
 
 
 def test_every_attack_runs_with_the_same_budget_on_capped_and_uncapped_networks():
@@ -51,12 +52,20 @@ def test_every_attack_runs_with_the_same_budget_on_capped_and_uncapped_networks(
     assert list(masks_c) == list(masks_u) == [a for a, e in REGISTRY.items() if e.standard]
     for m in (*masks_c.values(), *masks_u.values()):
         assert m.dtype == bool and m.shape == (12,)
-    for who in ("net", "uncapped", "twin"):   # same calls, same rows, capped or not
+    full = budget_words(BUDGET)["gradient_evaluations_per_sample"]
+    for counts in (capped, uncapped):       # APGD-T stops on an image once it is broken
+        assert sum(counts["net"]) / 12 <= full["attacked network"]
+    # every other attack: the same calls, the same rows, capped or not, the whole budget
+    untargeted = [a for a in standard_attacks() if not REGISTRY[a].targeted]
+    capped, uncapped = {}, {}
+    suite_for([0.1], x, y, counts=capped, attacks=untargeted)
+    suite_for([None], x, y, counts=uncapped, attacks=untargeted)
+    for who in ("net", "uncapped", "twin"):
         assert capped[who] == uncapped[who], who
-    per_sample = budget_words(BUDGET)["gradient_evaluations_per_sample"]
+    per_sample = budget_words(BUDGET, untargeted)["gradient_evaluations_per_sample"]
     assert sum(capped["net"]) / 12 == per_sample["attacked network"]
     assert (sum(capped["uncapped"]) + sum(capped["twin"])) / 12 == \
-        per_sample["twins (transfer sources)"]
+        per_sample["twins (transfer sources)"] == full["twins (transfer sources)"]
 
 
 @pytest.mark.parametrize("caps", [[0.1], [None]])
@@ -153,7 +162,7 @@ def test_bad_input_raises():
 
 class FakeContext:
     """What the suite's units read: the quick profile (smaller subsets), a seed, test images of
-    4 x 4 pixels and untrained [16, 8, 6, 3] networks with each spec's caps and seed."""
+    4 x 4 pixels and untrained [16, 8, 6, 4] networks with each spec's caps and seed."""
 
     def __init__(self, seed):
         self.profile = replace(PROFILES["quick"], n_adaptive=10, n_fig12=8)
@@ -164,7 +173,7 @@ class FakeContext:
 
     def model(self, spec):
         offset = {None: 0, "fgsm": 11, "pgd": 22}[spec.adv]
-        return MLP([16, 8, 6, 3], list(spec.caps), seed=spec.seed * 100 + offset, backend=BE)
+        return MLP([16, 8, 6, 4], list(spec.caps), seed=spec.seed * 100 + offset, backend=BE)
 
 
 @pytest.mark.slow
@@ -184,6 +193,8 @@ def test_units_and_combine_give_blocks_that_pass_the_schema():
         assert len(rows) == 12 and blocks["suite"]["attacks"] == list(standard_attacks())
         for r in rows:
             assert r["worst_case"] <= min(r["clean"], *r["attacks"].values())
+            assert r["worst_case"] <= r["worst_case_common"] <= min(
+                r["clean"], *(r["attacks"][a] for a in common_to_twins()))
         for net in blocks["fig13"]["networks"]:
             assert len(net["worst_case"]) == len(blocks["fig13"]["eps"]) == 7
         for c in blocks["fig14"]["curves"].values():

@@ -1,6 +1,8 @@
 r"""Auto-PGD, L-infinity, untargeted (Croce & Hein 2020, "Reliable evaluation of adversarial
 robustness with an ensemble of diverse parameter-free attacks"; as fra31/auto-attack's
-``autopgd_base.py`` runs it), on the cross-entropy (APGD-CE) or the DLR loss (APGD-DLR).
+``autopgd_base.py`` runs it), on the cross-entropy (APGD-CE) or the DLR loss (APGD-DLR); with the
+targeted DLR loss toward one given class per row, it is one run of APGD-T
+(:mod:`~nprelu.attacks.apgd_t`, which picks the targets).
 
 With P the projection onto the eps-ball around the clean x and then [0, 1] (one clip to
 [max(x - eps, 0), min(x + eps, 1)]), g_k the gradient of the loss at x_k, and a per-sample step
@@ -35,12 +37,13 @@ from __future__ import annotations
 from functools import partial
 
 from ..activations import check_surrogate
-from ..losses import dlr_loss, get_loss
+from ..losses import dlr_loss, get_loss, targeted_dlr_loss
+from ..network import check_labels
 from ..parallel import over_rows
 from ._common import check_attack_memory, check_budget, check_int, check_setting, \
     keep_best_restart, prepare
 
-APGD_LOSSES = {"ce": "cross_entropy", "dlr": dlr_loss}
+APGD_LOSSES = {"ce": "cross_entropy", "dlr": dlr_loss, "dlr_targeted": targeted_dlr_loss}
 
 
 def apgd_checkpoints(steps):
@@ -57,7 +60,7 @@ def apgd_checkpoints(steps):
 
 
 def apgd(net, x, y, eps, steps=100, loss="ce", restarts=1, surrogate=None, seed=0, rho=0.75,
-         batch_size=10000):
+         batch_size=10000, target=None):
     """APGD examples for the batch ``x`` (N, d) in [0, 1] with labels ``y`` (N,).
 
     ``eps``: L-infinity radius, in pixel units of [0, 1]. ``steps``: iterations per restart
@@ -67,7 +70,10 @@ def apgd(net, x, y, eps, steps=100, loss="ce", restarts=1, surrogate=None, seed=
     ``net.backend.rng(seed)`` (so restart 0 is the same for any ``restarts``).
     ``surrogate``: None (the true gradient) or a BPDA surrogate ("relu", "identity") for capped
     layers. ``rho``: the fraction of rising steps below which the step size halves (0.75).
-    ``batch_size``: rows per pass (memory only; the random starts are drawn for the whole
+    ``target``: for ``loss="dlr_targeted"`` only (APGD-T, :mod:`~nprelu.attacks.apgd_t`), one
+    class per row, never its label: the targeted DLR loss
+    (:func:`~nprelu.losses.targeted_dlr_loss`; >= 4 classes) climbs toward it; success is still
+    any misclassification. ``batch_size``: rows per pass (memory only; the random starts are drawn for the whole
     batch, so the result does not depend on it). On the CPU each pass runs in the backend's
     fixed row blocks (512 rows), shared by its threads, each block taking all its steps while
     its arrays stay in cache (:mod:`nprelu.parallel`, as PGD); the thread count never changes
@@ -80,8 +86,9 @@ def apgd(net, x, y, eps, steps=100, loss="ce", restarts=1, surrogate=None, seed=
 
     ValueError unless ``x`` lies in [0, 1] with labels in [0, n_out) (:func:`prepare`), eps in
     [0, 1], 0 < rho <= 1, steps and restarts >= 1 and at most their limits, batch_size >= 1 and
-    seed >= 0 integers (:mod:`~nprelu.attacks._common`), ``loss`` is "ce" or "dlr" (with >= 3
-    classes) and ``surrogate`` is known. InsufficientMemoryError, before any work, when its
+    seed >= 0 integers (:mod:`~nprelu.attacks._common`), ``loss`` is "ce", "dlr" (with >= 3
+    classes) or "dlr_targeted" (>= 4 classes, with a ``target`` per row that is a class other
+    than the row's label; no ``target`` otherwise) and ``surrogate`` is known. InsufficientMemoryError, before any work, when its
     arrays (the random start, the restart's result and the best so far: about 4 copies of
     ``x``, and a dozen per row block) would not fit in the available memory.
     """
@@ -94,6 +101,7 @@ def apgd(net, x, y, eps, steps=100, loss="ce", restarts=1, surrogate=None, seed=
         raise ValueError(f"unknown APGD loss {loss!r}: choose one of {', '.join(APGD_LOSSES)}")
     if loss == "dlr" and net.sizes[-1] < 3:
         raise ValueError(f"loss 'dlr' needs at least 3 classes, the network has {net.sizes[-1]}")
+    target = _check_target(net, y, loss, target)
     check_surrogate(surrogate)
     check_attack_memory("apgd", net, x, 4, 12)
     seeds = [int(s) for s in net.backend.rng(seed).integers(0, 2 ** 31 - 1, size=restarts)]
@@ -102,20 +110,39 @@ def apgd(net, x, y, eps, steps=100, loss="ce", restarts=1, surrogate=None, seed=
     for r_seed in seeds:
         u = net.backend.rng(r_seed).random(x.shape, dtype=net.backend.dtype)
         runs = over_rows(net.backend, len(x), partial(_apgd_run, net, x, y, eps, steps,
-                                                      APGD_LOSSES[loss], surrogate, u, rho, cps),
-                         batch_size)
+                                                      APGD_LOSSES[loss], surrogate, u, rho, cps,
+                                                      target), batch_size)
         best = keep_best_restart(best, *(xp.concatenate(parts) for parts in zip(*runs)))
     return best[0]
 
 
-def _apgd_run(net, x, y, eps, steps, loss, surrogate, u, rho, cps, rows):
+def _check_target(net, y, loss, target):
+    """``target`` on ``y``'s device for the targeted loss (ValueError naming what is wrong), None
+    for the others."""
+    if loss != "dlr_targeted":
+        if target is not None:
+            raise ValueError(f"target is for loss 'dlr_targeted' only, got loss {loss!r}")
+        return None
+    if net.sizes[-1] < 4:
+        raise ValueError(f"loss 'dlr_targeted' needs at least 4 classes, the network has "
+                         f"{net.sizes[-1]}")
+    if target is None:
+        raise ValueError("loss 'dlr_targeted' needs a target class per row, got target None")
+    target = check_labels(net.backend.xp.asarray(target), net.sizes[-1], n=len(y), name="target")
+    if bool((target == y).any()):
+        raise ValueError("target must differ from the label y in every row")
+    return target
+
+
+def _apgd_run(net, x, y, eps, steps, loss, surrogate, u, rho, cps, target, rows):
     """One APGD run on ``x0 = x[rows]`` (one of the backend's row blocks) from the start
     clip(x0 + eps (2 u - 1)), ``u[rows]`` uniform in [0, 1) on the host: ``(x_adv, best_loss,
-    wrong)``, ``wrong`` whether a misclassified iterate was found."""
+    wrong)``, ``wrong`` whether a misclassified iterate was found. ``target`` (targeted loss
+    only): the rows' target classes, bound to the loss."""
     x0, y, u = x[rows], y[rows], u[rows]
     be = net.backend
     xp = be.xp
-    base = get_loss(loss)
+    base = get_loss(loss) if target is None else partial(loss, target=target[rows])
     seen = {}
 
     def recording(logits, yy):   # the loss, noting the prediction of the same forward pass

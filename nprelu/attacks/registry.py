@@ -5,10 +5,11 @@ An entry (:class:`Attack`) of :data:`REGISTRY` says
 - ``run(net, x, y, eps, seed=, **budget) -> x_adv``: the attack with its fixed settings bound
   (a transfer attack also takes ``source=``, the network it crafts on); an attack function
   whose keywords are ``seed`` and its budget fields is its own ``run``;
-- ``loss``: the loss it climbs ("cross_entropy", "dlr", "margin");
+- ``loss``: the loss it climbs ("cross_entropy", "dlr", "dlr_targeted", "margin");
 - ``gradient``: "true", the BPDA surrogate of the capped layers it follows ("relu",
   "identity", "softplus", :mod:`nprelu.activations`), or "none" (logits only);
-- ``targeted``: whether it aims at a chosen class (none does yet);
+- ``targeted``: whether it aims at chosen classes (APGD-T: each of the top 9 other classes in
+  turn; it still counts any misclassification as success);
 - ``budget``: the budget fields it takes, the keyword arguments of ``run``, named in one
   vocabulary (the standard suite reads them from :class:`nprelu.evaluation.SuiteBudget`):
   ``restarts``, ``steps`` (APGD, and the transfer attacks' APGD on their source),
@@ -21,8 +22,12 @@ An entry (:class:`Attack`) of :data:`REGISTRY` says
   The standard suite runs its entries in registry order and seeds the k-th with stream k, so a
   new entry goes at the end: the others keep their seeds.
 
-Every attack here is untargeted, in the L-infinity ball of radius eps, in [0, 1]. Adding one:
-its module in ``nprelu/attacks/``, one line below, its test.
+:func:`common_to_twins` names the standard entries that are the same attack on a capped network
+and on its uncapped twin: those with the true gradient or none (a surrogate gradient is the true
+one again on an uncapped network, so its runs add restarts there and diversity on a capped one).
+
+Every attack here works in the L-infinity ball of radius eps, in [0, 1], and succeeds on any
+misclassification. Adding one: its module in ``nprelu/attacks/``, one line below, its test.
 """
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ from typing import Callable
 
 from ..activations import SURROGATES
 from .apgd import apgd
+from .apgd_t import N_TARGETS, apgd_t
 from .bpda import bpda_pgd
 from .fgsm import fgsm
 from .margin import margin_pgd
@@ -38,9 +44,10 @@ from .pgd import pgd
 from .square import square_linf
 from .transfer import transfer
 
-#: Square's initial square fraction, everywhere it runs (the authors' general default is 0.05;
-#: a larger first square suits 28 x 28 images: a 15 x 15 square at p = 0.3).
-P_INIT = 0.3
+#: Square's initial square fraction, everywhere it runs, for every network: 0.8, the L-infinity
+#: value of AutoAttack and of the Square Attack paper's MNIST runs (a 25 x 25 first square on
+#: 28 x 28 images; the authors' general default, 0.05, is for larger images).
+P_INIT = 0.8
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,13 @@ def _apgd(loss, surrogate=None):
     def run(net, x, y, eps, seed, *, restarts, steps):
         return apgd(net, x, y, eps, steps=steps, loss=loss, restarts=restarts,
                     surrogate=surrogate, seed=seed)
+    return run
+
+
+def _apgd_t(surrogate=None):
+    def run(net, x, y, eps, seed, *, restarts, steps):
+        return apgd_t(net, x, y, eps, steps=steps, restarts=restarts, surrogate=surrogate,
+                      seed=seed)
     return run
 
 
@@ -111,6 +125,11 @@ def _apgd_grads(b):
     return b["restarts"] * (b["steps"] + 1)
 
 
+def _apgd_t_grads(b):
+    """At most: an image broken by an earlier target stops (:mod:`~nprelu.attacks.apgd_t`)."""
+    return N_TARGETS * _apgd_grads(b)
+
+
 def _pgd_grads(b):
     return b["steps"]
 
@@ -129,6 +148,10 @@ REGISTRY = {
                                 lambda b: b["steps"] + 1, source="uncapped", standard=True),
     "transfer_twin": Attack(_transfer_apgd("relu"), "cross_entropy", "relu", False, ("steps",),
                             lambda b: b["steps"] + 1, source="twin", standard=True),
+    **{"apgd_t" + (f"_{s}" if s else ""):
+       Attack(_apgd_t(s), "dlr_targeted", s or "true", True, APGD_BUDGET, _apgd_t_grads,
+              standard=True)
+       for s in (None, "relu", "identity", "softplus")},
     # Table 1's attacks and the adaptive experiment's (nprelu.experiments.adaptive.SUITE).
     "pgd": Attack(_pgd, "cross_entropy", "true", False, PGD_BUDGET, _pgd_grads),
     "fgsm": Attack(_fgsm, "cross_entropy", "true", False, (), lambda b: 1),
@@ -137,3 +160,9 @@ REGISTRY = {
     "transfer": Attack(_transfer_pgd, "cross_entropy", "true", False, PGD_BUDGET, _pgd_grads,
                        source="uncapped"),
 }
+
+
+def common_to_twins() -> tuple:
+    """The standard entries that are the same attack on a capped network and on its uncapped
+    twin (module doc): the true gradient or none, in registry order."""
+    return tuple(n for n, a in REGISTRY.items() if a.standard and a.gradient in ("true", "none"))

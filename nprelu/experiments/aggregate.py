@@ -38,9 +38,9 @@ FIELDS = {
     **{f: ("proportion", "n") for f in (
         "accuracy", "standard", "robust", "found_fraction", "clean", "fgsm", "pgd", "bpda",
         "bpda_relu", "bpda_identity", "transfer", "square", "margin_pgd", "worst_case",
-        "zero_gradient_fraction", "at_budget", "pgd_paper", "attacks", "zero_grad_f32",
-        "zero_grad_f64", "pgd_ce_f32", "pgd_margin_f32", "pgd_ce_f64", "pgd_margin_f64",
-        "uncapped", "robust_accuracy", "white_box_robust_accuracy")},
+        "worst_case_common", "zero_gradient_fraction", "at_budget", "pgd_paper", "attacks",
+        "zero_grad_f32", "zero_grad_f64", "pgd_ce_f32", "pgd_margin_f32", "pgd_ce_f64",
+        "pgd_margin_f64", "uncapped", "robust_accuracy", "white_box_robust_accuracy")},
     "cw": ("proportion", "n_cw"),
     "success": ("rate", None),          # of the correctly classified images
     "zero_fraction": ("rate", None),    # of a layer's units over the test images

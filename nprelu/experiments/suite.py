@@ -1,11 +1,12 @@
 """Beyond the paper: one attack suite, one budget, for every network of Table 1 (issue 14).
 
 The adaptive experiment runs its surrogate attacks only on capped networks; here every network,
-capped or not, gets the same suite (:mod:`nprelu.evaluation`: APGD-CE and APGD-DLR with the true
-gradient and the BPDA surrogates relu, identity and softplus, margin PGD, Square, transfer from
-the uncapped twin and from an independently trained twin of the same spec, seed + 1) with the
-same restarts, steps and queries, and we report per network the per-sample worst case at
-Table 1's eps = 0.1 (block ``suite``), robust accuracy against eps under Table 1's PGD and under
+capped or not, gets the same suite (:mod:`nprelu.evaluation`: APGD-CE, APGD-DLR and APGD-T with
+the true gradient and the BPDA surrogates relu, identity and softplus, margin PGD, Square,
+transfer from the uncapped twin and from an independently trained twin of the same spec,
+seed + 1) with the same restarts, steps and queries, and we report per network the per-sample
+worst case at Table 1's eps = 0.1 (block ``suite``; ``worst_case_common``: the same over only the
+attacks that are the same on both twins, :func:`~nprelu.attacks.registry.common_to_twins`), robust accuracy against eps under Table 1's PGD and under
 a reduced suite (``fig13``), and Figure 12's curves under the reduced suite (``fig14``).
 
 One unit per Table 1 network (its row and its eps curve) and one per Figure 12 network. The
@@ -18,9 +19,10 @@ from dataclasses import asdict, replace
 
 from ..activations import SOFTPLUS_K
 from ..attacks import pgd
-from ..attacks.registry import P_INIT
+from ..attacks.registry import P_INIT, common_to_twins
 from ..evaluation import MARGIN_STEP, STANDARD_BUDGET, SuiteBudget, attack_seed, budget_words, \
-    correct_mask, curve_attacks, evaluate, fraction, pgd_step, standard_attacks, standard_suite
+    correct_mask, curve_attacks, evaluate, fraction, pgd_step, standard_attacks, standard_suite, \
+    worst_case
 from .adaptive import curve_block
 from .config import EVAL_BETAS, GENERAL
 from .store import ModelSpec
@@ -86,8 +88,10 @@ def row(ctx, spec) -> dict:
     ev = evaluate(net, x, y, EPS, standard_suite(budget(p)), seed=ctx.seed, sources=sources)
     paper_pgd = correct_mask(net, pgd(net, x, y, seed=ctx.seed, **PGD), y)
     head = {"beta": spec.caps[1], "adv_training": spec.adv or "none"}
+    common = worst_case(ev.clean, [m for a, m in ev.outcomes.items() if a in common_to_twins()])
     numbers = {**head, "n": int(len(y)), "clean": fraction(ev.clean),
                "pgd_paper": fraction(paper_pgd), "worst_case": fraction(ev.worst),
+               "worst_case_common": fraction(common),
                "attacks": {a: fraction(m) for a, m in ev.outcomes.items()}}
     curve, n_curve = eps_curve(ctx, net, sources["uncapped"])
     return {"row": numbers, "curve": {**head, **curve}, "n_curve": n_curve}
@@ -165,6 +169,12 @@ def settings(p) -> dict:
                                             "happen with their own seeds",
             "worst_case": "per sample: correct clean and under every attack of the suite "
                           "(Table 1's PGD is reported beside it, not part of it)",
+            "worst_case_common": "the same over the attacks that are the same on a capped "
+                                 "network and its uncapped twin: "
+                                 + ", ".join(common_to_twins()),
+            "apgd_t": "Croce & Hein 2020: targeted DLR toward each of the top 9 other classes by "
+                      "clean logit in turn, APGD's restarts x steps per target, per image the "
+                      "first success",
             "pgd_paper": {**PGD, "note": "Table 1's PGD on the same images"},
             "attack seeds": "evaluation.attack_seed(seed, attack index[, curve stream, index])",
             "curves": {"eps_grid": list(EPS_GRID), "pgd_step": "eps / 10 (ours at eps != 0.1)",
