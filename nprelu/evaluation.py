@@ -35,6 +35,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from . import random_keys
 from .attacks._common import prepare
 from .attacks.registry import REGISTRY
 from .checks import check_int, check_real
@@ -165,32 +166,89 @@ def budget_words(budget: SuiteBudget, attacks=None) -> dict:
     return out
 
 
+#: The cascade's order (:func:`evaluate`): cheapest and strongest first, as AutoAttack runs
+#: APGD-CE before the rest. APGD-CE with the true gradient, then with each BPDA surrogate (on a
+#: capped network without adversarial training a surrogate APGD-CE alone breaks most images),
+#: then APGD-DLR likewise, margin PGD, the transfers (one APGD run on a source network each)
+#: and Square last (up to ``square_queries`` forward passes per image that no gradient attack
+#: broke). Attacks not listed run after these, in the suite's order; the adaptive suite's
+#: Table 1 attacks come first, FGSM (one gradient) before PGD.
+CASCADE_ORDER = ("fgsm", "pgd", "bpda_relu", "bpda_identity",
+                 "apgd_ce", "apgd_ce_relu", "apgd_ce_identity", "apgd_ce_softplus",
+                 "apgd_dlr", "apgd_dlr_relu", "apgd_dlr_identity", "apgd_dlr_softplus",
+                 "margin_pgd", "transfer", "transfer_uncapped", "transfer_twin", "square")
+CORRECT, BROKEN, NOT_RUN = 1, 0, -1   # an image's outcome under one attack (int8)
+
+
+def cascade_order(runs) -> list:
+    """``runs`` (a suite's :class:`Run` s) in :data:`CASCADE_ORDER`, the unlisted after them in
+    their own order."""
+    rank = {a: k for k, a in enumerate(CASCADE_ORDER)}
+    return sorted(runs, key=lambda r: rank.get(r.attack, len(rank)))
+
+
 @dataclass(frozen=True)
 class Evaluation:
-    """Per image (host bool (N,)): ``clean``, whether the network classifies it correctly;
-    ``outcomes[attack]``, whether it still does under that attack (suite order); ``worst``,
-    correct clean and under every attack (:func:`worst_case`)."""
+    """Per image (host arrays (N,)): ``clean`` (bool), whether the network classifies it
+    correctly; ``outcomes[attack]`` (int8, in the order the attacks ran): :data:`CORRECT` (1)
+    still correct under that attack, :data:`BROKEN` (0) misclassified, :data:`NOT_RUN` (-1) not
+    attacked (in a cascade: misclassified clean or by an earlier attack); ``worst`` (bool),
+    correct clean and under every attack (:func:`worst_case`); ``first`` (int16), the position
+    in ``order`` of the first attack that misclassified it (-1: none, or misclassified clean);
+    ``cascade``: whether the attacks ran as a cascade (else each on every image)."""
 
     clean: np.ndarray
     outcomes: dict
     worst: np.ndarray
+    order: tuple = ()
+    first: np.ndarray | None = None
+    cascade: bool = False
+
+    def accuracy(self, attack) -> float:
+        """Robust accuracy under ``attack`` alone over every image (a full run only)."""
+        out = self.outcomes[attack]
+        if (out == NOT_RUN).any():
+            raise ValueError(f"attack {attack!r} did not run on every image (a cascade): its "
+                             "accuracy is not known; evaluate with cascade=False")
+        return fraction(out == CORRECT)
+
+    def broke_first(self) -> dict:
+        """``{attack: fraction of the images it broke first}``, in ``order``."""
+        n = max(len(self.clean), 1)
+        return {a: float((self.first == k).sum()) / n if len(self.clean) else float("nan")
+                for k, a in enumerate(self.order)}
 
 
-def evaluate(net, x, y, eps, suite=None, *, seed=0, sources=None, made=None) -> Evaluation:
+def evaluate(net, x, y, eps, suite=None, *, seed=0, sources=None, made=None, index=None,
+             cascade=True, known=None) -> Evaluation:
     """Run ``suite`` (a sequence of :class:`Run`; default: the standard suite with
     :data:`STANDARD_BUDGET`) on ``net`` at L-infinity radius ``eps``: per image the clean
     outcome, each attack's and the worst case.
 
+    ``cascade`` (default): the attacks run in :func:`cascade_order`, each only on the images
+    still correct (clean and under every earlier attack), as AutoAttack runs its attacks. Each
+    attack draws its random numbers per image (:mod:`nprelu.random_keys`, keyed by ``index``),
+    so an image's outcome does not depend on which images share its batch and the worst case is
+    that of running every attack on every image (up to the last-bit rounding of the matrix
+    products, which a BLAS does differently for a row at another place in a batch). Off: every
+    attack on every image, in the suite's order (per-attack accuracies).
+
     ``seed``: the attacks' seeds derive from it (:class:`Run`). ``sources``: the transfer
     attacks' source networks by the registry's name (``{"uncapped": net, "twin": net}``, those
-    the suite needs). ``made``: adversarial batches already made, by attack name, used instead
-    of running that attack (a transfer batch that serves several networks).
+    the suite needs). ``made``: adversarial batches already made for these images, by attack
+    name, used instead of running that attack (a transfer batch that serves several networks).
+    ``index``: the test-image index of each row of ``x`` (default ``arange(N)``). ``known``:
+    outcomes of an earlier evaluation of the same images, seed and runs (``Evaluation.outcomes``),
+    reused wherever an attack already ran on an image, so that a cascade over a sub-suite (the
+    attacks common to two networks, say) only runs what the first cascade skipped: per-image
+    draws make a reused outcome the one a new run would give.
 
     ValueError for a missing source, eps < 0, a bad seed or bad inputs.
     """
     x, y, _ = prepare(net, x, y)
     eps = check_real("eps", eps, 0.0)
     check_int("seed", seed, 0)
+    index = random_keys.indices(index, len(x))
     suite = standard_suite(STANDARD_BUDGET) if suite is None else tuple(suite)
     wrong = [r for r in suite if not isinstance(r, Run)]
     if wrong:
@@ -202,28 +260,56 @@ def evaluate(net, x, y, eps, suite=None, *, seed=0, sources=None, made=None) -> 
         src = REGISTRY[r.attack].source
         if r.attack not in made and src is not None and src not in sources:
             raise ValueError(f"attack {r.attack!r} needs the transfer source {src!r} in sources")
-    clean, outcomes = correct_mask(net, x, y), {}
-    for r in runs:
-        adv = made[r.attack] if r.attack in made else craft(net, x, y, eps, r, seed, sources)
-        outcomes[r.attack] = correct_mask(net, adv, y)
-    return Evaluation(clean, outcomes, worst_case(clean, outcomes))
+    if cascade:
+        runs = cascade_order(runs)
+    clean = correct_mask(net, x, y)
+    n = len(clean)
+    alive = clean.copy()                       # correct clean and under every attack so far
+    first = np.full(n, -1, dtype=np.int16)
+    outcomes = {}
+    known = known or {}
+    for k, r in enumerate(runs):
+        out = np.full(n, NOT_RUN, dtype=np.int8)
+        rows = np.flatnonzero(alive) if cascade else np.arange(n)
+        if r.attack in known:                  # outcomes already known: reuse, run the rest
+            prior = np.asarray(known[r.attack], dtype=np.int8)
+            done = rows[prior[rows] != NOT_RUN]
+            out[done] = prior[done]
+            rows = rows[prior[rows] == NOT_RUN]
+        if len(rows):
+            dev = net.backend.asarray(rows)
+            xs, ys = (x, y) if len(rows) == n else (x[dev], y[dev])
+            if r.attack in made:
+                adv = made[r.attack] if len(rows) == n else made[r.attack][dev]
+            else:
+                adv = craft(net, xs, ys, eps, r, seed, sources, index[rows])
+            out[rows] = correct_mask(net, adv, ys)
+        outcomes[r.attack] = out
+        broke = alive & (out == BROKEN)
+        first[broke] = k
+        alive &= out != BROKEN
+    return Evaluation(clean, outcomes, alive, tuple(r.attack for r in runs), first, cascade)
 
 
-def craft(net, x, y, eps, run: Run, seed=0, sources=None):
+def craft(net, x, y, eps, run: Run, seed=0, sources=None, index=None):
     """The adversarial batch of one :class:`Run` against ``net`` (its seed derived from
-    ``seed`` as the run says; a transfer attack crafts on ``sources[entry.source]``)."""
+    ``seed`` as the run says; a transfer attack crafts on ``sources[entry.source]``; ``index``:
+    the test-image index of each row)."""
     entry = REGISTRY[run.attack]
     s = seed if run.stream is None else attack_seed(seed, run.stream)
     extra = {"source": sources[entry.source]} if entry.source is not None else {}
-    return entry.run(net, x, y, eps, seed=s, **extra, **run.settings(eps))
+    return entry.run(net, x, y, eps, seed=s, index=index, **extra, **run.settings(eps))
 
 
-def run_suite(net, x, y, eps, budget: SuiteBudget, seed, sources, attacks=None) -> dict:
-    """``{attack name: correct mask}`` of the standard suite with ``budget`` (only ``attacks``,
-    in the suite's order): :func:`evaluate`'s outcomes. ValueError for a name not in the standard
-    suite, a missing source, eps < 0 or bad inputs."""
-    return evaluate(net, x, y, eps, standard_suite(budget, attacks), seed=seed,
-                    sources=sources).outcomes
+def run_suite(net, x, y, eps, budget: SuiteBudget, seed, sources, attacks=None,
+              index=None) -> dict:
+    """``{attack name: correct mask}`` (bool) of the standard suite with ``budget`` (only
+    ``attacks``, in the suite's order), every attack on every image: :func:`evaluate`'s full
+    run. ValueError for a name not in the standard suite, a missing source, eps < 0 or bad
+    inputs."""
+    ev = evaluate(net, x, y, eps, standard_suite(budget, attacks), seed=seed, sources=sources,
+                  index=index, cascade=False)
+    return {a: out == CORRECT for a, out in ev.outcomes.items()}
 
 
 def correct_mask(net, x, y):
@@ -237,7 +323,8 @@ def worst_case(clean, masks) -> np.ndarray:
     ``masks`` a dict or sequence of masks of the same length."""
     out = np.asarray(clean, dtype=bool).copy()
     for m in (masks.values() if isinstance(masks, dict) else masks):
-        m = np.asarray(m, dtype=bool)
+        m = np.asarray(m)
+        m = m == CORRECT if m.dtype != bool else m      # an int8 outcome: 1 correct
         if m.shape != out.shape:
             raise ValueError(f"every mask must have the clean mask's shape {out.shape}, "
                              f"got {m.shape}")

@@ -27,7 +27,7 @@ def test_the_kind_of_a_number_is_its_nearest_named_field():
     assert kind_of(("fig01", "uncapped", "l2")) == ("positive", None)
     assert kind_of(("fig02", "uncapped")) == ("proportion", "n")
     assert kind_of(("table1", "cw")) == ("proportion", "n_cw")
-    assert kind_of(("suite", "rows", "attacks", "apgd_ce")) == ("proportion", "n")
+    assert kind_of(("suite", "rows", "attacks", "apgd_ce")) == ("proportion", "n_attacks")
     assert kind_of(("fig04", "curves", "HL1", "0.1", "success"))[0] == "rate"
     assert kind_of(("masking", "trained_beta"))[0] == "signed"
 

@@ -166,7 +166,7 @@ def test_the_suite_runs_square_from_p_init_0_8_for_every_network(monkeypatch):
     from nprelu.attacks import registry
     seen = []
 
-    def fake(net, x, y, eps, n_queries, p_init, seed):
+    def fake(net, x, y, eps, n_queries, p_init, seed, index=None):
         seen.append(p_init)
         return type("R", (), {"x_adv": x})()
     monkeypatch.setattr(registry, "square_linf", fake)

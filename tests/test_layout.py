@@ -12,7 +12,7 @@ MODULES = sorted(PACKAGE.rglob("*.py"))
 # readable from every layer above the core).
 LAYERS = [
     {"backend", "activations", "losses", "checkpoint", "progress", "data", "paper", "checks", "stats", "flops",
-     "parallel"},
+     "parallel", "random_keys"},
     {"network", "optim", "threaded_step"},
     {"train"},
     {"attacks", "adversarial_training"},

@@ -102,7 +102,7 @@ def test_an_attack_added_to_the_registry_runs_in_the_suites_and_leaves_the_other
     _, before = suite_for([0.1], x, y, seed=4)
     calls = []
 
-    def toy(net, x, y, eps, seed, *, steps):     # every pixel up by eps
+    def toy(net, x, y, eps, seed, *, steps, index=None):     # every pixel up by eps
         calls.append((eps, seed, steps))
         return BE.xp.clip(x + eps, 0.0, 1.0)
     monkeypatch.setitem(REGISTRY, "toy", Attack(toy, "none", "none", False, ("steps",),
@@ -121,18 +121,46 @@ def test_evaluate_gives_each_attacks_outcome_the_clean_one_and_their_worst_case(
     x, y = random_batch(BE, 16, 16, 5)
     net, uncapped = tiny([0.1]), tiny([None], seed=5)
     suite = standard_suite(BUDGET, ("apgd_ce", "square", "transfer_uncapped"))
-    ev = evaluate(net, x, y, 0.1, suite, seed=2, sources={"uncapped": uncapped})
+    ev = evaluate(net, x, y, 0.1, suite, seed=2, sources={"uncapped": uncapped}, cascade=False)
     assert list(ev.outcomes) == ["apgd_ce", "square", "transfer_uncapped"]
     np.testing.assert_array_equal(ev.clean, correct_mask(net, x, y))
-    np.testing.assert_array_equal(ev.worst, ev.clean & ev.outcomes["apgd_ce"]
-                                  & ev.outcomes["square"] & ev.outcomes["transfer_uncapped"])
+    assert all(set(np.unique(o)) <= {0, 1} for o in ev.outcomes.values())   # all ran
+    np.testing.assert_array_equal(ev.worst, ev.clean & (ev.outcomes["apgd_ce"] == 1)
+                                  & (ev.outcomes["square"] == 1)
+                                  & (ev.outcomes["transfer_uncapped"] == 1))
     masks = run_suite(net, x, y, 0.1, BUDGET, 2, {"uncapped": uncapped},
                       ("apgd_ce", "square", "transfer_uncapped"))
     for name, mask in masks.items():
-        np.testing.assert_array_equal(ev.outcomes[name], mask, err_msg=name)
+        np.testing.assert_array_equal(ev.outcomes[name] == 1, mask, err_msg=name)
+        assert ev.accuracy(name) == np.mean(mask)
     # a batch already made replaces its attack, which then needs no source
-    made = evaluate(net, x, y, 0.1, suite[2:], made={"transfer_uncapped": x})
+    made = evaluate(net, x, y, 0.1, suite[2:], made={"transfer_uncapped": x}, cascade=False)
     np.testing.assert_array_equal(made.outcomes["transfer_uncapped"], ev.clean)
+
+
+def test_the_cascade_attacks_only_what_is_still_correct_and_names_who_broke_it_first():
+    x, y = random_batch(BE, 40, 16, 5)
+    net, uncapped = tiny([0.1]), tiny([None], seed=5)
+    suite = standard_suite(BUDGET, ("apgd_ce", "square", "transfer_uncapped"))
+    full = evaluate(net, x, y, 0.1, suite, seed=2, sources={"uncapped": uncapped}, cascade=False)
+    log = []
+    ev = evaluate(counting(net, log), x, y, 0.1, suite, seed=2, sources={"uncapped": uncapped})
+    assert ev.cascade and ev.order == ("apgd_ce", "transfer_uncapped", "square")  # square last
+    assert list(ev.outcomes) == list(ev.order)
+    np.testing.assert_array_equal(ev.worst, full.worst)
+    alive = ev.clean.copy()
+    for k, name in enumerate(ev.order):
+        out = ev.outcomes[name]
+        np.testing.assert_array_equal(out == -1, ~alive, err_msg=name)   # not run = already out
+        np.testing.assert_array_equal(out[alive], full.outcomes[name][alive], err_msg=name)
+        np.testing.assert_array_equal(ev.first == k, alive & (out == 0), err_msg=name)
+        alive &= out != 0
+    assert 0 < ev.clean.sum() < len(y) and 0 < ev.worst.sum() < ev.clean.sum()
+    assert (ev.first[~ev.clean] == -1).all() and (ev.first[ev.worst] == -1).all()
+    assert sum(log) == ev.clean.sum() * (BUDGET.restarts * (BUDGET.steps + 1))  # APGD-CE only
+    assert sum(ev.broke_first().values()) == pytest.approx(np.mean(ev.clean & ~ev.worst))
+    with pytest.raises(ValueError, match="cascade=False"):
+        ev.accuracy("square")
     # a run only for capped networks is left out on an uncapped one
     only = (Run("apgd_ce", {"restarts": 1, "steps": 2}, capped_only=True),)
     assert list(evaluate(uncapped, x, y, 0.1, only).outcomes) == []
@@ -167,6 +195,7 @@ class FakeContext:
     def __init__(self, seed):
         self.profile = replace(PROFILES["quick"], n_adaptive=10, n_fig12=8)
         self.seed = seed
+        self.data = (None, None, None, np.zeros(1000))   # 1,000 test images to index
 
     def test(self, n):
         return random_batch(BE, n, 16, 100 + self.seed)
@@ -192,9 +221,9 @@ def test_units_and_combine_give_blocks_that_pass_the_schema():
         rows = blocks["suite"]["rows"]
         assert len(rows) == 12 and blocks["suite"]["attacks"] == list(standard_attacks())
         for r in rows:
-            assert r["worst_case"] <= min(r["clean"], *r["attacks"].values())
-            assert r["worst_case"] <= r["worst_case_common"] <= min(
-                r["clean"], *(r["attacks"][a] for a in common_to_twins()))
+            assert r["worst_case"] <= r["clean"] and r["n_attacks"] == 2   # 10 // 5 images
+            assert set(r["attacks"]) == set(standard_attacks())
+            assert r["worst_case"] <= r["worst_case_common"] <= r["clean"]
         for net in blocks["fig13"]["networks"]:
             assert len(net["worst_case"]) == len(blocks["fig13"]["eps"]) == 7
         for c in blocks["fig14"]["curves"].values():

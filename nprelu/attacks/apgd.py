@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from .. import random_keys
 from ..activations import check_surrogate
 from ..losses import dlr_loss, get_loss, targeted_dlr_loss
 from ..network import check_labels
@@ -60,14 +61,16 @@ def apgd_checkpoints(steps):
 
 
 def apgd(net, x, y, eps, steps=100, loss="ce", restarts=1, surrogate=None, seed=0, rho=0.75,
-         batch_size=10000, target=None):
+         batch_size=10000, target=None, index=None):
     """APGD examples for the batch ``x`` (N, d) in [0, 1] with labels ``y`` (N,).
 
     ``eps``: L-infinity radius, in pixel units of [0, 1]. ``steps``: iterations per restart
     (authors: 100). ``loss``: "ce" (softmax cross-entropy) or "dlr" (Croce & Hein's DLR,
     :func:`~nprelu.losses.dlr_loss`; needs >= 3 classes). ``restarts``: runs from independent
-    uniform random starts in the eps-ball; restart r is seeded with the r-th integer drawn from
-    ``net.backend.rng(seed)`` (so restart 0 is the same for any ``restarts``).
+    uniform random starts in the eps-ball; restart r of image i starts at the draw keyed by
+    (``seed``, r, i) (:mod:`nprelu.random_keys`; restart 0 is the same for any ``restarts``, and
+    an image's result does not depend on the other rows of its batch). ``index``: the
+    test-image index of each row (default ``arange(N)``).
     ``surrogate``: None (the true gradient) or a BPDA surrogate ("relu", "identity") for capped
     layers. ``rho``: the fraction of rising steps below which the step size halves (0.75).
     ``target``: for ``loss="dlr_targeted"`` only (APGD-T, :mod:`~nprelu.attacks.apgd_t`), one
@@ -104,11 +107,11 @@ def apgd(net, x, y, eps, steps=100, loss="ce", restarts=1, surrogate=None, seed=
     target = _check_target(net, y, loss, target)
     check_surrogate(surrogate)
     check_attack_memory("apgd", net, x, 4, 12)
-    seeds = [int(s) for s in net.backend.rng(seed).integers(0, 2 ** 31 - 1, size=restarts)]
+    index = random_keys.indices(index, len(x))
     cps = apgd_checkpoints(steps)
     best = None
-    for r_seed in seeds:
-        u = net.backend.rng(r_seed).random(x.shape, dtype=net.backend.dtype)
+    for r in range(restarts):
+        u = random_keys.uniform(random_keys.key(seed, r), index, x.shape[1])
         runs = over_rows(net.backend, len(x), partial(_apgd_run, net, x, y, eps, steps,
                                                       APGD_LOSSES[loss], surrogate, u, rho, cps,
                                                       target), batch_size)

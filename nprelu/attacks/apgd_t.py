@@ -26,6 +26,7 @@ Randomness: target j's APGD runs with the j-th integer drawn from ``net.backend.
 from __future__ import annotations
 
 from ..activations import check_surrogate
+from .. import random_keys
 from ..backend import array_module
 from .apgd import apgd
 from ._common import check_attack_memory, check_budget, check_int, check_setting, prepare
@@ -45,13 +46,14 @@ def target_classes(logits, y, n_targets):
 
 
 def apgd_t(net, x, y, eps, steps=100, restarts=1, n_targets=N_TARGETS, surrogate=None, seed=0,
-           rho=0.75, batch_size=10000):
+           rho=0.75, batch_size=10000, index=None):
     """APGD-T examples for the batch ``x`` (N, d) in [0, 1] with labels ``y`` (N,).
 
     ``eps``: L-infinity radius in pixel units of [0, 1]. ``steps`` and ``restarts``: APGD's,
     per target class (AutoAttack: 100 steps). ``n_targets``: target classes per image (9;
     at most K - 1 are used). ``surrogate``: None (the true gradient) or a BPDA surrogate of the
-    capped layers. ``seed``, ``rho``, ``batch_size``: as :func:`~nprelu.attacks.apgd.apgd`.
+    capped layers. ``seed``, ``rho``, ``batch_size``, ``index`` (the test-image index of each
+    row, which keys its random starts): as :func:`~nprelu.attacks.apgd.apgd`.
 
     Cost per sample: at most ``n_targets * restarts * (steps + 1)`` forward and backward passes
     (fewer for an image broken by an earlier target), plus one forward pass of the clean batch
@@ -81,6 +83,7 @@ def apgd_t(net, x, y, eps, steps=100, restarts=1, n_targets=N_TARGETS, surrogate
     logits = net.logits(x, batch_size)
     targets = target_classes(logits, y, n_targets)
     seeds = [int(s) for s in be.rng(seed).integers(0, 2 ** 31 - 1, size=targets.shape[1])]
+    index = random_keys.indices(index, len(x))
     x_adv = x.copy()
     broken = logits.argmax(axis=1) != y        # misclassified clean: returned unchanged
     for j, s in enumerate(seeds):
@@ -89,7 +92,8 @@ def apgd_t(net, x, y, eps, steps=100, restarts=1, n_targets=N_TARGETS, surrogate
             break
         xa = apgd(net, x[rows], y[rows], eps, steps=steps, loss="dlr_targeted",
                   restarts=restarts, surrogate=surrogate, seed=s, rho=rho,
-                  batch_size=batch_size, target=targets[rows, j])
+                  batch_size=batch_size, target=targets[rows, j],
+                  index=index[be.to_host(rows)])
         fooled = net.predict(xa, batch_size) != y[rows]
         keep = fooled if j else xp.ones_like(fooled)   # toward t_1: every point; then successes
         x_adv[rows[keep]] = xa[keep]

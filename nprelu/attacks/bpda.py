@@ -33,10 +33,10 @@ __all__ = ["SURROGATES", "bpda_pgd"]
 
 
 def bpda_pgd(net, x, y, eps, step, steps, surrogate="relu", loss="cross_entropy",
-             random_start=False, seed=0, early_stop=False, batch_size=10000):
+             random_start=False, seed=0, early_stop=False, batch_size=10000, index=None):
     """PGD (L-infinity, untargeted) whose gradient is the BPDA gradient of the capped network.
 
-    Arguments as :func:`~nprelu.attacks.pgd.pgd`, plus ``surrogate`` ("relu": 1[z > 0], or
+    Arguments as :func:`~nprelu.attacks.pgd.pgd` (``index`` among them), plus ``surrogate`` ("relu": 1[z > 0], or
     "identity": 1, used in capped layers only) and ``loss`` ("cross_entropy", the softmax
     cross-entropy of the true label as plain PGD, or "margin": max_{i != y} Z_i - Z_y, see
     :mod:`~nprelu.attacks.margin`). The iterates, their projection and the returned ``x_adv``
@@ -50,4 +50,4 @@ def bpda_pgd(net, x, y, eps, step, steps, surrogate="relu", loss="cross_entropy"
         raise ValueError(f"unknown surrogate {surrogate!r}: choose one of {', '.join(SURROGATES)}")
     return pgd(net, x, y, eps, step, steps, random_start=random_start, seed=seed,
                early_stop=early_stop, batch_size=batch_size,
-               grad_fn=input_grad_fn(loss, surrogate))
+               grad_fn=input_grad_fn(loss, surrogate), index=index)

@@ -46,8 +46,8 @@ for bit):
 - ``random_start`` r > 0 and ``restarts`` R: R runs of the whole binary search, run k starting
   every search step at x_k = clip(x + delta_k, 0, 1), delta_k uniform in [-r, r]^d (OUR choice of
   start distribution; one delta per run, reused at each of its search steps), drawn on the host
-  from ``default_rng([seed, k])`` for the whole batch, so run k's start does not depend on R or
-  on ``batch_size``. The distance is always to x. Per sample, the successful example with the
+  per image keyed by (seed, k, image index) (:mod:`nprelu.random_keys`), so run k's start does
+  not depend on R, on ``batch_size`` nor on the other rows. The distance is always to x. Per sample, the successful example with the
   smallest L2 over the R runs is kept (ties: the earlier run).
 """
 from __future__ import annotations
@@ -57,6 +57,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import NamedTuple
 
+from .. import random_keys
 from ..activations import check_surrogate
 from ..backend import array_module
 from ..losses import best_other_class
@@ -86,7 +87,7 @@ class CWResult:
 
 def cw_l2(net, x, y, c_init=1e-3, search_steps=9, max_iter=10000, lr=1e-2, kappa=0.0,
           abort_early=True, batch_size=1000, shrink=SHRINK, surrogate=None, random_start=0.0,
-          restarts=1, seed=0):
+          restarts=1, seed=0, index=None):
     """CW-L2 adversarial examples for the batch ``x`` (N, d) in [0, 1] with labels ``y`` (N,).
 
     ``c_init``: first balancing constant (paper 0.001). ``search_steps``: binary-search steps
@@ -105,7 +106,8 @@ def cw_l2(net, x, y, c_init=1e-3, search_steps=9, max_iter=10000, lr=1e-2, kappa
     ``surrogate``: None (the true gradient), or a BPDA surrogate name ("relu", "identity"; see
     ``activations.SURROGATES``). ``random_start``: half-width r of the uniform random start
     (0: start at x, the authors' attack). ``restarts``: runs of the whole search, each from its
-    own random start. ``seed``: the starts' seed (module doc).
+    own random start. ``seed``: the starts' seed (module doc). ``index``: the test-image index of
+    each row (default ``arange(N)``), which keys its random starts.
 
     Returns a :class:`CWResult`. A sample never broken is returned unchanged (the clean input),
     with ``l2`` 0 and ``success`` False. An empty batch gives empty fields.
@@ -130,24 +132,30 @@ def cw_l2(net, x, y, c_init=1e-3, search_steps=9, max_iter=10000, lr=1e-2, kappa
     seed = check_int("seed", seed, 0)
     check_surrogate(surrogate)
     check_attack_memory("cw_l2", net, x, 6, 16)
+    index = random_keys.indices(index, len(x))
     if len(x) == 0:
         return CWResult(x.copy(), xp.zeros(0, dtype=x.dtype), xp.zeros(0, dtype=bool),
                         xp.zeros(0, dtype=x.dtype))
     best = None
     for k in range(restarts):
-        start = None if random_start == 0.0 else random_starts(net, x, random_start, seed, k)
+        start = None if random_start == 0.0 else random_starts(net, x, random_start, seed, k,
+                                                                   index)
         res = _cw_search(net, x, y, start, c_init, search_steps, max_iter, lr, kappa,
                          bool(abort_early), shrink, batch_size, surrogate)
         best = res if best is None else _smaller(best, res, xp)
     return best
 
 
-def random_starts(net, x, r, seed, k):
-    """Run ``k``'s start: clip(x + delta, 0, 1), delta ~ U[-r, r]^d from ``default_rng([seed,
-    k])``, drawn on the host in float64 for the whole batch and cast to the backend's dtype."""
+def random_starts(net, x, r, seed, k, index=None):
+    """Run ``k``'s start: clip(x + delta, 0, 1), delta = r (2 u - 1) with u uniform in [0, 1),
+    float32, keyed per image by (``seed``, ``k``, ``index``) on the host."""
     be = net.backend
-    delta = be.rng([seed, k]).uniform(-r, r, size=x.shape)
-    return be.xp.clip(x + be.asarray(delta, dtype=be.dtype), 0.0, 1.0)
+    u = random_keys.uniform(random_keys.key(seed, k), random_keys.indices(index, len(x)),
+                            x.shape[1])
+    delta = be.asarray(u, dtype=be.dtype)
+    delta *= 2.0 * r
+    delta -= r
+    return be.xp.clip(x + delta, 0.0, 1.0)
 
 
 def _smaller(a, b, xp):

@@ -20,19 +20,23 @@ that misclassifies the sample beats one that does not, and among equals the larg
 """
 from __future__ import annotations
 
+from .. import random_keys
 from ..losses import logit_margin
 from ._common import (check_attack_memory, check_budget, check_int, check_setting, input_grad_fn,
                       keep_best_restart, prepare)
 from .pgd import _pgd
 
 
-def margin_pgd(net, x, y, eps, step, steps, restarts=1, seed=0, batch_size=10000):
+def margin_pgd(net, x, y, eps, step, steps, restarts=1, seed=0, batch_size=10000,
+               index=None):
     """Margin-loss PGD with ``restarts`` random starts; the worst case per sample.
 
     ``eps``, ``step``, ``steps``: as :func:`~nprelu.attacks.pgd.pgd` (pixel units of [0, 1]).
     ``restarts``: independent runs, each from a uniform random point of the eps-ball (clipped to
-    [0, 1]); restart r is seeded with the r-th integer drawn from ``net.backend.rng(seed)``, so
-    the runs of one call never share a start and one ``seed`` fixes them all.
+    [0, 1]); restart r of image i starts at the draw keyed by (``seed``, r, i)
+    (:mod:`nprelu.random_keys`), so the runs of one call never share a start, one ``seed``
+    fixes them all and an image's result does not depend on the other rows of its batch.
+    ``index``: the test-image index of each row (default ``arange(N)``).
     ``batch_size``: rows per pass (memory only).
 
     Cost per sample: ``restarts * steps`` forward and backward passes, plus ``restarts`` forward
@@ -53,12 +57,12 @@ def margin_pgd(net, x, y, eps, step, steps, restarts=1, seed=0, batch_size=10000
     steps, restarts = check_budget("steps", steps), check_budget("restarts", restarts)
     seed, batch_size = check_int("seed", seed, 0), check_int("batch_size", batch_size)
     check_attack_memory("margin_pgd", net, x, 3, 8)
-    seeds = [int(s) for s in net.backend.rng(seed).integers(0, 2 ** 31 - 1, size=restarts)]
+    index = random_keys.indices(index, len(x))
     grad_fn = input_grad_fn("margin")
     best = None
-    for r_seed in seeds:
-        xr = _pgd(net, x, y, eps, step, steps, random_start=True, seed=r_seed, early_stop=False,
-                  batch_size=batch_size, grad_fn=grad_fn)
+    for r in range(restarts):
+        xr = _pgd(net, x, y, eps, step, steps, random_keys.key(seed, r), early_stop=False,
+                  batch_size=batch_size, grad_fn=grad_fn, index=index)
         logits = net.logits(xr, batch_size)
         best = keep_best_restart(best, xr, logit_margin(logits, y), logits.argmax(axis=1) != y)
     return best[0]

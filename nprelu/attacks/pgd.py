@@ -14,21 +14,23 @@ from __future__ import annotations
 
 from functools import partial
 
+from .. import random_keys
 from ..parallel import over_rows
 from ._common import check_attack_memory, check_budget, check_int, check_setting, input_grad, \
     prepare
 
 
 def pgd(net, x, y, eps, step, steps, random_start=False, seed=0, early_stop=False,
-        batch_size=10000, grad_fn=input_grad):
+        batch_size=10000, grad_fn=input_grad, index=None):
     """PGD examples for the batch ``x`` (N, d) in [0, 1] with labels ``y`` (N,).
 
     ``eps``: L-infinity radius of the ball around ``x``, in pixel units of [0, 1] (paper: 0.1, or
     20/256 for Figure 1). ``step``: size of each signed step, same units (paper: 0.01, or 2/256).
     ``steps``: number of steps (paper: 10, or 20).
     ``random_start``: start at a uniform point of the eps-ball (clipped to [0, 1]) drawn on the
-    host from ``seed``; the draws are made chunk after chunk from one generator, so the result
-    does not depend on ``batch_size``. Off: start at ``x``.
+    host per image, keyed by (``seed``, the image's ``index``) (:mod:`nprelu.random_keys`), so
+    an image's start does not depend on the other rows, their order or ``batch_size``. Off:
+    start at ``x``. ``index``: the test-image index of each row (default ``arange(N)``).
     ``early_stop``: a sample stops moving as soon as it is misclassified (checked before each
     step, one extra forward pass per step). Off by default: all ``steps`` steps are taken, as
     Madry et al. do.
@@ -53,31 +55,31 @@ def pgd(net, x, y, eps, step, steps, random_start=False, seed=0, early_stop=Fals
     steps = check_budget("steps", steps)
     seed, batch_size = check_int("seed", seed, 0), check_int("batch_size", batch_size)
     check_attack_memory("pgd", net, x, 1, 8)
-    return _pgd(net, x, y, eps, step, steps, random_start, seed, early_stop, batch_size, grad_fn)
+    index = random_keys.indices(index, len(x))
+    k = random_keys.key(seed) if random_start else None
+    return _pgd(net, x, y, eps, step, steps, k, early_stop, batch_size, grad_fn, index)
 
 
-def _pgd(net, x, y, eps, step, steps, random_start, seed, early_stop, batch_size, grad_fn):
-    """:func:`pgd` on inputs and settings already checked (and ``x``, ``y`` on the device): each
-    block of rows (:func:`~nprelu.parallel.over_rows`) takes all its steps at once while its
-    arrays stay in cache; the random starts are drawn block after block, in order, from one
-    generator."""
-    rng = net.backend.rng(seed) if random_start else None
+def _pgd(net, x, y, eps, step, steps, k, early_stop, batch_size, grad_fn, index):
+    """:func:`pgd` on inputs and settings already checked (and ``x``, ``y`` on the device,
+    ``index`` on the host): each block of rows (:func:`~nprelu.parallel.over_rows`) takes all
+    its steps at once while its arrays stay in cache; image i starts at the uniform draw
+    ``random_keys.uniform(k, i)`` (``k`` None: at x)."""
     x_adv = net.backend.xp.empty_like(x)
     over_rows(net.backend, len(x), partial(_pgd_rows, net, x, y, x_adv, eps, step, steps,
-                                           early_stop, grad_fn, rng), batch_size, in_turn=True)
+                                           early_stop, grad_fn, k, index), batch_size)
     return x_adv
 
 
-def _pgd_rows(net, x, y, x_adv, eps, step, steps, early_stop, grad_fn, rng, rows, turn):
-    """``steps`` PGD steps on ``x_adv[rows]`` (written in place) around ``x[rows]``, from a
-    random start drawn from ``rng`` in this block's ``turn``, or from ``x[rows]`` (``rng``
+def _pgd_rows(net, x, y, x_adv, eps, step, steps, early_stop, grad_fn, k, index, rows):
+    """``steps`` PGD steps on ``x_adv[rows]`` (written in place) around ``x[rows]``, from the
+    random start keyed by ``k`` and the rows' image ``index``, or from ``x[rows]`` (``k``
     None)."""
     be = net.backend
     xp = be.xp
     x0, xa, y = x[rows], x_adv[rows], y[rows]
-    if rng is not None:   # U(-eps, eps) = eps * (2 U(0, 1) - 1), drawn in the backend's dtype
-        with turn():
-            u = rng.random(x0.shape, dtype=be.dtype)
+    if k is not None:     # U(-eps, eps) = eps * (2 U(0, 1) - 1), drawn in float32
+        u = random_keys.uniform(k, index[rows], x0.shape[1])
         xa[...] = be.asarray(u)
         xa *= 2.0 * eps
         xa -= eps

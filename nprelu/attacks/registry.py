@@ -2,9 +2,11 @@ r"""The attack registry: every attack an evaluation runs, by name, and what it i
 
 An entry (:class:`Attack`) of :data:`REGISTRY` says
 
-- ``run(net, x, y, eps, seed=, **budget) -> x_adv``: the attack with its fixed settings bound
-  (a transfer attack also takes ``source=``, the network it crafts on); an attack function
-  whose keywords are ``seed`` and its budget fields is its own ``run``;
+- ``run(net, x, y, eps, seed=, index=, **budget) -> x_adv``: the attack with its fixed settings
+  bound (a transfer attack also takes ``source=``, the network it crafts on; an attack function
+  whose keywords are ``seed``, ``index`` and its budget fields is its own ``run``); ``index``: the
+  test-image index of each row of x (None: ``arange(N)``), which keys its random draws per image
+  (:mod:`nprelu.random_keys`), so an image's result does not depend on its batch;
 - ``loss``: the loss it climbs ("cross_entropy", "dlr", "dlr_targeted", "margin");
 - ``gradient``: "true", the BPDA surrogate of the capped layers it follows ("relu",
   "identity", "softplus", :mod:`nprelu.activations`), or "none" (logits only);
@@ -65,56 +67,57 @@ class Attack:
 
 
 def _apgd(loss, surrogate=None):
-    def run(net, x, y, eps, seed, *, restarts, steps):
+    def run(net, x, y, eps, seed, *, restarts, steps, index=None):
         return apgd(net, x, y, eps, steps=steps, loss=loss, restarts=restarts,
-                    surrogate=surrogate, seed=seed)
+                    surrogate=surrogate, seed=seed, index=index)
     return run
 
 
 def _apgd_t(surrogate=None):
-    def run(net, x, y, eps, seed, *, restarts, steps):
+    def run(net, x, y, eps, seed, *, restarts, steps, index=None):
         return apgd_t(net, x, y, eps, steps=steps, restarts=restarts, surrogate=surrogate,
-                      seed=seed)
+                      seed=seed, index=index)
     return run
 
 
 def _transfer_apgd(surrogate):
     """APGD-CE, 1 restart, made on ``source`` (its ``surrogate``), evaluated on ``net``."""
-    def run(net, x, y, eps, seed, *, source, steps):
+    def run(net, x, y, eps, seed, *, source, steps, index=None):
         def attack(src, xs, ys):
             return apgd(src, xs, ys, eps, steps=steps, loss="ce", restarts=1,
-                        surrogate=surrogate, seed=seed)
+                        surrogate=surrogate, seed=seed, index=index)
         return transfer(source, net, x, y, attack)
     return run
 
 
-def _pgd(net, x, y, eps, seed, *, step, steps, random_start):
-    return pgd(net, x, y, eps, step, steps, random_start=random_start, seed=seed)
+def _pgd(net, x, y, eps, seed, *, step, steps, random_start, index=None):
+    return pgd(net, x, y, eps, step, steps, random_start=random_start, seed=seed, index=index)
 
 
 def _bpda(surrogate):
-    def run(net, x, y, eps, seed, *, step, steps, random_start):
+    def run(net, x, y, eps, seed, *, step, steps, random_start, index=None):
         return bpda_pgd(net, x, y, eps, step, steps, surrogate=surrogate,
-                        random_start=random_start, seed=seed)
+                        random_start=random_start, seed=seed, index=index)
     return run
 
 
-def _transfer_pgd(net, x, y, eps, seed, *, source, step, steps, random_start):
+def _transfer_pgd(net, x, y, eps, seed, *, source, step, steps, random_start, index=None):
     return transfer(source, net, x, y, lambda src, xs, ys: _pgd(
-        src, xs, ys, eps, seed, step=step, steps=steps, random_start=random_start))
+        src, xs, ys, eps, seed, step=step, steps=steps, random_start=random_start, index=index))
 
 
-def _fgsm(net, x, y, eps, seed):
+def _fgsm(net, x, y, eps, seed, index=None):
     return fgsm(net, x, y, eps)
 
 
-def _margin(net, x, y, eps, seed, *, margin_step, margin_steps, margin_restarts):
+def _margin(net, x, y, eps, seed, *, margin_step, margin_steps, margin_restarts, index=None):
     return margin_pgd(net, x, y, eps, margin_step, margin_steps, restarts=margin_restarts,
-                      seed=seed)
+                      seed=seed, index=index)
 
 
-def _square(net, x, y, eps, seed, *, square_queries):
-    return square_linf(net, x, y, eps, n_queries=square_queries, p_init=P_INIT, seed=seed).x_adv
+def _square(net, x, y, eps, seed, *, square_queries, index=None):
+    return square_linf(net, x, y, eps, n_queries=square_queries, p_init=P_INIT, seed=seed,
+                       index=index).x_adv
 
 
 APGD_BUDGET, PGD_BUDGET = ("restarts", "steps"), ("step", "steps", "random_start")

@@ -29,10 +29,11 @@ p = p_init / 2^k, k = the number of the breakpoints 10, 50, 200, 500, 1000, 2000
 8000 that lie strictly below t (so p = p_init for t <= 10, p_init / 2 for 10 < t <= 50, ...,
 p_init / 512 for t > 8000).
 
-Randomness: one host generator ``net.backend.rng(seed)``; the stripes are drawn for every row,
-then each iteration draws (r0, c0, v) for every row, finished or not, so a sample's run depends
-only on the seed and its row, not on when the other rows finish nor on ``batch_size`` (up to the
-rounding of the matrix products, which a BLAS may block differently for other batch shapes).
+Randomness: per image, keyed (:mod:`nprelu.random_keys`): image i's stripes are the h numbers
+keyed by (seed, 0, i), its (r0, c0, v) at iteration k the three keyed by (seed, 1, k, i). So a
+sample's run depends only on the seed and its image index, not on the other rows, their order,
+when they finish, nor on ``batch_size`` (up to the rounding of the matrix products, which a BLAS
+may do differently for a row at another place in a batch of another shape).
 
 Queries: the stripe initialization is query 1; each iteration costs one query per sample still
 being attacked; a sample stops at ``n_queries``. Samples misclassified before the attack are
@@ -45,6 +46,7 @@ import bisect
 import math
 from dataclasses import dataclass
 
+from .. import random_keys
 from ..losses import logit_margin
 from ._common import check_attack_memory, check_budget, check_int, check_setting, prepare
 
@@ -87,13 +89,16 @@ def image_side(d) -> int:
     return h
 
 
-def square_linf(net, x, y, eps, n_queries=1000, p_init=0.05, seed=0, batch_size=8192):
+def square_linf(net, x, y, eps, n_queries=1000, p_init=0.05, seed=0, batch_size=8192,
+                index=None):
     """Square Attack examples for the batch ``x`` (N, d) in [0, 1] with labels ``y`` (N,).
 
     ``eps``: L-infinity radius, pixel units of [0, 1]. ``n_queries``: most forward passes per
     sample, the initialization included (the authors' default is 10,000). ``p_init``: initial
     fraction of pixels in the square (the authors' general L-infinity default is 0.05; AutoAttack
-    and the evaluations here use 0.8, :data:`~nprelu.attacks.registry.P_INIT`). ``seed``: host generator seed.
+    and the evaluations here use 0.8, :data:`~nprelu.attacks.registry.P_INIT`). ``seed``: the
+    draws' seed (module doc). ``index``: the test-image index of each row (default
+    ``arange(N)``).
     ``batch_size``: rows per forward pass (memory only).
 
     Cost per sample: at most ``n_queries`` forward passes, plus one on the clean batch; no
@@ -112,9 +117,10 @@ def square_linf(net, x, y, eps, n_queries=1000, p_init=0.05, seed=0, batch_size=
     n_queries = check_budget("n_queries", n_queries)
     seed, batch_size = check_int("seed", seed, 0), check_int("batch_size", batch_size)
     check_attack_memory("square_linf", net, x, 10)
-    rng = be.rng(seed)
+    index = random_keys.indices(index, n)
 
-    stripes = be.asarray(rng.integers(0, 2, size=(n, 1, h)) * 2 - 1, dtype=be.dtype)
+    signs = random_keys.below(random_keys.key(seed, 0), index, h, 2) * 2 - 1
+    stripes = be.asarray(signs[:, None, :], dtype=be.dtype)
     S = xp.broadcast_to(stripes, (n, h, h)).reshape(n, d).copy()
     queries = xp.zeros(n, dtype="int64")
     wrong_clean = net.predict(x, batch_size) != y
@@ -132,13 +138,13 @@ def square_linf(net, x, y, eps, n_queries=1000, p_init=0.05, seed=0, batch_size=
     pix = xp.arange(h)
     for i in range(n_queries - 1):
         s = square_side(square_fraction(p_init, i, n_queries), d)
-        r0 = rng.integers(0, h - s + 1, size=n)
-        c0 = rng.integers(0, h - s + 1, size=n)
-        v = rng.integers(0, 2, size=n) * 2 - 1
         if len(idx) == 0:
             break
-        r0, c0 = be.asarray(r0)[idx], be.asarray(c0)[idx]
-        v = be.asarray(v, dtype=be.dtype)[idx]
+        k = random_keys.key(seed, 1, i)            # the rows still attacked draw theirs
+        b = random_keys.bits(k, index[be.to_host(idx)], 3)
+        r0 = be.asarray(random_keys.scale(b[:, 0], h - s + 1))
+        c0 = be.asarray(random_keys.scale(b[:, 1], h - s + 1))
+        v = be.asarray(random_keys.scale(b[:, 2], 2) * 2 - 1, dtype=be.dtype)
         in_r = (pix[None, :] >= r0[:, None]) & (pix[None, :] < r0[:, None] + s)
         in_c = (pix[None, :] >= c0[:, None]) & (pix[None, :] < c0[:, None] + s)
         window = (in_r[:, :, None] & in_c[:, None, :]).reshape(len(idx), d)

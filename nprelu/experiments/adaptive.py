@@ -28,6 +28,7 @@ from ..checklist import format_checklist, run_checklist
 from ..evaluation import Run, craft, evaluate, fraction
 from ..measures import zero_gradient_fraction
 from .config import EVAL_BETAS, GENERAL
+from .context import subset_indices
 from .store import ModelSpec
 from .summary import beta_key
 from .sweeps import INITIAL_BETAS
@@ -56,11 +57,20 @@ def suite(queries) -> tuple:
                                "margin_restarts": MARGIN_PGD["restarts"]}))
 
 
+def test_images(ctx, n) -> tuple:
+    """``(x, y, index)``: ``ctx.test(n)`` and the test-image index of each of its rows
+    (:func:`~nprelu.experiments.context.subset_indices`), which keys the attacks' random draws
+    per image."""
+    x, y = ctx.test(n)
+    return x, y, subset_indices(ctx.seed, n, len(ctx.data[3]))
+
+
 def row_numbers(ev) -> dict:
-    """A row's accuracies from the :class:`~nprelu.evaluation.Evaluation` of :func:`suite`.
-    Its worst case is correct clean and under every attack; Square returns a misclassified
-    image unchanged, so it is also the AND over the attacks alone, as "over every attack"."""
-    acc = {k: fraction(m) for k, m in ev.outcomes.items()}
+    """A row's accuracies from the full :class:`~nprelu.evaluation.Evaluation` of :func:`suite`
+    (every attack on every image: the row reports each attack's accuracy). Its worst case is
+    correct clean and under every attack; Square returns a misclassified image unchanged, so it
+    is also the AND over the attacks alone, as "over every attack"."""
+    acc = {k: ev.accuracy(k) for k in ev.outcomes}
     bpda = [acc[k] for k in acc if k.startswith("bpda_")]
     return {"clean": fraction(ev.clean), "pgd": acc["pgd"], "fgsm": acc["fgsm"],
             "bpda": min(bpda) if bpda else acc["pgd"],  # uncapped: BPDA-PGD is plain PGD
@@ -82,19 +92,19 @@ def _curves(seed) -> dict:
 
 def run_unit(ctx, unit) -> dict:
     if unit in _curves(ctx.seed):
-        x, y = ctx.test(ctx.profile.n_fig12)
-        return {"curve": curve(ctx, _curves(ctx.seed)[unit], x, y), "n_test": int(len(y))}
+        x, y, index = test_images(ctx, ctx.profile.n_fig12)
+        return {"curve": curve(ctx, _curves(ctx.seed)[unit], x, y, index), "n_test": int(len(y))}
     return row(ctx, _rows(ctx.seed)[unit])
 
 
 def row(ctx, spec) -> dict:
     """One of Table 1's networks under every attack, and its checklist."""
     p = ctx.profile
-    x, y = ctx.test(p.n_adaptive)
+    x, y, index = test_images(ctx, p.n_adaptive)
     xc, yc = ctx.test(p.n_checklist)
     net, source = ctx.model(spec), ctx.model(spec.uncapped())  # twins are among Table 1's
     ev = evaluate(net, x, y, EPS, suite(p.adaptive_queries), seed=ctx.seed,
-                  sources={"uncapped": source})
+                  sources={"uncapped": source}, index=index, cascade=False)
     numbers = {"beta": spec.caps[1], "adv_training": spec.adv or "none", "n": int(len(y)),
                **row_numbers(ev),
                "zero_gradient_fraction": zero_gradient_fraction(net, x, y)}
@@ -107,18 +117,19 @@ def row(ctx, spec) -> dict:
     return {"row": numbers, "checklist": checks}
 
 
-def curve(ctx, beta0, x, y) -> dict:
+def curve(ctx, beta0, x, y, index=None) -> dict:
     """Figure 12, one trained network (HL2 trained at ``beta0``): robust accuracy against the
     evaluation cap, plain PGD and the worst case."""
     net = ctx.model(ModelSpec(GENERAL, (None, beta0), seed=ctx.seed))
     source = ctx.model(ModelSpec(GENERAL, (None, None), seed=ctx.seed))
     sources = {"uncapped": source}
-    made = {"transfer": craft(net, x, y, EPS, TRANSFER, ctx.seed, sources)}  # serves every beta
+    made = {"transfer": craft(net, x, y, EPS, TRANSFER, ctx.seed, sources, index)}  # every beta
     out = {"pgd": [], "worst_case": [], "standard": []}
     for k, beta in enumerate(EVAL_BETAS):
         capped = net.with_caps((None, beta))
         ev = evaluate(capped, x, y, EPS, suite(ctx.profile.fig12_queries),
-                      seed=ctx.seed * 1000 + k, sources=sources, made=made)
+                      seed=ctx.seed * 1000 + k, sources=sources, made=made, index=index,
+                      cascade=False)
         nums = row_numbers(ev)
         for key in out:
             out[key].append(nums["clean" if key == "standard" else key])

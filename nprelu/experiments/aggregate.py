@@ -38,10 +38,11 @@ FIELDS = {
     **{f: ("proportion", "n") for f in (
         "accuracy", "standard", "robust", "found_fraction", "clean", "fgsm", "pgd", "bpda",
         "bpda_relu", "bpda_identity", "transfer", "square", "margin_pgd", "worst_case",
-        "worst_case_common", "zero_gradient_fraction", "at_budget", "pgd_paper", "attacks",
+        "worst_case_common", "zero_gradient_fraction", "at_budget", "pgd_paper",
         "zero_grad_f32", "zero_grad_f64", "pgd_ce_f32", "pgd_margin_f32", "pgd_ce_f64",
         "pgd_margin_f64", "uncapped", "robust_accuracy", "white_box_robust_accuracy")},
     "cw": ("proportion", "n_cw"),
+    "attacks": ("proportion", "n_attacks"),   # the suite's full run on its first n_attacks
     "success": ("rate", None),          # of the correctly classified images
     "zero_fraction": ("rate", None),    # of a layer's units over the test images
     **{f: ("positive", None) for f in (
@@ -135,6 +136,8 @@ def interval_block(blocks: list, path=(), ns=None, tally=None):
         if n is not None:
             ns["n"] = n
         ns["n_cw"] = first["n_cw"] if is_number(first.get("n_cw")) else ns.get("n_cw", ns.get("n"))
+        ns["n_attacks"] = (first["n_attacks"] if is_number(first.get("n_attacks"))
+                           else ns.get("n_attacks", ns.get("n")))
         return {k: first[k] if k in PER_SEED else
                 interval_block([b[k] for b in blocks], path + (k,), ns, tally)
                 for k in first}

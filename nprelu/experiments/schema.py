@@ -103,7 +103,8 @@ SCHEMAS = {
                        "curves": Map({"pgd": NUMS, "worst_case": NUMS, "standard": NUMS})},
     "suite": {"eps": NUM, "attacks": [str], "rows": [{
         "beta": Opt(NUM), "adv_training": str, "n": int, "clean": NUM, "pgd_paper": NUM,
-        "worst_case": NUM, "worst_case_common": MayLack(NUM), "attacks": Map(NUM)}]},
+        "worst_case": NUM, "worst_case_common": MayLack(NUM), "n_attacks": MayLack(int),
+        "attacks": Map(NUM)}]},
     "eps_curve": {"eps": NUMS, "n": int, "networks": [{
         "beta": Opt(NUM), "adv_training": str, "pgd_paper": NUMS, "worst_case": NUMS}]},
     "masking": {"network": str, "sizes": [int], "capped_layer": str, "trained_beta": NUM,

@@ -9,6 +9,13 @@ worst case at Table 1's eps = 0.1 (block ``suite``; ``worst_case_common``: the s
 attacks that are the same on both twins, :func:`~nprelu.attacks.registry.common_to_twins`), robust accuracy against eps under Table 1's PGD and under
 a reduced suite (``fig13``), and Figure 12's curves under the reduced suite (``fig14``).
 
+Every worst case runs the suite as a cascade (:func:`~nprelu.evaluation.evaluate`, AutoAttack's
+way): each attack only on the images that the attacks before it left correct, which gives the
+worst case of every attack on every image. The row's per-attack accuracies (``attacks``) need
+every attack on every image, so they come from a full run on a smaller subset, the first
+``n_attacks`` = n / :data:`ATTACKS_SHARE` images drawn at random from the row's n (labelled so in
+the row).
+
 One unit per Table 1 network (its row and its eps curve) and one per Figure 12 network. The
 budgets are fixed below (:data:`SUITE`, :data:`CURVE_QUERIES`), before any result; the profile's
 ``n_adaptive`` and ``n_fig12`` give the test subsets.
@@ -19,11 +26,13 @@ from dataclasses import asdict, replace
 
 from ..activations import SOFTPLUS_K
 from ..attacks import pgd
+import numpy as np
+
 from ..attacks.registry import P_INIT, common_to_twins
-from ..evaluation import MARGIN_STEP, STANDARD_BUDGET, SuiteBudget, attack_seed, budget_words, \
-    correct_mask, curve_attacks, evaluate, fraction, pgd_step, standard_attacks, standard_suite, \
-    worst_case
-from .adaptive import curve_block
+from ..evaluation import CASCADE_ORDER, MARGIN_STEP, STANDARD_BUDGET, SuiteBudget, \
+    attack_seed, budget_words, correct_mask, curve_attacks, evaluate, fraction, pgd_step, \
+    standard_attacks, standard_suite
+from .adaptive import curve_block, test_images
 from .config import EVAL_BETAS, GENERAL
 from .store import ModelSpec
 from .summary import beta_key
@@ -42,6 +51,9 @@ CURVE_QUERIES = {"quick": 50, "paper": 1000}
 TWIN_SEED_OFFSET = 1   # the independently trained twin: the same spec with seed + 1
 # Seed streams of one unit (evaluation.attack_seed): the row's suite uses ctx.seed itself.
 _CURVE_PGD, _CURVE_SUITE = 100, 200
+#: The per-attack accuracies' subset: n / ATTACKS_SHARE images drawn at random from the row's n
+#: (:func:`attacks_subset`), with its own salt.
+ATTACKS_SHARE, ATTACKS_SALT = 5, 20_261_202
 
 
 def budget(profile) -> SuiteBudget:
@@ -82,19 +94,36 @@ def run_unit(ctx, unit) -> dict:
 def row(ctx, spec) -> dict:
     """One of Table 1's networks: the whole suite at eps 0.1, and its eps curve."""
     p = ctx.profile
-    x, y = ctx.test(p.n_adaptive)
+    x, y, index = test_images(ctx, p.n_adaptive)
     net = ctx.model(spec)
     sources = {"uncapped": ctx.model(spec.uncapped()), "twin": ctx.model(twin_spec(spec))}
-    ev = evaluate(net, x, y, EPS, standard_suite(budget(p)), seed=ctx.seed, sources=sources)
-    paper_pgd = correct_mask(net, pgd(net, x, y, seed=ctx.seed, **PGD), y)
+    suite = standard_suite(budget(p))
+    ev = evaluate(net, x, y, EPS, suite, seed=ctx.seed, sources=sources, index=index)
+    m, pick = attacks_subset(ctx.seed, len(y))
+    dev = ctx.backend.asarray(pick)
+    full = evaluate(net, x[dev], y[dev], EPS, suite, seed=ctx.seed, sources=sources,
+                    index=index[pick], cascade=False)
+    paper_pgd = correct_mask(net, pgd(net, x, y, seed=ctx.seed, index=index, **PGD), y)
     head = {"beta": spec.caps[1], "adv_training": spec.adv or "none"}
-    common = worst_case(ev.clean, [m for a, m in ev.outcomes.items() if a in common_to_twins()])
+    common = evaluate(net, x, y, EPS, [r for r in suite if r.attack in common_to_twins()],
+                      seed=ctx.seed, sources=sources, index=index, known=ev.outcomes).worst
     numbers = {**head, "n": int(len(y)), "clean": fraction(ev.clean),
                "pgd_paper": fraction(paper_pgd), "worst_case": fraction(ev.worst),
                "worst_case_common": fraction(common),
-               "attacks": {a: fraction(m) for a, m in ev.outcomes.items()}}
+               "n_attacks": m, "attacks": {a: full.accuracy(a) for a in full.outcomes}}
     curve, n_curve = eps_curve(ctx, net, sources["uncapped"])
     return {"row": numbers, "curve": {**head, **curve}, "n_curve": n_curve}
+
+
+def attacks_subset(seed: int, n: int) -> tuple:
+    """``(m, rows)``: the full run for the per-attack accuracies takes m = n / ATTACKS_SHARE of a
+    row's n images, the ``rows`` (sorted) drawn uniformly without replacement by
+    ``numpy.random.default_rng([ATTACKS_SALT, seed, n])``: a random sample, the same for every
+    network of a seed, never the first m."""
+    m = max(1, n // ATTACKS_SHARE) if n else 0
+    rows = np.sort(np.random.default_rng([ATTACKS_SALT, int(seed), int(n)]).choice(
+        n, size=m, replace=False)) if m else np.zeros(0, dtype=np.int64)
+    return m, rows
 
 
 def eps_curve(ctx, net, uncapped) -> tuple:
@@ -102,7 +131,7 @@ def eps_curve(ctx, net, uncapped) -> tuple:
     step eps / 10, and the reduced suite's worst case (at eps = 0 both are the clean accuracy,
     not attacked). ``(curve, n)``."""
     p = ctx.profile
-    x, y = ctx.test(p.n_fig12)
+    x, y, index = test_images(ctx, p.n_fig12)
     clean = correct_mask(net, x, y)
     out = {"pgd_paper": [], "worst_case": []}
     for j, eps in enumerate(EPS_GRID):
@@ -111,10 +140,10 @@ def eps_curve(ctx, net, uncapped) -> tuple:
             out["worst_case"].append(fraction(clean))
             continue
         adv = pgd(net, x, y, **{**PGD, "eps": eps, "step": pgd_step(eps)},
-                  seed=attack_seed(ctx.seed, _CURVE_PGD, j))
+                  seed=attack_seed(ctx.seed, _CURVE_PGD, j), index=index)
         out["pgd_paper"].append(fraction(correct_mask(net, adv, y)))
         ev = evaluate(net, x, y, eps, curve_suite(p), seed=attack_seed(ctx.seed, _CURVE_SUITE, j),
-                      sources={"uncapped": uncapped})
+                      sources={"uncapped": uncapped}, index=index)
         out["worst_case"].append(fraction(ev.worst))
     return out, int(len(y))
 
@@ -122,16 +151,17 @@ def eps_curve(ctx, net, uncapped) -> tuple:
 def fig14_curve(ctx, beta0) -> dict:
     """Figure 12's network trained at ``beta0``, re-capped over EVAL_BETAS: clean accuracy,
     Table 1's PGD and the reduced suite's worst case at eps 0.1."""
-    x, y = ctx.test(ctx.profile.n_fig12)
+    x, y, index = test_images(ctx, ctx.profile.n_fig12)
     net = ctx.model(ModelSpec(GENERAL, (None, beta0), seed=ctx.seed))
     source = ctx.model(ModelSpec(GENERAL, (None, None), seed=ctx.seed))
     out = {"pgd": [], "worst_case": [], "standard": []}
     for k, beta in enumerate(EVAL_BETAS):
         capped = net.with_caps((None, beta))
-        adv = pgd(capped, x, y, **{**PGD, "seed": attack_seed(ctx.seed, _CURVE_PGD, 1000 + k)})
+        adv = pgd(capped, x, y, **{**PGD, "seed": attack_seed(ctx.seed, _CURVE_PGD, 1000 + k)},
+                  index=index)
         ev = evaluate(capped, x, y, EPS, curve_suite(ctx.profile),
                       seed=attack_seed(ctx.seed, _CURVE_SUITE, 1000 + k),
-                      sources={"uncapped": source})
+                      sources={"uncapped": source}, index=index)
         out["standard"].append(fraction(ev.clean))
         out["pgd"].append(fraction(correct_mask(capped, adv, y)))
         out["worst_case"].append(fraction(ev.worst))
@@ -168,13 +198,21 @@ def settings(p) -> dict:
                                             "changes nothing on an uncapped one, its runs still "
                                             "happen with their own seeds",
             "worst_case": "per sample: correct clean and under every attack of the suite "
-                          "(Table 1's PGD is reported beside it, not part of it)",
+                          "(Table 1's PGD is reported beside it, not part of it), run as a "
+                          "cascade: each attack on the images still correct, in the order "
+                          + ", ".join(a for a in CASCADE_ORDER if a in standard_attacks()),
             "worst_case_common": "the same over the attacks that are the same on a capped "
-                                 "network and its uncapped twin: "
-                                 + ", ".join(common_to_twins()),
+                                 "network and its uncapped twin ("
+                                 + ", ".join(common_to_twins()) + "): their own cascade, "
+                                 "reusing every outcome the first one computed",
             "apgd_t": "Croce & Hein 2020: targeted DLR toward each of the top 9 other classes by "
                       "clean logit in turn, APGD's restarts x steps per target, per image the "
                       "first success",
+            "attacks (per-attack accuracies)": f"every attack on every image of n / "
+                                               f"{ATTACKS_SHARE} images (n_attacks) drawn at "
+                                               "random from the row's n (seeded per seed)",
+            "random draws": "per image, keyed by (seed, test-image index, attack, restart, "
+                            "step) (nprelu.random_keys)",
             "pgd_paper": {**PGD, "note": "Table 1's PGD on the same images"},
             "attack seeds": "evaluation.attack_seed(seed, attack index[, curve stream, index])",
             "curves": {"eps_grid": list(EPS_GRID), "pgd_step": "eps / 10 (ours at eps != 0.1)",

@@ -71,7 +71,8 @@ def suite_table(block: dict, ivs: list, n_seeds: int = 2, seed_rows: list | None
         c = [pct_cell(r[k], iv.get(k), ns[i]) for k in ("clean", "pgd_paper", "worst_case")]
         common = (pct_cell(r[OPTIONAL], iv.get(OPTIONAL), ns[i]) if OPTIONAL in r else DASH)
         body.append([beta_label(r["beta"]), adv_label(r["adv_training"]), c[0], c[1]]
-                    + [pct_cell(r["attacks"].get(a), (iv.get("attacks") or {}).get(a), ns[i])
+                    + [pct_cell(r["attacks"].get(a), (iv.get("attacks") or {}).get(a),
+                                ns[i] and r.get("n_attacks", ns[i]))
                        for a in attacks]
                     + [c[2], strongest_cell(r, seed_rows), common, strongest(r, attacks)])
     return md_table(header, body)
