@@ -36,6 +36,7 @@ import importlib.util
 import logging
 import os
 import pickle
+import signal
 import socket
 import uuid
 from contextlib import contextmanager
@@ -76,7 +77,7 @@ def connect(address: str):
     try:
         if address.startswith("local:"):
             n = clip_jobs(int(address[len("local:"):]))
-            with worker_environment(n):      # inherited by the worker processes it starts
+            with worker_environment(n), _sigint_ignored():   # both inherited by its workers
                 cluster = distributed.LocalCluster(
                     n_workers=n, threads_per_worker=1, processes=True, memory_limit=0,
                     dashboard_address=None, silence_logs=logging.ERROR)
@@ -107,6 +108,22 @@ def connect(address: str):
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+@contextmanager
+def _sigint_ignored():
+    """SIGINT ignored in this process for the block, so that the worker processes started in it
+    ignore it too: Ctrl-C reaches the whole process group, and only this process, which closes
+    the cluster, should act on it (a worker would print its traceback)."""
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:          # not the main thread: nothing to restore
+        previous = None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 def run_on_cluster(run, address: str, setup) -> None:
