@@ -3,13 +3,14 @@
 A run lists the units (``experiments/units.py``) of the experiments it includes, each id once,
 in registry order, and hands them out in that order, no more at a time than it has processes
 (``experiments/workers.py``: this one, or a ``ProcessPoolExecutor`` of ``min(N, units left)``
-workers with one BLAS thread each). Each finished unit is in ``OUT/units/UNIT.json``, so a
-killed run resumes unit by unit. Once all the units of an experiment for one seed are in, they
-are combined and the seed is recorded in ``summary.json`` (the mean over the seeds once the
-last one is in) with its settings, the test subsets drawn, the wall time of its units and their
-useful operations (``nprelu.flops``). Every random draw is seeded per call and a network loaded
-from its checkpoint has the weights it was trained to, so a unit gives the same numbers in any
-process with the same BLAS threads. A unit's error, Ctrl-C or SIGTERM (``run_all.py``) stops
+workers with one BLAS thread each), or all at once to a Dask cluster, which starts each unit
+once the networks it needs are trained (``experiments/cluster.py``). Each finished unit is in
+``OUT/units/UNIT.json``, so a killed run resumes unit by unit. Once all the units of an
+experiment for one seed are in, they are combined and the seed is recorded in ``summary.json``
+(the mean over the seeds once the last one is in) with its settings, the test subsets drawn,
+the wall time of its units and their useful operations (``nprelu.flops``). Every random draw
+is seeded per call and a network loaded from its checkpoint has the weights it was trained to,
+so a unit gives the same numbers in any process with the same BLAS threads. A unit's error, Ctrl-C or SIGTERM (``run_all.py``) stops
 the run: the queued units are cancelled and the workers terminated; the finished units stay,
 and the error of a unit that failed on a worker is logged in one line (its traceback is the
 cause of the exception raised here).
