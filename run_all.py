@@ -7,6 +7,7 @@
     python run_all.py --only fig04 table1   # some experiments (by registry key)
     python run_all.py --seeds 3             # every experiment over 3 seeds, mean and interval
     python run_all.py --jobs 1              # one process (default: one worker per core)
+    python run_all.py --cluster local:4     # on a Dask cluster (or --cluster tcp://host:8786)
 
 Outputs in ``--out`` (default ``results/``): ``models/*.npz``, ``summary.json``, one PNG per
 figure, ``table1.md`` and ``REPORT.md``. Everything is written atomically and the run is
@@ -16,7 +17,8 @@ profile, seeds or settings) is refused unless ``--overwrite`` is given: two runs
 
 The work is split into units (an experiment, or one trained network or one row of Table 1 of a
 long one; ``nprelu/experiments/units.py``) run by ``--jobs N`` worker processes with one BLAS
-thread each (``nprelu/experiments/jobs.py``); finished units are kept in ``units/`` until their
+thread each (``nprelu/experiments/jobs.py``), or by a Dask cluster's workers with ``--cluster``
+(``nprelu/experiments/cluster.py``); finished units are kept in ``units/`` until their
 experiment is recorded, so an interrupted run resumes unit by unit.
 
 Mistakes are reported in one line, ``run_all.py: error: ...``, naming the problem and the fix,
@@ -48,6 +50,7 @@ from nprelu.data import DataError, data_given, find_data_dir, load_mnist
 from nprelu.experiments import EXPERIMENTS, OUTPUTS, PROFILES
 from nprelu.experiments.config import describe_subsets, describe_training
 from nprelu.experiments.context import Context
+from nprelu.experiments.cluster import check_address, missing_distributed
 from nprelu.experiments.jobs import WorkerError, WorkerSetup, clip_jobs, default_jobs, \
     run_experiments
 from nprelu.experiments.schema import SummaryError
@@ -82,6 +85,14 @@ def _directory(text: str) -> Path:
     if not text:
         raise argparse.ArgumentTypeError("empty; give a directory")
     return Path(text).expanduser()
+
+
+def _cluster(text: str) -> str:
+    """An argparse ``type`` for ``--cluster`` (``experiments/cluster.check_address``)."""
+    try:
+        return check_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse_args(argv=None):
@@ -125,6 +136,13 @@ def parse_args(argv=None):
                          "work (trained networks, rows of Table 1); 1 runs everything in this "
                          "process with its BLAS threads; default: the number of cores "
                          f"({default_jobs('numpy')} here) on numpy, 1 on cupy")
+    ap.add_argument("--cluster", type=_cluster, default=None, metavar="ADDRESS",
+                    help="run the units on a Dask distributed cluster instead of local worker "
+                         "processes: a scheduler's address (tcp://host:8786) or scheduler file "
+                         "(*.json), or local:N for a cluster of N single-thread worker processes "
+                         "on this machine; the workers must share --out (and the MNIST files) "
+                         "through the filesystem; needs pip install \"nprelu[cluster]\"; "
+                         "default: off")
     ap.add_argument("--data", type=_directory, default=None, metavar="DIR",
                     help="directory holding the four MNIST files (.gz or raw); default: "
                          "$NPRELU_DATA, else ~/.cache/nprelu/mnist (downloaded if missing)")
@@ -147,6 +165,9 @@ def parse_args(argv=None):
         ap.error(f"--seeds must be >= 1 (got {args.seeds})")
     if args.jobs is not None and args.jobs < 1:
         ap.error(f"--jobs must be >= 1 (got {args.jobs})")
+    if args.cluster is not None and args.jobs is not None and args.jobs > 1:
+        ap.error(f"--cluster and --jobs {args.jobs} exclude each other (the cluster's workers run "
+                 "the units); drop one of them")
     return args
 
 
@@ -202,6 +223,8 @@ def _run(args) -> int:
     # needs no data (Figure 3) does not look for it:
     profile = PROFILES[args.profile]
     backend = get_backend(args.backend)
+    if args.cluster is not None and (missing := missing_distributed()):
+        raise UsageError(missing)
     if any(e.needs_data for e in selected(args.only)):
         with given_data(args.data):   # a --data or $NPRELU_DATA lacking a file fails here
             find_data_dir(args.data, flag="--data")
@@ -224,11 +247,11 @@ def _run_in(args, profile, backend) -> int:
     summary = SummaryFile(args.out, meta, OUTPUTS)
     todo = [e for e in selected(args.only) if e.key not in summary.meta["done"]]
     minutes = [e.estimate(profile.name, args.seeds) for e in todo]
-    jobs = clip_jobs(args.jobs or default_jobs(backend.name))
+    jobs = 1 if args.cluster else clip_jobs(args.jobs or default_jobs(backend.name))
     seeds = f"seed {args.seed}" if args.seeds == 1 else \
         f"seeds {args.seed}-{args.seed + args.seeds - 1}"
     log(f"nprelu run_all: profile {profile.name}, backend {backend.name}, {seeds}, "
-        f"out {args.out}, jobs {jobs}")
+        f"out {args.out}, " + (f"cluster {args.cluster}" if args.cluster else f"jobs {jobs}"))
     log(f"to do: {', '.join(e.key for e in todo) or 'nothing (all done)'}; estimated "
         f"{sum(minutes):.0f} min on 2 CPU cores"
         + (" (on a GPU, training's many small steps are bound by kernel launches: the quick "
@@ -243,7 +266,7 @@ def _run_in(args, profile, backend) -> int:
         setup = WorkerSetup(str(args.out), profile, backend.name, args.seed, args.seeds,
                             None if args.data is None else str(args.data), needs_data)
         plan = Context.plan(profile, backend, args.seed, args.seeds)
-        run_experiments(todo, plan, summary, args.out, jobs, setup)
+        run_experiments(todo, plan, summary, args.out, jobs, setup, args.cluster)
     summary.refresh()  # with what a concurrent run (another --only list) has added meanwhile
     write_outputs(summary.data, args.out)
     log(f"done in {format_seconds(time.perf_counter() - start)}; report: {args.out / 'REPORT.md'}")

@@ -411,6 +411,7 @@ def test_help_gives_every_option_a_default_and_the_default_profile_its_duration(
         else:
             entries[option] += line
     assert set(entries) == {"-h", "--profile", "--full", "--out", "--overwrite", "--backend",
-                            "--seed", "--seeds", "--only", "--data", "--debug", "--jobs"}
+                            "--seed", "--seeds", "--only", "--data", "--debug", "--jobs",
+                            "--cluster"}
     for option, entry in entries.items():
         assert option == "-h" or "default:" in entry, entry

@@ -148,6 +148,14 @@ class Experiment:
             return self.run.run_unit(sub, unit)
         return list(self.run(sub))
 
+    def networks(self, ctx, unit: str) -> list:
+        """The trained networks (``ModelSpec``) ``unit`` needs, as far as its Split declares
+        them (``Split.networks``); ``[]`` when it declares none (it gets them from the store)."""
+        if not isinstance(self.run, Split) or self.run.networks is None:
+            return []
+        seed = unit_seed(unit) if self.seeded else None
+        return list(self.run.networks(ctx if seed is None else ctx.for_seed(seed), unit))
+
     def combine(self, ctx, seed, partials: dict) -> tuple:
         """``(numbers, settings)`` of one seed (None: not seeded) from its units' partials."""
         sub = ctx if seed is None else ctx.for_seed(seed)

@@ -75,5 +75,8 @@ def combine(ctx, partials) -> tuple:
     return {"fig01": fig1, "fig02": fig2}, settings
 
 
-#: One unit per network: the uncapped one, then each capped layer(s) x beta.
-SPLIT = Split(lambda ctx: list(_networks(ctx.seed)), run_unit, combine)
+#: One unit per network: the uncapped one, then each capped layer(s) x beta; each needs its own
+#: network and the uncapped one (the shared adversarial images).
+SPLIT = Split(lambda ctx: list(_networks(ctx.seed)), run_unit, combine,
+              lambda ctx, unit: list(dict.fromkeys(
+                  [_spec(*_networks(ctx.seed)[unit], ctx.seed), _spec(None, None, ctx.seed)])))

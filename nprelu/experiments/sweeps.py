@@ -79,4 +79,5 @@ def split(figure) -> Split:
             "pgd": PGD, "network": NETWORKS[figure][0], "initial_betas": list(INITIAL_BETAS),
             "eval_betas": "0.01 to 0.15 in steps of 0.01"}
 
-    return Split(lambda ctx: list(networks(figure, ctx.seed)), run_unit, combine)
+    return Split(lambda ctx: list(networks(figure, ctx.seed)), run_unit, combine,
+                 lambda ctx, unit: [networks(figure, ctx.seed)[unit][2]])

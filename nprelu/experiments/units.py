@@ -6,7 +6,11 @@ An experiment whose ``run`` is a :class:`Split` declares
   ("fig04/s0/HL1-0.01": one trained network of Figure 4 for seed 0; "table1/s2/pgd-0.1": one
   row of Table 1 for seed 2);
 - ``run_unit(ctx, unit) -> partial``: one part, a JSON-able value;
-- ``combine(ctx, {unit: partial}) -> (numbers, settings)``: the experiment's result for the seed.
+- ``combine(ctx, {unit: partial}) -> (numbers, settings)``: the experiment's result for the seed;
+- optionally ``networks(ctx, unit) -> [ModelSpec]``: the trained networks the unit asks
+  ``ctx.model`` for, known before it runs (``run_all.py --cluster`` trains each as a task of
+  its own that the units needing it wait for, ``experiments/cluster.py``). None (the default):
+  no known dependencies; the unit gets its networks from the store, under each one's lock.
 
 A unit id is ``EXPERIMENT/sSEED/PART``: the experiment, the seed (:func:`unit_seed`) and the
 part; an experiment that is not split is one unit per seed, ``EXPERIMENT/sSEED``, and one that
@@ -65,6 +69,7 @@ class Split:
     units: Callable
     run_unit: Callable
     combine: Callable
+    networks: Callable | None = None
 
     def __call__(self, ctx) -> tuple:
         """combine(run_unit(u) for u in units) for ``ctx.seed``, each partial as it comes back

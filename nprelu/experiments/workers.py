@@ -103,10 +103,13 @@ def run_unit(ctx, experiment, unit: str) -> dict:
             "subsets": as_json(ctx.drawn())}
 
 
-def claim_unit(ctx, experiment, unit: str, files: UnitFiles, force: bool = False) -> tuple:
+def claim_unit(ctx, experiment, unit: str, files: UnitFiles, force: bool = False,
+               charged=()) -> tuple:
     """``(how, record)`` of ``unit``, under its claim: ``("read", record)`` when another run
     saved it; ``("recorded", None)`` when another run has recorded its experiment's seed and
-    removed its file (unless ``force``); else ``("ran", record)``, run here and saved."""
+    removed its file (unless ``force``); else ``("ran", record)``, run here and saved.
+    ``charged``: ``{"seconds", "flops"}`` of networks trained for it elsewhere (``--cluster``),
+    added to its record as if it had trained them itself."""
     with files.claimed(unit):
         record = files.load(unit)
         if record is not None:
@@ -115,6 +118,9 @@ def claim_unit(ctx, experiment, unit: str, files: UnitFiles, force: bool = False
         if not force and files.recorded([o.key for o in experiment.outputs], seed):
             return "recorded", None
         record = run_unit(ctx, experiment, unit)
+        for network in charged:
+            record["seconds"] = round(record["seconds"] + network["seconds"], 3)
+            record["flops"] += network["flops"]
         files.save(unit, record)
         return "ran", record
 

@@ -90,4 +90,5 @@ def split(figure) -> Split:
             "distance_common": "mean over the samples found for every capped layer (HL1, HL2, "
                                "HL12) at the same initial and eval beta"}
 
-    return Split(lambda ctx: list(networks(figure, ctx.seed)), run_unit, combine)
+    return Split(lambda ctx: list(networks(figure, ctx.seed)), run_unit, combine,
+                 lambda ctx, unit: [networks(figure, ctx.seed)[unit][2]])
