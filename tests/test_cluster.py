@@ -89,8 +89,12 @@ def test_an_experiment_declaring_no_networks_has_no_network_tasks():
     assert graph.needs == dict.fromkeys(DECLARED, []) and graph.charged == {}
 
 
+#: No images: only the test set's size, which the subsets are drawn from.
+TEST_SET_ONLY = (None, None, None, range(10_000))
+
+
 @pytest.mark.parametrize("key", ["fig01-02", "fig04", "fig05", "fig06", "fig08", "fig09",
-                                 "fig10"])
+                                 "fig10", "table1", "cw_gap", "adaptive", "suite"])
 def test_the_declared_networks_are_those_the_units_ask_the_store_for(key):
     """Each unit's declared networks are exactly those it asks ``ctx.model`` for before it
     computes with one (the store is replaced by one that records what is asked and hands out
@@ -130,7 +134,7 @@ def test_the_declared_networks_are_those_the_units_ask_the_store_for(key):
         declared = e.networks(plan, unit)
         store = Store()
         with pytest.raises(Asked):
-            e.run_unit(Probe(QUICK, plan.backend, 0, None, store), unit)
+            e.run_unit(Probe(QUICK, plan.backend, 0, TEST_SET_ONLY, store), unit)
         assert set(store.asked) == set(declared) and declared, unit
 
 

@@ -152,4 +152,5 @@ def combine(ctx, partials) -> tuple:
 
 
 #: One unit per network (Table 1's, trained without or with PGD) and seed.
-SPLIT = Split(lambda ctx: list(_units(ctx.seed)), run_unit, combine)
+SPLIT = Split(lambda ctx: list(_units(ctx.seed)), run_unit, combine,
+              networks=lambda ctx, unit: [_units(ctx.seed)[unit]])

@@ -178,7 +178,18 @@ def combine(ctx, partials) -> tuple:
 
 
 #: One unit per network of Table 1 (suite and eps curve), then one per Figure 12 network.
-SPLIT = Split(lambda ctx: [*_rows(ctx.seed), *_curves(ctx.seed)], run_unit, combine)
+def networks(ctx, unit) -> list:
+    """The networks ``unit`` asks the store for: a row's network, its uncapped twin and its
+    independently trained twin (the transfer sources); a Figure 14 unit's HL2 network trained at
+    its beta and the uncapped one."""
+    if unit in _curves(ctx.seed):
+        return [ModelSpec(GENERAL, (None, _curves(ctx.seed)[unit]), seed=ctx.seed),
+                ModelSpec(GENERAL, (None, None), seed=ctx.seed)]
+    spec = _rows(ctx.seed)[unit]
+    return [spec, spec.uncapped(), twin_spec(spec)]
+
+
+SPLIT = Split(lambda ctx: [*_rows(ctx.seed), *_curves(ctx.seed)], run_unit, combine, networks)
 
 
 def settings(p) -> dict:

@@ -71,4 +71,5 @@ def combine(ctx, partials) -> tuple:
 
 
 #: Table 1 for one seed, one unit per row ("table1/s0/pgd-0.1").
-SPLIT = Split(lambda ctx: list(row_units(ctx.seed)), run_row, combine)
+SPLIT = Split(lambda ctx: list(row_units(ctx.seed)), run_row, combine,
+              networks=lambda ctx, unit: [row_units(ctx.seed)[unit]])
