@@ -16,9 +16,9 @@ giving the same numbers as an uninterrupted run. A folder holding another run's 
 profile, seeds or settings) is refused unless ``--overwrite`` is given: two runs never mix.
 
 The work is split into units (an experiment, or one trained network or one row of Table 1 of a
-long one; ``nprelu/experiments/units.py``) run by ``--jobs N`` worker processes with one BLAS
-thread each (``nprelu/experiments/jobs.py``), or by a Dask cluster's workers with ``--cluster``
-(``nprelu/experiments/cluster.py``); finished units are kept in ``units/`` until their
+long one; ``nprelu/runner/units.py``) run by ``--jobs N`` worker processes with one BLAS
+thread each (``nprelu/runner/jobs.py``), or by a Dask cluster's workers with ``--cluster``
+(``nprelu/runner/cluster.py``); finished units are kept in ``units/`` until their
 experiment is recorded, so an interrupted run resumes unit by unit.
 
 Mistakes are reported in one line, ``run_all.py: error: ...``, naming the problem and the fix,
@@ -48,13 +48,13 @@ from nprelu.backend import BackendError, get_backend
 from nprelu.checkpoint import CheckpointError
 from nprelu.data import DataError, data_given, find_data_dir, load_mnist
 from nprelu.experiments import EXPERIMENTS, OUTPUTS, PROFILES
-from nprelu.experiments.config import describe_subsets, describe_training
-from nprelu.experiments.context import Context
-from nprelu.experiments.cluster import check_address, missing_distributed
-from nprelu.experiments.jobs import WorkerError, WorkerSetup, clip_jobs, default_jobs, \
+from nprelu.runner.config import describe_subsets, describe_training
+from nprelu.runner.context import Context
+from nprelu.runner.cluster import check_address, missing_distributed
+from nprelu.runner.jobs import WorkerError, WorkerSetup, clip_jobs, default_jobs, \
     run_experiments
-from nprelu.experiments.schema import SummaryError
-from nprelu.experiments.summary import REPORT_FILES, SummaryFile, run_meta, set_aside
+from nprelu.runner.schema import SummaryError
+from nprelu.runner.summary import REPORT_FILES, SummaryFile, run_meta, set_aside
 from nprelu.progress import format_seconds, log
 
 PROG = "run_all.py"
@@ -88,7 +88,7 @@ def _directory(text: str) -> Path:
 
 
 def _cluster(text: str) -> str:
-    """An argparse ``type`` for ``--cluster`` (``experiments/cluster.check_address``)."""
+    """An argparse ``type`` for ``--cluster`` (``runner/cluster.check_address``)."""
     try:
         return check_address(text)
     except ValueError as exc:

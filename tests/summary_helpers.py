@@ -8,7 +8,7 @@ from test_masking import synthetic_landscape_block, synthetic_masking_block
 
 from nprelu import paper
 from nprelu.experiments import EXPERIMENTS, OUTPUTS
-from nprelu.experiments.summary import beta_key, check_summary
+from nprelu.runner.summary import beta_key, check_summary
 
 EVAL_BETAS = [round(0.01 * i, 2) for i in range(1, 16)]
 SIZES = {"general": [784, 392, 196, 10], "reversed": [784, 196, 392, 10],
@@ -116,11 +116,11 @@ def make_summary(seed: int = 0, seeds: int | None = None) -> dict:
     ``seeds=None``: a single-seed summary of the older layout (no ``runs``, no intervals).
     ``seeds=N``: the designed layout for seeds ``seed .. seed + N - 1``: each seed's blocks
     under ``runs``, their mean blocks, ``intervals`` and ``interval_methods`` from
-    ``experiments.aggregate``, and ``meta.seeds``; Figure 3 (no seed) stored once.
+    ``runner.aggregate``, and ``meta.seeds``; Figure 3 (no seed) stored once.
     """
     if seeds is None:
         return check_summary(one_seed(seed), OUTPUTS)
-    from nprelu.experiments.aggregate import aggregate
+    from nprelu.runner.aggregate import aggregate
     per_seed = [one_seed(seed + k) for k in range(seeds)]
     summary = {"meta": {**per_seed[0]["meta"], "seeds": [seed + k for k in range(seeds)]},
                "fig03": per_seed[0]["fig03"]}

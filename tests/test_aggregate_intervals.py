@@ -6,7 +6,7 @@ import pathlib
 import pytest
 
 from nprelu import stats
-from nprelu.experiments.aggregate import (FIELDS, PER_SEED, aggregate, interval_block, kind_of,
+from nprelu.runner.aggregate import (FIELDS, PER_SEED, aggregate, interval_block, kind_of,
                                           out_of_range, reaggregate)
 
 SUMMARY = pathlib.Path(__file__).resolve().parents[1] / "docs" / "results" / "summary.json"

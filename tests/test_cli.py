@@ -19,7 +19,7 @@ from nprelu.backend import cupy_available
 from nprelu import data
 from nprelu.data import MNIST_FILES
 from nprelu.experiments import EXPERIMENTS, OUTPUTS, PROFILES
-from nprelu.experiments.summary import SummaryFile, run_meta
+from nprelu.runner.summary import SummaryFile, run_meta
 from nprelu.progress import format_seconds
 
 ROOT = Path(__file__).resolve().parents[1]

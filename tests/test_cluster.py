@@ -1,4 +1,4 @@
-"""``run_all.py --cluster``: the units on a Dask distributed cluster (``experiments/cluster.py``).
+"""``run_all.py --cluster``: the units on a Dask distributed cluster (``runner/cluster.py``).
 
 The task graph (each declared network a task, counted in the first unit needing it), the
 argument checks (without Dask installed too), and, slow: the quick profile's units on a
@@ -21,11 +21,11 @@ import run_all
 from nprelu import flops
 from nprelu.backend import get_backend
 from nprelu.experiments import EXPERIMENTS, PROFILES, Split
-from nprelu.experiments.cluster import Graph
-from nprelu.experiments.context import Context, subset_key
-from nprelu.experiments.store import ModelSpec
-from nprelu.experiments.units import UnitFiles
-from nprelu.experiments.workers import claim_unit
+from nprelu.runner.cluster import Graph
+from nprelu.runner.context import Context, subset_key
+from nprelu.runner.store import ModelSpec
+from nprelu.runner.units import UnitFiles
+from nprelu.runner.workers import claim_unit
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = PROFILES["quick"]

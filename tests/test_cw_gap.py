@@ -12,10 +12,10 @@ from nprelu.attacks import cw_l2
 from nprelu.attacks.cw import cw_objective, random_starts
 from nprelu.backend import get_backend
 from nprelu.experiments import EXPERIMENTS, PROFILES
-from nprelu.experiments.context import Context
+from nprelu.runner.context import Context
 from nprelu.experiments.cw_gap import (VARIANTS, budget_accuracy, cw_measures, l2_summary,
                                        paper_cw, search_budget)
-from nprelu.experiments.schema import SCHEMAS, check
+from nprelu.runner.schema import SCHEMAS, check
 from nprelu.losses import best_other_class
 from nprelu.network import MLP
 from nprelu.report.cw_gap import budget_text, informative, network_sentence, overall

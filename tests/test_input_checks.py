@@ -434,7 +434,7 @@ def test_a_budget_above_its_limit_is_refused_by_name_before_any_work(attack, bud
 
 
 def test_the_limits_lie_far_above_what_the_profiles_run():
-    from nprelu.experiments.config import PROFILES
+    from nprelu.runner.config import PROFILES
     from nprelu.paper import SECTION8
     full = PROFILES["full"]
     assert _common.LIMITS["steps"] >= 10 * max(full.checklist_steps)

@@ -18,15 +18,15 @@ import run_all
 from nprelu import flops
 from nprelu.backend import get_backend
 from nprelu.experiments import EXPERIMENTS, OUTPUTS, PROFILES, Split
-from nprelu.experiments.context import Context
-from nprelu.experiments import workers
-from nprelu.experiments.jobs import BLAS_THREAD_VARS, run_experiments, run_unit, \
+from nprelu.runner.context import Context
+from nprelu.runner import workers
+from nprelu.runner.jobs import BLAS_THREAD_VARS, run_experiments, run_unit, \
     worker_environment
-from nprelu.experiments.schema import SummaryError
-from nprelu.experiments.store import locked
-from nprelu.experiments.summary import SummaryFile, as_json, check_summary, \
+from nprelu.runner.schema import SummaryError
+from nprelu.runner.store import locked
+from nprelu.runner.summary import SummaryFile, as_json, check_summary, \
     remove_stale_temps, run_identity, run_meta
-from nprelu.experiments.units import UnitFiles
+from nprelu.runner.units import UnitFiles
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Every experiment in a few seconds: 600 training images, one epoch, tiny test subsets.
@@ -80,7 +80,7 @@ import numpy as np
 from dataclasses import replace
 from nprelu.backend import get_backend
 from nprelu.experiments import PROFILES
-from nprelu.experiments.store import ModelSpec, ModelStore
+from nprelu.runner.store import ModelSpec, ModelStore
 rng = np.random.default_rng(0)
 x = rng.random((2000, 784), dtype=np.float32)
 y = rng.integers(0, 10, 2000)

@@ -17,6 +17,7 @@ LAYERS = [
     {"train"},
     {"attacks", "adversarial_training"},
     {"measures", "checklist", "gradcheck", "evaluation"},
+    {"runner"},
     {"experiments"},
     {"plots"},
     {"report"},

@@ -9,11 +9,11 @@ from nprelu.activations import softmax
 from nprelu.backend import get_backend
 from nprelu.experiments import OUTPUTS, PROFILES
 from nprelu.experiments import landscape, masking
-from nprelu.experiments.aggregate import aggregate
-from nprelu.experiments.context import Context
+from nprelu.runner.aggregate import aggregate
+from nprelu.runner.context import Context
 from nprelu.attacks import zero_gradient_pgd
 from nprelu.attacks.zero_gradient import ZeroGradientResult
-from nprelu.experiments.schema import SCHEMAS, SummaryError, check
+from nprelu.runner.schema import SCHEMAS, SummaryError, check
 from nprelu.measures import cause_fractions, dtype_twin, mean_logit_gap, zero_gradient_causes
 from nprelu.network import MLP
 from nprelu.plots import DRAWERS

@@ -11,7 +11,7 @@ import pytest
 import nprelu.report
 from nprelu import paper
 from nprelu.experiments import EXPERIMENTS, OUTPUTS
-from nprelu.experiments.schema import SummaryError
+from nprelu.runner.schema import SummaryError
 from nprelu.report import build_report, write_all, write_report, write_table1
 from nprelu.report.adaptive import answer, row_evidence, strongest
 from nprelu.report.anchors import anchor, heading_anchors, headings, links
@@ -134,7 +134,7 @@ def _seeded_table1(summary, change) -> dict:
     runs = {k: {"table1": copy.deepcopy(r["table1"])} for k, r in summary["runs"].items()}
     for i, r in enumerate(runs.values()):
         change(r["table1"], i)
-    from nprelu.experiments.aggregate import aggregate
+    from nprelu.runner.aggregate import aggregate
     return {**aggregate(runs), "runs": runs}
 
 
@@ -323,7 +323,7 @@ def test_a_wrong_field_fails_write_all_naming_it(tmp_path, summary):
 def _seeded(summary, key, change) -> dict:
     """``summary`` with ``change(block, seed_index)`` applied to each seed's ``key`` block,
     the mean and intervals recomputed."""
-    from nprelu.experiments.aggregate import aggregate
+    from nprelu.runner.aggregate import aggregate
     runs = copy.deepcopy(summary["runs"])
     for i, r in enumerate(runs.values()):
         change(r[key], i)
@@ -528,7 +528,7 @@ def test_report_writes_atomically_and_never_prints(tmp_path, summary, capsys):
 
 def test_a_quick_profile_report_opens_with_a_not_comparable_banner(tmp_path):
     from nprelu.experiments import PROFILES
-    from nprelu.experiments.summary import run_meta
+    from nprelu.runner.summary import run_meta
     from nprelu.report import build_report
     quick = {"meta": run_meta(PROFILES["quick"], 0, "numpy")}
     paper_run = {"meta": run_meta(PROFILES["paper"], 0, "numpy")}

@@ -8,7 +8,7 @@ import pytest
 
 from nprelu import stats
 from nprelu.experiments import Output
-from nprelu.experiments.aggregate import aggregate
+from nprelu.runner.aggregate import aggregate
 from nprelu.plots import DRAWERS, Extras
 from nprelu.report.intervals import marks
 from nprelu.report.suite import budget_lines, eps_curve_lines, strongest, suite_table

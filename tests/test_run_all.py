@@ -13,11 +13,11 @@ import pytest
 import run_all
 from nprelu.backend import get_backend
 from nprelu.experiments import EXPERIMENTS, OUTPUTS, PROFILES
-from nprelu.experiments.context import Context
-from nprelu.experiments.jobs import BLAS_THREAD_VARS
-from nprelu.experiments.schema import SCHEMAS, SummaryError
-from nprelu.experiments.store import ModelSpec
-from nprelu.experiments.summary import SummaryFile, read_summary, run_meta
+from nprelu.runner.context import Context
+from nprelu.runner.jobs import BLAS_THREAD_VARS
+from nprelu.runner.schema import SCHEMAS, SummaryError
+from nprelu.runner.store import ModelSpec
+from nprelu.runner.summary import SummaryFile, read_summary, run_meta
 
 
 def _comparable(summary):
@@ -217,7 +217,7 @@ def test_the_summary_lock_is_exclusive_and_leaves_no_file(tmp_path):
     import fcntl
     import os
 
-    from nprelu.experiments.summary import _lock
+    from nprelu.runner.summary import _lock
 
     with _lock(tmp_path / "out"):
         fd = os.open(tmp_path / "out", os.O_RDONLY)

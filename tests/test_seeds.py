@@ -9,12 +9,12 @@ import pytest
 
 from nprelu.backend import get_backend
 from nprelu.experiments import EXPERIMENTS, OUTPUTS, PROFILES
-from nprelu.experiments.config import EVAL_BETAS
-from nprelu.experiments.context import Context, subset_indices, subset_record
-from nprelu.experiments.jobs import WorkerSetup, run_experiments
-from nprelu.experiments.summary import SummaryFile, read_summary, run_meta, runs_of, same_run, \
+from nprelu.runner.config import EVAL_BETAS
+from nprelu.runner.context import Context, subset_indices, subset_record
+from nprelu.runner.jobs import WorkerSetup, run_experiments
+from nprelu.runner.summary import SummaryFile, read_summary, run_meta, runs_of, same_run, \
     seeds_of
-from nprelu.experiments.units import unit_seed
+from nprelu.runner.units import unit_seed
 from nprelu.experiments.zero_gradient import common_distances
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -193,7 +193,7 @@ def test_a_resumed_two_seed_run_keeps_its_seeds_and_asks_nothing_more(two_seeds,
     todo = [e for e in (EXPERIMENTS[k] for k in ("fig04", "fig08", "fig11"))
             if e.key not in summary.meta["done"]]
     assert todo == []
-    from nprelu.experiments.schema import SummaryError
+    from nprelu.runner.schema import SummaryError
     with pytest.raises(SummaryError, match=r"seeds \[0, 1\] there, \[0, 1, 2\] here"):
         SummaryFile(out, run_meta(TINY, 0, be.name, n_seeds=3), OUTPUTS)
 
@@ -215,8 +215,8 @@ def test_a_summary_written_before_seeds_loads_as_one_seed():
 
 
 def test_the_adaptive_checklist_is_kept_from_the_first_seed_not_averaged():
-    from nprelu.experiments.aggregate import aggregate
-    from nprelu.experiments.schema import check_interval
+    from nprelu.runner.aggregate import aggregate
+    from nprelu.runner.schema import check_interval
 
     def block(acc, passed):
         check = {"name": "c", "passed": passed, "warning": None, "numbers": {"acc": acc}}

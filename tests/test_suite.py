@@ -11,8 +11,8 @@ from nprelu.evaluation import Run, SuiteBudget, attack_seed, budget_words, corre
     curve_attacks, evaluate, run_suite, standard_attacks, standard_suite, worst_case
 from nprelu.experiments import EXPERIMENTS, OUTPUTS, PROFILES
 from nprelu.experiments import suite as suite_exp
-from nprelu.experiments.aggregate import aggregate
-from nprelu.experiments.schema import SCHEMAS, check, check_interval
+from nprelu.runner.aggregate import aggregate
+from nprelu.runner.schema import SCHEMAS, check, check_interval
 from nprelu.network import MLP
 
 BE = get_backend("numpy")

@@ -2,7 +2,7 @@
 
 Each :class:`Experiment` names its key (what ``run_all.py`` runs, resumes and records), its
 ``run(ctx) -> (numbers, settings)`` function (for one seed, ``ctx.seed``), or a
-:class:`~nprelu.experiments.units.Split` of it into units of work that run apart, the summary
+:class:`~nprelu.runner.units.Split` of it into units of work that run apart, the summary
 blocks it writes (:class:`Output`:
 key, kind, title, figure file, the paper claims tested on it), its cost estimate and the test
 subsets it evaluates on. ``run_all.py``, the plots, the report and the profiles all read it.
@@ -23,8 +23,8 @@ from importlib import import_module
 from typing import Callable, NamedTuple
 
 from .. import paper
-from .config import PROFILES, Profile
-from .units import Split, unit_id, unit_seed
+from ..runner.config import PROFILES, Profile
+from ..runner.units import Split, unit_id, unit_seed
 
 
 class Later(NamedTuple):
@@ -124,7 +124,7 @@ class Experiment:
         """Expected wall-clock minutes on 2 CPU cores for ``n_seeds`` seeds."""
         return self.minutes.get(profile, self.minutes["paper"]) * (n_seeds if self.seeded else 1)
 
-    # ---- units of work (experiments/units.py): one code path, split or not ------------------
+    # ---- units of work (runner/units.py): one code path, split or not ------------------
     def seeds(self, ctx) -> list:
         """The seeds it runs for: the run's (``ctx.seeds``), or ``[None]`` when not seeded."""
         return ctx.seeds if self.seeded else [None]

@@ -27,13 +27,13 @@ from ..attacks.registry import P_INIT
 from ..checklist import format_checklist, run_checklist
 from ..evaluation import Run, craft, evaluate, fraction
 from ..measures import zero_gradient_fraction
-from .config import EVAL_BETAS, GENERAL
-from .context import subset_indices
-from .store import ModelSpec
-from .summary import beta_key
+from ..runner.config import EVAL_BETAS, GENERAL
+from ..runner.context import subset_indices
+from ..runner.store import ModelSpec
+from ..runner.summary import beta_key
 from .sweeps import INITIAL_BETAS
 from .table1 import FGSM, PGD, models
-from .units import Split, network_units, unit_id
+from ..runner.units import Split, network_units, unit_id
 
 EPS = PGD["eps"]   # Table 1's budget (FGSM's eps too)
 MARGIN_PGD = {"eps": EPS, "step": 0.01, "steps": 20, "restarts": 5}
@@ -59,7 +59,7 @@ def suite(queries) -> tuple:
 
 def test_images(ctx, n) -> tuple:
     """``(x, y, index)``: ``ctx.test(n)`` and the test-image index of each of its rows
-    (:func:`~nprelu.experiments.context.subset_indices`), which keys the attacks' random draws
+    (:func:`~nprelu.runner.context.subset_indices`), which keys the attacks' random draws
     per image."""
     x, y = ctx.test(n)
     return x, y, subset_indices(ctx.seed, n, len(ctx.data[3]))

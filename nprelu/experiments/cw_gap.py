@@ -30,9 +30,9 @@ import numpy as np
 from .. import paper
 from ..attacks import cw_l2
 from ..measures import robust_accuracy
-from .config import GENERAL
+from ..runner.config import GENERAL
 from .table1 import CW, models
-from .units import Split, network_units
+from ..runner.units import Split, network_units
 
 #: L2 budgets of the accuracy at a budget; the unbounded accuracy is ``accuracy``.
 BUDGETS = (1.0, 1.5, 2.0)

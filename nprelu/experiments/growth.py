@@ -12,11 +12,11 @@ from __future__ import annotations
 from .. import paper
 from ..attacks import pgd
 from ..measures import perturbation_growth, standard_accuracy
-from .config import DEEP, caps_for
-from .context import subset_key
-from .store import ModelSpec
-from .summary import beta_key
-from .units import Split, unit_id
+from ..runner.config import DEEP, caps_for
+from ..runner.context import subset_key
+from ..runner.store import ModelSpec
+from ..runner.summary import beta_key
+from ..runner.units import Split, unit_id
 
 BETAS = paper.FIG1["betas"]
 CAPPED = paper.FIG1["capped"]

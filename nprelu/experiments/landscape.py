@@ -40,8 +40,8 @@ import numpy as np
 
 from ..attacks import pgd, zero_gradient_pgd
 from ..paper import FIG7_CASES
-from .config import GENERAL, caps_for
-from .store import ModelSpec
+from ..runner.config import GENERAL, caps_for
+from ..runner.store import ModelSpec
 from .sweeps import CAPPED, PGD
 
 LAYER, BETA = "HL2", 0.01

@@ -34,8 +34,8 @@ from __future__ import annotations
 from ..attacks import input_grad_fn, pgd
 from ..measures import cause_fractions, dtype_twin, mean_logit_gap, robust_accuracy, \
     standard_accuracy, zero_gradient_causes
-from .config import EVAL_BETAS, caps_for
-from .store import ModelSpec
+from ..runner.config import EVAL_BETAS, caps_for
+from ..runner.store import ModelSpec
 from .sweeps import CAPPED, NETWORKS, PGD
 
 FIGURE = "fig06"          # whose networks are examined

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from .. import paper
 from ..measures import sensitivity_map
-from .config import GENERAL
-from .store import ModelSpec
+from ..runner.config import GENERAL
+from ..runner.store import ModelSpec
 
 BETAS = paper.FIG11["betas"]
 DIGIT = paper.FIG11["digit"]

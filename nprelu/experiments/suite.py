@@ -33,12 +33,12 @@ from ..evaluation import CASCADE_ORDER, MARGIN_STEP, STANDARD_BUDGET, SuiteBudge
     attack_seed, budget_words, correct_mask, curve_attacks, evaluate, fraction, pgd_step, \
     standard_attacks, standard_suite
 from .adaptive import curve_block, test_images
-from .config import EVAL_BETAS, GENERAL
-from .store import ModelSpec
-from .summary import beta_key
+from ..runner.config import EVAL_BETAS, GENERAL
+from ..runner.store import ModelSpec
+from ..runner.summary import beta_key
 from .sweeps import INITIAL_BETAS
 from .table1 import PGD, models
-from .units import Split, network_units, unit_id
+from ..runner.units import Split, network_units, unit_id
 
 EPS = PGD["eps"]   # Table 1's budget
 EPS_GRID = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)

@@ -13,10 +13,10 @@ from __future__ import annotations
 from .. import paper
 from ..attacks import pgd
 from ..measures import attack_success_rate, robust_accuracy, standard_accuracy
-from .config import EVAL_BETAS, caps_for
-from .store import ModelSpec
-from .summary import beta_key
-from .units import Split, unit_id
+from ..runner.config import EVAL_BETAS, caps_for
+from ..runner.store import ModelSpec
+from ..runner.summary import beta_key
+from ..runner.units import Split, unit_id
 
 NETWORKS = paper.SWEEPS["networks"]
 INITIAL_BETAS = paper.SWEEPS["initial_betas"]

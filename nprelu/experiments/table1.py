@@ -12,9 +12,9 @@ from __future__ import annotations
 from .. import paper
 from ..attacks import cw_l2, fgsm, pgd
 from ..measures import robust_accuracy, standard_accuracy
-from .config import GENERAL
-from .store import ModelSpec
-from .units import Split, network_units, unit_seed
+from ..runner.config import GENERAL
+from ..runner.store import ModelSpec
+from ..runner.units import Split, network_units, unit_seed
 
 S8 = paper.SECTION8
 FGSM = dict(S8["fgsm"])

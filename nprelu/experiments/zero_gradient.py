@@ -23,9 +23,9 @@ common samples are found in ``combine``.
 from __future__ import annotations
 
 from ..attacks import zero_gradient_pgd
-from .config import EVAL_BETAS, caps_for
+from ..runner.config import EVAL_BETAS, caps_for
 from .sweeps import CAPPED, figure_block, networks
-from .units import Split
+from ..runner.units import Split
 
 
 def curve(ctx, name, spec, x, y) -> tuple:

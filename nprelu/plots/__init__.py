@@ -13,7 +13,7 @@ report prints under it. Series differ in colour and in line style or marker (gre
 legends lie outside the data, and lines that coincide in a panel are named in its title
 (:mod:`.style`). :func:`draw_figure` returns one figure unsaved (the figure-quality tests).
 
-A block's shape is :data:`nprelu.experiments.schema.SCHEMAS` of its kind; blocks are checked
+A block's shape is :data:`nprelu.runner.schema.SCHEMAS` of its kind; blocks are checked
 against it before drawing and then read directly. ``null`` values that the schema allows
 (``Opt``: e.g. no zero gradient found) become gaps in the lines. Each drawer also gets the
 block's 95% intervals (``summary["intervals"][key]``, drawn as bands or error bars; absent for a
@@ -35,7 +35,7 @@ import warnings
 from pathlib import Path
 
 from ..experiments import OUTPUTS, experiment_of
-from ..experiments.schema import SCHEMAS, check
+from ..runner.schema import SCHEMAS, check
 from .common import (BUILDERS, CAPTIONS, DRAWERS, Extras, coinciding, draws, save_figure,
                      wrap_title)
 from .captions import attack_caption

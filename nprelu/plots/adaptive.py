@@ -5,7 +5,7 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from ..experiments import Output
-from ..experiments.summary import beta_key
+from ..runner.summary import beta_key
 from .common import Extras, band, dig, draws, floats, new_figure
 from .style import attack_name, close_groups, coincide_note, legend_below, title_with_note
 

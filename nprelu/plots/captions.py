@@ -8,7 +8,7 @@ from :func:`attack_caption`) and how the intervals were made (``method``).
 """
 from __future__ import annotations
 
-from ..experiments.summary import beta_key
+from ..runner.summary import beta_key
 from .common import Extras, captions, coinciding
 from .style import COINCIDE_SHARE, attack_name
 

@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..experiments import Output
-from ..experiments.summary import beta_key
+from ..runner.summary import beta_key
 from .common import Extras, dig, draws, new_figure
 from .style import MARKERS, legend_right
 

@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..experiments import Output
-from ..experiments.summary import beta_key
+from ..runner.summary import beta_key
 from .common import Extras, band, coinciding, dig, draws, floats, new_figure, positive
 from .style import (LAYER_LABELS, LINESTYLES, beta_colors, beta_markers,
                     close_groups, coincide_note, layer_label, layer_style, legend_right, span,

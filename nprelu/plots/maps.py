@@ -7,7 +7,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..experiments import Output
-from ..experiments.summary import beta_key
+from ..runner.summary import beta_key
 from .common import Extras, dig, draws, floats, new_figure
 
 

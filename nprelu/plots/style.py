@@ -7,7 +7,7 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..experiments.summary import beta_key
+from ..runner.summary import beta_key
 from .common import band, coinciding, dig, floats
 
 LAYER_COLORS = {"HL1": "tab:blue", "HL2": "tab:orange", "HL3": "tab:green",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from ..experiments import Output
-from ..experiments.summary import beta_key
+from ..runner.summary import beta_key
 from .common import Extras, draws, new_figure
 from .style import close_groups, coincide_note, layer_lines, legend_below, span, \
     title_with_note

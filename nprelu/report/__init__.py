@@ -21,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..experiments import OUTPUTS
-from ..experiments.summary import check_summary
+from ..runner.summary import check_summary
 from . import adaptive, cw_gap, findings, masking, numbers, suite, sweeps, table1, table1_claims
 from .document import build_report
 from .format import write_text

@@ -5,7 +5,7 @@
                                                 # methods from the per-seed numbers (``runs``)
 
 ``--reaggregate`` is how results computed under older interval methods are brought under the
-current ones (``nprelu.experiments.aggregate.reaggregate``; docs/statistics.md) without running
+current ones (``nprelu.runner.aggregate.reaggregate``; docs/statistics.md) without running
 an experiment again: every per-seed number stays as it is, the summary is rewritten atomically.
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 from ..checkpoint import atomic_write_bytes
-from ..experiments.aggregate import reaggregate
-from ..experiments.summary import as_json
+from ..runner.aggregate import reaggregate
+from ..runner.summary import as_json
 from . import write_all
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .. import paper
 from ..experiments import EXPERIMENTS, OUTPUTS, experiment_of
-from ..experiments.summary import check_summary
+from ..runner.summary import check_summary
 from ..progress import format_seconds
 from . import front
 from .anchors import heading_anchors, headings

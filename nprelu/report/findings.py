@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 
-from ..experiments.summary import beta_key
+from ..runner.summary import beta_key
 from .adaptive import worst_case_pointer
 from .format import fmt, num, pct
 from .families import CONSTRUCTION, Family, beyond, p_text, significance

@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 
 from ..checkpoint import atomic_write_bytes
-from ..experiments.summary import beta_key
+from ..runner.summary import beta_key
 
 DASH = "—"
 ADV_LABELS = {"none": DASH, "fgsm": "FGSM", "pgd": "PGD"}

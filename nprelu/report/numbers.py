@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..experiments.summary import beta_key
+from ..runner.summary import beta_key
 from .format import DASH, fmt, md_table, pct
 from .registry import tabulates
 from .stats import nanmean, sigmoid_widths

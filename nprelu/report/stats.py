@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from ..experiments.summary import beta_key
+from ..runner.summary import beta_key
 from .format import num
 
 

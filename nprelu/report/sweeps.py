@@ -20,7 +20,7 @@ from collections import Counter
 import numpy as np
 
 from ..experiments import OUTPUTS
-from ..experiments.summary import beta_key
+from ..runner.summary import beta_key
 from .format import fmt, num
 from .families import Family, significance
 from .intervals import counts_text, mark, seed_blocks, seed_interval, values

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from .. import paper
-from ..experiments.summary import beta_key
+from ..runner.summary import beta_key
 from .adaptive import worst_case_pointer
 from .format import DASH, Paragraph, adv_label, beta_label, beta_text, finite, md_table, num
 from .families import MASKED, Family, beyond, level, p_text, significance

@@ -9,7 +9,7 @@ An experiment whose ``run`` is a :class:`Split` declares
 - ``combine(ctx, {unit: partial}) -> (numbers, settings)``: the experiment's result for the seed;
 - optionally ``networks(ctx, unit) -> [ModelSpec]``: the trained networks the unit asks
   ``ctx.model`` for, known before it runs (``run_all.py --cluster`` trains each as a task of
-  its own that the units needing it wait for, ``experiments/cluster.py``). None (the default):
+  its own that the units needing it wait for, ``runner/cluster.py``). None (the default):
   no known dependencies; the unit gets its networks from the store, under each one's lock.
 
 A unit id is ``EXPERIMENT/sSEED/PART``: the experiment, the seed (:func:`unit_seed`) and the

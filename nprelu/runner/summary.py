@@ -1,10 +1,10 @@
 """``summary.json``: every finished experiment's numbers, persisted so that a run can resume.
 
 The file holds ``meta``, one block per output of the registry (shapes in
-:mod:`~nprelu.experiments.schema`) and, for the experiments run over seeds, ``runs`` (every seed's
+:mod:`~nprelu.runner.schema`) and, for the experiments run over seeds, ``runs`` (every seed's
 blocks), ``intervals`` and ``interval_methods``. A seeded experiment is recorded seed by seed
 (:meth:`SummaryFile.record` with its seed, into ``runs[seed]``); once all the run's seeds are in,
-its blocks are their mean, with intervals (:func:`~nprelu.experiments.aggregate.aggregate`), and
+its blocks are their mean, with intervals (:func:`~nprelu.runner.aggregate.aggregate`), and
 it is done. An experiment that draws nothing at random (Figure 3) is recorded once, at the top
 level. The file is rewritten atomically after each record, under an exclusive lock, merged with
 what is on disk: two runs with disjoint ``--only`` lists may share one output directory (one per
@@ -67,7 +67,7 @@ def same_run(meta_a: dict, meta_b: dict) -> bool:
 
 
 def run_identity(meta: dict) -> dict:
-    """What a file written for this summary (a finished unit, ``experiments/units.py``) records
+    """What a file written for this summary (a finished unit, ``runner/units.py``) records
     to be recognised as its own: the run (:func:`same_run`) and when the summary was started, so
     that a summary deleted and started afresh never picks up the old one's units."""
     return {**{k: _run_value(meta, k) for k in RUN_KEYS}, "started": meta.get("started")}

@@ -1,6 +1,6 @@
 """Running the units on a Dask distributed cluster (``run_all.py --cluster ADDRESS``).
 
-The same units as ``--jobs N`` (``experiments/jobs.py``), submitted to a Dask scheduler as one
+The same units as ``--jobs N`` (``runner/jobs.py``), submitted to a Dask scheduler as one
 task graph instead of a local process pool:
 
 - ``--cluster local:N`` starts a ``LocalCluster`` of N worker processes with one thread and one
@@ -254,7 +254,8 @@ def work_unit(setup, key: str, unit: str, files, force: bool, charged=(), after=
     """Task "unit UNIT": ``(how, where, record)`` as ``--jobs`` workers return it
     (``workers.claim_unit``), ``charged``: the results of the network tasks counted in it;
     ``after``: those of every network task it waits for."""
-    from . import EXPERIMENTS
+    from .workers import experiments
+    EXPERIMENTS = experiments()
     how, record = _portable(claim_unit, _context(setup), EXPERIMENTS[key], unit, files, force,
                             charged)
     return how, _where(), record

@@ -1,7 +1,7 @@
 """Blocks over seeds: each seed's block kept, their mean, and a 95% interval for every number.
 
 One seed's run of an experiment gives blocks (``{"fig04": block}``) of the shapes in
-:mod:`~nprelu.experiments.schema`. With several seeds the summary keeps them all under
+:mod:`~nprelu.runner.schema`. With several seeds the summary keeps them all under
 ``runs[seed]`` and, for every block key, puts beside them
 
 - the **mean block** (``summary[key]``): the same shape, each number the mean over the seeds

@@ -145,7 +145,7 @@ META = {"profile": str, "seed": int, "profile_settings": dict, "backend": str,
 #: The parts of a summary besides ``meta`` and the blocks (``summary.check_summary``):
 #: ``runs`` {seed: {block key: that seed's block}}, ``intervals`` {block key: the block's shape,
 #: each number replaced by its 95% interval [lo, hi]} and ``interval_methods`` {block key: how the
-#: intervals were made, in words} (``experiments/aggregate.py``).
+#: intervals were made, in words} (``runner/aggregate.py``).
 SEED_PARTS = ("runs", "intervals", "interval_methods")
 
 

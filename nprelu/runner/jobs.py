@@ -1,10 +1,10 @@
 """Running a list of experiments unit by unit: in this process (``--jobs 1``) or on N workers.
 
-A run lists the units (``experiments/units.py``) of the experiments it includes, each id once,
+A run lists the units (``runner/units.py``) of the experiments it includes, each id once,
 in registry order, and hands them out in that order, no more at a time than it has processes
-(``experiments/workers.py``: this one, or a ``ProcessPoolExecutor`` of ``min(N, units left)``
+(``runner/workers.py``: this one, or a ``ProcessPoolExecutor`` of ``min(N, units left)``
 workers with one BLAS thread each), or all at once to a Dask cluster, which starts each unit
-once the networks it needs are trained (``experiments/cluster.py``). Each finished unit is in
+once the networks it needs are trained (``runner/cluster.py``). Each finished unit is in
 ``OUT/units/UNIT.json``, so a killed run resumes unit by unit. Once all the units of an
 experiment for one seed are in, they are combined and the seed is recorded in ``summary.json``
 (the mean over the seeds once the last one is in) with its settings, the test subsets drawn,
@@ -37,7 +37,7 @@ def run_experiments(todo: list, plan, summary, out, jobs: int, setup: WorkerSetu
     in ``summary`` (a ``SummaryFile``) when its last unit is in. ``plan``: a planning Context
     (``Context.plan``), whose seeds are the run's; ``jobs``: 1 (here) or the number of workers
     (module doc); ``cluster``: a Dask scheduler's address or ``local:N`` instead
-    (``experiments/cluster.py``). A seed already recorded in the summary is not run again."""
+    (``runner/cluster.py``). A seed already recorded in the summary is not run again."""
     run = Run(todo, plan, summary, out, jobs)
     if not run.pending:
         return

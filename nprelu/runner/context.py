@@ -1,7 +1,7 @@
 """What every experiment's ``run(ctx)`` receives: the profile, the data, the seed, the models.
 
 An experiment reads its test subset with :meth:`Context.test` and its trained networks with
-:meth:`Context.model` (the :class:`~nprelu.experiments.store.ModelStore` trains each network
+:meth:`Context.model` (the :class:`~nprelu.runner.store.ModelStore` trains each network
 once per output directory); it returns ``(numbers, settings)`` and never writes files itself.
 
 A run covers the seeds ``seed, seed + 1, ..., seed + n_seeds - 1`` (``--seed``, ``--seeds``);
@@ -9,7 +9,7 @@ one unit of work, and one call of an experiment's ``run``, is for one seed: ``ct
 (:meth:`Context.for_seed`). The seed sets the networks' initialisation and shuffle
 (``ModelSpec.seed``), the attacks' random starts and the test subsets (:func:`subset_indices`).
 
-A context that only plans and combines units of work (``experiments/units.py``) has neither data
+A context that only plans and combines units of work (``runner/units.py``) has neither data
 nor models (``data`` and ``store`` None): ``units(ctx)`` and ``combine(ctx, partials)`` read
 only ``profile``, ``seed`` and ``n_seeds``.
 """

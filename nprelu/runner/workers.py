@@ -16,6 +16,7 @@ its seed and removed the file meanwhile).
 from __future__ import annotations
 
 import ctypes
+import importlib
 import multiprocessing
 import os
 import pickle
@@ -226,11 +227,23 @@ def _watch_parent(parent: int) -> None:
     threading.Thread(target=watch, name="nprelu-watch-parent", daemon=True).start()
 
 
+#: The registry the units come from, named rather than imported: the runner runs whatever
+#: experiments it is given and never imports the science above it (``run_all.py`` and each
+#: worker resolve it by this name, in their own process).
+REGISTRY = "nprelu.experiments:EXPERIMENTS"
+
+
+def experiments() -> dict:
+    """The experiment registry :data:`REGISTRY` names, imported on first use."""
+    module, name = REGISTRY.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
 def _work(key: str, unit: str, files: UnitFiles, force: bool = False, context=None) -> tuple:
     """``(how, where, record)`` of ``unit`` of the experiment ``key`` (:func:`claim_unit`), with
     ``context`` (``--jobs 1``) or the worker's. In a worker, an exception that cannot be
     pickled is sent back as a RuntimeError with its text; SIGTERM ends the worker."""
-    from . import EXPERIMENTS
+    EXPERIMENTS = experiments()
     if context is not None:
         how, record = claim_unit(context, EXPERIMENTS[key], unit, files, force)
         return how, "here", record
