@@ -3,7 +3,7 @@ per-image first success, its budget, its checks and its registry entries."""
 import numpy as np
 import pytest
 
-from attack_helpers import F64, host, random_batch
+from attack_helpers import F64, counting, host, random_batch
 from nprelu.attacks import apgd, apgd_t
 from nprelu.attacks.apgd_t import N_TARGETS, target_classes
 from nprelu.attacks.registry import REGISTRY, common_to_twins
@@ -18,16 +18,6 @@ def linear(w, b):
     net = MLP([w.shape[0], w.shape[1]], [], seed=0, backend=F64)
     net.W[0][...] = w
     net.b[0][...] = b
-    return net
-
-
-def counting(net, log):
-    inner = net.input_grad
-
-    def input_grad(x, y, loss="cross_entropy", surrogate=None):
-        log.append(len(x))
-        return inner(x, y, loss=loss, surrogate=surrogate)
-    net.input_grad = input_grad
     return net
 
 

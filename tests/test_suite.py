@@ -4,9 +4,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from attack_helpers import random_batch
+from attack_helpers import counting, random_batch
 from nprelu.backend import get_backend
-from nprelu.attacks.registry import REGISTRY, Attack, common_to_twins
+from nprelu.attacks.registry import REGISTRY, Attack
 from nprelu.evaluation import Run, SuiteBudget, attack_seed, budget_words, correct_mask, \
     curve_attacks, evaluate, run_suite, standard_attacks, standard_suite, worst_case
 from nprelu.experiments import EXPERIMENTS, OUTPUTS, PROFILES
@@ -24,16 +24,6 @@ def tiny(caps, seed=0):
     nothing: a random net."""
     return MLP([16, 8, 4], caps, seed=seed, backend=BE)
 
-
-def counting(net, log):
-    """Wrap ``net.input_grad`` to add each call's rows to ``log``."""
-    inner = net.input_grad
-
-    def input_grad(x, y, loss="cross_entropy", surrogate=None):
-        log.append(len(x))
-        return inner(x, y, loss=loss, surrogate=surrogate)
-    net.input_grad = input_grad
-    return net
 
 
 def suite_for(caps, x, y, seed=0, eps=0.1, counts=None, attacks=None):

@@ -44,7 +44,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..progress import log, status_lines
-from .workers import WorkerError, claim_unit, clip_jobs, worker_environment
+from .workers import WorkerError, claim_unit, clip_jobs, portable, worker_environment
 
 INSTALL = 'pip install "dask[distributed]" (or pip install -e ".[cluster]")'
 
@@ -267,8 +267,7 @@ def _portable(fn, *args):
     try:
         return fn(*args)
     except Exception as exc:
-        try:
-            pickle.loads(pickle.dumps(exc))
-        except Exception:  # noqa: BLE001 (any pickling failure)
-            raise RuntimeError(f"{type(exc).__name__}: {exc}") from exc
-        raise
+        sent = portable(exc)
+        if sent is exc:
+            raise
+        raise sent from exc

@@ -255,11 +255,20 @@ def _work(key: str, unit: str, files: UnitFiles, force: bool = False, context=No
     except SystemExit as exc:
         os._exit(exc.code if isinstance(exc.code, int) else 1)
     except BaseException as exc:
-        try:
-            pickle.loads(pickle.dumps(exc))
-        except Exception:  # noqa: BLE001 (any pickling failure)
-            raise RuntimeError(f"{type(exc).__name__}: {exc}") from exc
-        raise
+        sent = portable(exc)
+        if sent is exc:
+            raise
+        raise sent from exc
+
+
+def portable(exc: BaseException) -> BaseException:
+    """``exc`` if it survives pickling (it travels back to the parent or the cluster's client),
+    else a RuntimeError with its type and text."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:  # noqa: BLE001 (any pickling failure)
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
 def _exit(signum, frame):
