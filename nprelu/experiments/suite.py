@@ -100,7 +100,7 @@ def row(ctx, spec) -> dict:
     suite = standard_suite(budget(p))
     ev = evaluate(net, x, y, EPS, suite, seed=ctx.seed, sources=sources, index=index)
     m, pick = attacks_subset(ctx.seed, len(y))
-    dev = ctx.backend.asarray(pick)
+    dev = net.backend.asarray(pick)
     full = evaluate(net, x[dev], y[dev], EPS, suite, seed=ctx.seed, sources=sources,
                     index=index[pick], cascade=False)
     paper_pgd = correct_mask(net, pgd(net, x, y, seed=ctx.seed, index=index, **PGD), y)
