@@ -43,7 +43,7 @@ from ..runner.units import Split, network_units, unit_id
 EPS = PGD["eps"]   # Table 1's budget
 EPS_GRID = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
 #: The suite's budget per profile ("full" falls back to "paper").
-SUITE = {"quick": SuiteBudget(restarts=1, steps=10, margin_steps=10, margin_restarts=1,
+SUITE = {"quick": SuiteBudget(restarts=1, steps=5, margin_steps=5, margin_restarts=1,
                               square_queries=100),
          "paper": STANDARD_BUDGET}
 #: Square's queries in the reduced suite of the curves (Figures 13 and 14).
