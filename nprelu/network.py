@@ -39,7 +39,7 @@ from .backend import Backend, array_module, get_backend, to_host
 from .checkpoint import CheckpointError, read_checkpoint, write_checkpoint
 from .checks import check_finite
 from .flops import count_backward, count_forward
-from .losses import cross_entropy_per_sample, get_loss
+from .losses import get_loss
 from .parallel import over_rows
 
 

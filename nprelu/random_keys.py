@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .backend import to_host
+
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
@@ -63,7 +65,7 @@ def indices(index, n: int) -> np.ndarray:
     index of each row. ValueError for a wrong length or a negative index."""
     if index is None:
         return np.arange(n, dtype=np.int64)
-    idx = np.asarray(index.get() if hasattr(index, "get") else index).astype(np.int64).ravel()
+    idx = np.asarray(to_host(index)).astype(np.int64).ravel()
     if len(idx) != n:
         raise ValueError(f"index must hold one image index per row of x ({n}), got {len(idx)}")
     if len(idx) and idx.min() < 0:

@@ -42,13 +42,14 @@ CLAIM_RULE = ("Each claim is a family of comparisons tested together: each compa
               "mark.")
 
 
-def _pairs(a: list, b: list) -> list[tuple]:
+def finite_pairs(a: list, b: list) -> list[tuple]:
+    """The seeds' (a, b) pairs where both values are finite."""
     return [(x, y) for x, y in zip(a, b) if math.isfinite(x) and math.isfinite(y)]
 
 
 def significance(a: list, b: list, n: int | None = None) -> stats.Significance | None:
     """The test of a - b from per-seed values (module doc); None when no seed has both."""
-    pairs = _pairs(a, b)
+    pairs = finite_pairs(a, b)
     if not pairs:
         return None
     if len(pairs) >= 2:
@@ -65,7 +66,7 @@ def significance(a: list, b: list, n: int | None = None) -> stats.Significance |
 
 def beyond(a: list, b: list, limit: float) -> stats.Significance | None:
     """The test of mean(a - b) against ``limit``: diff = mean(a - b) - limit."""
-    pairs = _pairs(a, b)
+    pairs = finite_pairs(a, b)
     return level([x - y for x, y in pairs], limit) if pairs else None
 
 

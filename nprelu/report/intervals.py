@@ -24,7 +24,7 @@ import re
 from collections import Counter
 
 from .. import stats
-from .families import CLAIM_RULE, NOT_EVIDENCE, claim_verdict
+from .families import CLAIM_RULE, NOT_EVIDENCE, claim_verdict, finite_pairs
 from .format import DASH, num
 
 VERDICTS = ("holds", "fails", "inconclusive")
@@ -79,7 +79,7 @@ def values(blocks: list, get) -> list[float]:
 
 def difference(a: list, b: list, n: int | None = None) -> stats.Interval | None:
     """The interval of a - b from per-seed values (module doc); None when no seed has both."""
-    pairs = [(x, y) for x, y in zip(a, b) if math.isfinite(x) and math.isfinite(y)]
+    pairs = finite_pairs(a, b)
     if not pairs:
         return None
     if len(pairs) >= 2:
@@ -99,7 +99,7 @@ def compare(a: list, b: list, sign: int = 1, n: int | None = None):
     if diff is None:
         return None, None
     if diff.method.startswith("Wilson"):
-        (x, y), = [(p, q) for p, q in zip(a, b) if math.isfinite(p) and math.isfinite(q)]
+        (x, y), = finite_pairs(a, b)
         return stats.separated(stats.wilson_interval(x, n), stats.wilson_interval(y, n),
                                sign), diff
     return stats.verdict(diff, sign), diff
