@@ -15,6 +15,7 @@ from .activations import capped_relu_mask, log_softmax
 from .backend import get_backend
 from .losses import get_loss, logit_margin, logit_sum
 from .network import MLP
+from .outcomes import Outcome
 from .train import accuracy
 
 
@@ -44,6 +45,22 @@ def robust_accuracy(net, x_adv, y, batch_size=8192) -> float:
     """
     x_adv, y, _ = prepare(net, x_adv, y, "x_adv")
     return accuracy(net, x_adv, y, batch_size)
+
+
+def accuracy_outcome(net, x, y, images, batch_size=8192) -> Outcome:
+    """The :class:`~nprelu.outcomes.Outcome` behind :func:`standard_accuracy` (clean ``x``) or
+    :func:`robust_accuracy` (adversarial ``x``): per test image of ``images`` (the indices of
+    the rows of ``x`` in the test set), 1[argmax Z(x_n) = y_n]. Its value is the same float."""
+    return Outcome(correct(net, x, y, batch_size), images)
+
+
+def success_outcome(net, x, x_adv, y, images, batch_size=8192) -> Outcome:
+    """The :class:`~nprelu.outcomes.Outcome` behind :func:`attack_success_rate`: hits where the
+    attack broke an image, counted over the images correct before it (value None, not nan,
+    when none was)."""
+    before = correct(net, x, y, batch_size)
+    after = correct(net, x_adv, y, batch_size, "x_adv")
+    return Outcome(before & ~after, images, counted=before)
 
 
 def worst_case_correct(net, x_advs, y, batch_size=8192):

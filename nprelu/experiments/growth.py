@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .. import paper
 from ..attacks import pgd
-from ..measures import perturbation_growth, standard_accuracy
+from ..measures import accuracy_outcome, perturbation_growth
 from ..runner.config import DEEP, caps_for
 from ..runner.context import subset_key
 from ..runner.store import ModelSpec
@@ -52,7 +52,8 @@ def run_unit(ctx, unit) -> dict:
     x, y = ctx.test(ctx.profile.n_growth)
     net = ctx.model(_spec(name, beta, ctx.seed))   # its own network first, then the shared PGD
     x_adv = adversarial_images(ctx, x, y)
-    return {"growth": perturbation_growth(net, x, x_adv), "accuracy": standard_accuracy(net, x, y),
+    return {"growth": perturbation_growth(net, x, x_adv),
+            "accuracy": accuracy_outcome(net, x, y, ctx.indices(ctx.profile.n_growth)),
             "n_test": int(len(y))}
 
 

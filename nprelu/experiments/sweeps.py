@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .. import paper
 from ..attacks import pgd
-from ..measures import attack_success_rate, robust_accuracy, standard_accuracy
+from ..measures import accuracy_outcome, success_outcome
 from ..runner.config import EVAL_BETAS, caps_for
 from ..runner.store import ModelSpec
 from ..runner.summary import beta_key
@@ -42,16 +42,17 @@ def networks(figure, seed) -> dict:
             for name, beta0, spec in specs(sizes, seed)}
 
 
-def curve(ctx, name, spec, x, y) -> dict:
-    """One trained network's curves over the evaluation caps at its capped layer(s)."""
+def curve(ctx, name, spec, x, y, images) -> dict:
+    """One trained network's curves over the evaluation caps at its capped layer(s), each point
+    a per-image :class:`~nprelu.outcomes.Outcome` on the test images ``images``."""
     net = ctx.model(spec)
     out = {"standard": [], "robust": [], "success": []}
     for k, beta in enumerate(EVAL_BETAS):
         capped = net.with_caps(caps_for(CAPPED[name], beta, 2))
         x_adv = pgd(capped, x, y, seed=ctx.seed * 1000 + k, **PGD)
-        out["standard"].append(standard_accuracy(capped, x, y))
-        out["robust"].append(robust_accuracy(capped, x_adv, y))
-        out["success"].append(attack_success_rate(capped, x, x_adv, y))
+        out["standard"].append(accuracy_outcome(capped, x, y, images))
+        out["robust"].append(accuracy_outcome(capped, x_adv, y, images))
+        out["success"].append(success_outcome(capped, x, x_adv, y, images))
     return out
 
 
@@ -72,7 +73,8 @@ def split(figure) -> Split:
     def run_unit(ctx, unit):
         name, _, spec = networks(figure, ctx.seed)[unit]
         x, y = ctx.test(ctx.profile.n_sweep)
-        return {"curve": curve(ctx, name, spec, x, y), "n_test": int(len(y))}
+        return {"curve": curve(ctx, name, spec, x, y, ctx.indices(ctx.profile.n_sweep)),
+                "n_test": int(len(y))}
 
     def combine(ctx, partials):
         return {figure: figure_block(figure, ctx, partials)}, {

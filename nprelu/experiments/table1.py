@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .. import paper
 from ..attacks import cw_l2, fgsm, pgd
-from ..measures import robust_accuracy, standard_accuracy
+from ..measures import accuracy_outcome
 from ..runner.config import GENERAL
 from ..runner.store import ModelSpec
 from ..runner.units import Split, network_units, unit_seed
@@ -42,16 +42,17 @@ def run_row(ctx, unit) -> dict:
     p = ctx.profile
     x, y = ctx.test(p.n_table)
     xc, yc = ctx.test(p.n_cw)
+    images, images_cw = ctx.indices(p.n_table), ctx.indices(p.n_cw)
     net = ctx.model(spec)
     cw = cw_l2(net, xc, yc, search_steps=p.cw_search_steps, max_iter=p.cw_max_iter, **CW)
     broken = ctx.backend.to_host(cw.success)
     l2 = ctx.backend.to_host(cw.l2)[broken]
     return {
         "beta": spec.caps[1], "adv_training": spec.adv or "none",
-        "clean": standard_accuracy(net, x, y),
-        "fgsm": robust_accuracy(net, fgsm(net, x, y, **FGSM), y),
-        "pgd": robust_accuracy(net, pgd(net, x, y, seed=seed, **PGD), y),
-        "cw": robust_accuracy(net, cw.x_adv, yc),
+        "clean": accuracy_outcome(net, x, y, images),
+        "fgsm": accuracy_outcome(net, fgsm(net, x, y, **FGSM), y, images),
+        "pgd": accuracy_outcome(net, pgd(net, x, y, seed=seed, **PGD), y, images),
+        "cw": accuracy_outcome(net, cw.x_adv, yc, images_cw),
         "cw_mean_l2": float(l2.mean()) if len(l2) else None,
         "n": int(len(y)), "n_cw": int(len(yc)),
     }

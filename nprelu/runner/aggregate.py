@@ -244,3 +244,34 @@ def reaggregate(summary: dict) -> dict:
     for key, value in fresh.items():
         out[key] = value
     return out
+
+
+def unbacked(runs: dict, stored: dict) -> list[str]:
+    """What the per-image outcomes do not back: every accuracy or rate (a "proportion" or
+    "rate" field, :data:`FIELDS`) of each seed's blocks in ``runs`` ({seed: {key: block}}) that
+    has no outcome in ``stored`` ({seed: {path: Outcome}}, ``outcomes.OutcomeFile.read``), or
+    whose outcome's value is not exactly the number; and every outcome with no such number.
+    Empty when every number is recomputed from its images."""
+    from ..outcomes import values_at   # a leaf: the runner reads what it wrote
+
+    problems = []
+    for seed, blocks in runs.items():
+        mine = stored.get(str(seed), {})
+        numbers = {}
+        for key, block in blocks.items():
+            for path, v in values_at(block, key).items():
+                names = tuple(p for p in path.replace("[", ".[").split(".") if p[:1] != "[")
+                if any(n in PER_SEED for n in names) or not is_number(v) and v is not None:
+                    continue
+                if kind_of(names)[0] in ("proportion", "rate"):
+                    numbers[path] = v
+        for path, v in numbers.items():
+            o = mine.get(path)
+            if o is None:
+                if v is not None:
+                    problems.append(f"seed {seed}: {path} = {v} has no per-image outcome")
+            elif o.value != v:
+                problems.append(f"seed {seed}: {path} = {v}, its outcome gives {o.value}")
+        problems += [f"seed {seed}: outcome {p} backs no number" for p in mine
+                     if p not in numbers]
+    return problems

@@ -59,7 +59,8 @@ class Context:
     data: tuple | None            # (x_train, y_train, x_test, y_test) on the device
     store: ModelStore | None
     n_seeds: int = 1              # --seeds: the run covers seed, seed + 1, ...
-    #: Subsets drawn so far, {(seed, n): (x, y, record)}; shared by the contexts of every seed.
+    #: Subsets drawn so far, {(seed, n): (x, y, record, indices)}; shared by the contexts of
+    #: every seed.
     subsets: dict = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -92,14 +93,20 @@ class Context:
             if len(idx) < len(y):
                 dev = self.backend.asarray(idx)
                 x, y = x[dev], y[dev]
-            self.subsets[key] = (x, y, subset_record(idx))
-        x, y, _ = self.subsets[key]
+            self.subsets[key] = (x, y, subset_record(idx), idx)
+        x, y, _, _ = self.subsets[key]
         return x, y
+
+    def indices(self, n):
+        """The test-image indices of :meth:`test` ``(n)`` (host, int64, ascending): what a
+        per-image :class:`~nprelu.outcomes.Outcome` names its images by."""
+        self.test(n)
+        return self.subsets[(self.seed, n)][3]
 
     def drawn(self) -> dict:
         """``{seed: {subset_key(n): subset_record}}`` of every subset drawn so far (as strings)."""
         out: dict = {}
-        for (seed, n), (_, _, record) in self.subsets.items():
+        for (seed, n), (_, _, record, _) in self.subsets.items():
             out.setdefault(str(seed), {})[subset_key(n)] = record
         return out
 

@@ -24,6 +24,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..checkpoint import atomic_write_bytes
+from ..outcomes import OutcomeFile, split
 from ..progress import log
 from .aggregate import aggregate
 from .schema import LEGACY_BLOCKS, META, SCHEMAS, SEED_PARTS, SummaryError, check, \
@@ -287,9 +288,11 @@ class SummaryFile:
         (``schema.META``). ``subsets``: the test
         subsets the units drew, ``{seed: {n: record}}`` (``meta.subsets_drawn``)."""
         numbers, settings = (as_json(v) for v in (numbers, settings))  # as a reload gives them
+        numbers, outcomes = split(numbers)   # per-image outcomes -> their values, and their bits
         check_summary(numbers, self.outputs, where=f"experiment {key}", legacy=False)
         with _lock(self.lock_dir):
             self._merge_from_disk()
+            OutcomeFile(self.lock_dir).add("once" if seed is None else seed, outcomes)
             meta = self.meta
             complete, added = seed is None, False
             if seed is None:
@@ -387,7 +390,10 @@ def as_json(value):
 
 
 def _json_default(o):
-    """Device or NumPy scalars and arrays as plain JSON values."""
+    """Device or NumPy scalars and arrays as plain JSON values; an
+    :class:`~nprelu.outcomes.Outcome` as its JSON form."""
+    if hasattr(o, "to_json"):
+        return o.to_json()
     if hasattr(o, "item") and getattr(o, "ndim", 0) == 0:
         return o.item()
     if hasattr(o, "tolist"):
