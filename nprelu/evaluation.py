@@ -40,6 +40,7 @@ from .attacks._common import prepare
 from .attacks.registry import REGISTRY
 from .checks import check_int, check_real
 from .measures import correct
+from .outcomes import Outcome
 
 MARGIN_STEP = 0.1     # margin PGD's step, a fraction of eps (OUR choice)
 ZERO_EPS_STEP = 0.01  # a PGD step at eps = 0, where the ball is one point and no step matters
@@ -199,7 +200,8 @@ class Evaluation:
     attacked (in a cascade: misclassified clean or by an earlier attack); ``worst`` (bool),
     correct clean and under every attack (:func:`worst_case`); ``first`` (int16), the position
     in ``order`` of the first attack that misclassified it (-1: none, or misclassified clean);
-    ``cascade``: whether the attacks ran as a cascade (else each on every image)."""
+    ``cascade``: whether the attacks ran as a cascade (else each on every image); ``images``:
+    the test-image index of each image (what :meth:`outcome` names them by)."""
 
     clean: np.ndarray
     outcomes: dict
@@ -207,6 +209,19 @@ class Evaluation:
     order: tuple = ()
     first: np.ndarray | None = None
     cascade: bool = False
+    images: np.ndarray | None = None
+
+    def outcome(self, what: str) -> Outcome:
+        """The per-image :class:`~nprelu.outcomes.Outcome` of ``what``: "clean", "worst" (the
+        worst case) or an attack (a full run only, as :meth:`accuracy`); its value is the
+        accuracy."""
+        images = np.arange(len(self.clean)) if self.images is None else self.images
+        if what == "clean":
+            return Outcome(self.clean, images)
+        if what == "worst":
+            return Outcome(self.worst, images)
+        self.accuracy(what)                 # ValueError where the attack did not run on all
+        return Outcome(self.outcomes[what] == CORRECT, images)
 
     def accuracy(self, attack) -> float:
         """Robust accuracy under ``attack`` alone over every image (a full run only)."""
@@ -292,7 +307,8 @@ def evaluate(net, x, y, eps, suite=None, *, seed=0, sources=None, made=None, ind
         broke = alive & (out == BROKEN)
         first[broke] = k
         alive &= out != BROKEN
-    return Evaluation(clean, outcomes, alive, tuple(r.attack for r in runs), first, cascade)
+    return Evaluation(clean, outcomes, alive, tuple(r.attack for r in runs), first, cascade,
+                      index)
 
 
 def craft(net, x, y, eps, run: Run, seed=0, sources=None, index=None):
