@@ -54,7 +54,8 @@ from nprelu.runner.cluster import check_address, missing_distributed
 from nprelu.runner.jobs import WorkerError, WorkerSetup, clip_jobs, default_jobs, \
     run_experiments
 from nprelu.runner.schema import SummaryError
-from nprelu.runner.summary import REPORT_FILES, SummaryFile, run_meta, set_aside
+from nprelu.runner.folder import REPORT_FILES, set_aside
+from nprelu.runner.summary import SummaryFile, run_meta
 from nprelu.progress import format_seconds, log
 
 PROG = "run_all.py"

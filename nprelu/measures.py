@@ -12,7 +12,7 @@ import math
 
 from .attacks._common import check_int, prepare
 from .activations import capped_relu_mask, log_softmax
-from .backend import get_backend
+from .backend import get_backend, to_host
 from .losses import get_loss, logit_margin, logit_sum
 from .network import MLP
 from .outcomes import Outcome
@@ -148,15 +148,22 @@ def sensitivity_map(net, x, t, batch_size=8192):
     return maps, maps.sum(axis=1)
 
 
-def zero_gradient_fraction(net, x, y, batch_size=8192) -> float:
-    """Fraction of samples whose cross-entropy gradient with respect to the input is exactly 0."""
+def zero_gradient_mask(net, x, y, batch_size=8192):
+    """Per sample, whether its cross-entropy gradient with respect to the input is exactly 0
+    (bool (N,), on the device)."""
     x, y, xp = prepare(net, x, y)
     batch_size = check_int("batch_size", batch_size)
-    zero = 0
+    parts = []
     for i in range(0, len(x), batch_size):
         _, dx = net.input_grad(x[i:i + batch_size], y[i:i + batch_size])
-        zero += int((~(dx != 0).any(axis=1)).sum())
-    return zero / max(len(x), 1)
+        parts.append(~(dx != 0).any(axis=1))
+    return xp.concatenate(parts) if parts else xp.zeros(0, dtype=bool)
+
+
+def zero_gradient_fraction(net, x, y, batch_size=8192) -> float:
+    """Fraction of samples whose cross-entropy gradient with respect to the input is exactly 0
+    (:func:`zero_gradient_mask`; 0 for an empty batch)."""
+    return int(zero_gradient_mask(net, x, y, batch_size).sum()) / max(len(x), 1)
 
 
 def zero_gradient_causes(net, x, y, layer, loss="cross_entropy", batch_size=8192) -> dict:
@@ -211,6 +218,16 @@ def cause_fractions(causes: dict) -> dict:
     return {"cap": float((cap & ~sat).sum()) / n, "softmax": float((zero & sat & ~cap).sum()) / n,
             "both": float((cap & sat).sum()) / n, "any": float(zero.sum()) / n,
             "saturated": float(sat.sum()) / n}
+
+
+def cause_outcomes(causes: dict, images) -> dict:
+    """:func:`cause_fractions`, image by image: an :class:`~nprelu.outcomes.Outcome` per cause
+    on the test images ``images``, each with the same value."""
+    host = {k: to_host(v).astype(bool) for k, v in causes.items()}
+    zero, cap, sat = host["zero"], host["cap"], host["saturated"]
+    return {"cap": Outcome(cap & ~sat, images), "softmax": Outcome(zero & sat & ~cap, images),
+            "both": Outcome(cap & sat, images), "any": Outcome(zero, images),
+            "saturated": Outcome(sat, images)}
 
 
 def mean_logit_gap(net, x, y, batch_size=8192) -> float:

@@ -1,7 +1,6 @@
 """The CW-L2 gap (issue 14): CW-L2 through BPDA and from random starts, the accuracy at L2
 budgets, the ``cw_gap`` experiment's blocks and its report sentences."""
 import copy
-import json
 from dataclasses import replace
 
 import numpy as np
@@ -15,6 +14,7 @@ from nprelu.experiments import EXPERIMENTS, PROFILES
 from nprelu.runner.context import Context
 from nprelu.experiments.cw_gap import (VARIANTS, budget_accuracy, cw_measures, l2_summary,
                                        paper_cw, search_budget)
+from nprelu.runner.summary import as_recorded
 from nprelu.runner.schema import SCHEMAS, check
 from nprelu.losses import best_other_class
 from nprelu.network import MLP
@@ -143,12 +143,15 @@ def test_budget_accuracy_at_infinity_is_the_plain_accuracy_of_a_real_run():
     net = _net([None, 0.3])
     x, y = random_batch(net.backend, 40, D, seed=8)
     res = cw_l2(net, x, y, **SMALL)
-    m = cw_measures(net, x, y, res, host)
+    images = np.arange(100, 140)
+    m = cw_measures(net, x, y, res, host, images)
     clean = host(net.predict(x)) == host(y)
     at = budget_accuracy(clean, host(res.success), host(res.l2), (0.05, 0.2, 1.0, np.inf))
     assert at == sorted(at, reverse=True) and at[0] > at[-1]
-    assert at[-1] == m["accuracy"]
-    assert m["at_budget"] == sorted(m["at_budget"], reverse=True)
+    assert at[-1] == m["accuracy"].value
+    at_budget = [o.value for o in m["at_budget"]]
+    assert at_budget == sorted(at_budget, reverse=True)
+    assert all(np.array_equal(o.images, images) for o in m["at_budget"])
 
 
 def test_l2_summary_takes_the_successful_clean_correct_samples_only():
@@ -172,7 +175,7 @@ def test_the_experiments_blocks_pass_the_schema_on_the_quick_profile(mnist, tmp_
     profile = replace(PROFILES["quick"], train_subset=600, epochs=1, adv_epochs=1, n_adaptive=20)
     ctx = Context.create(tmp_path, profile, be, 0, tuple(be.asarray(a) for a in mnist))
     numbers, settings = EXPERIMENTS["cw_gap"].run(ctx)
-    block = json.loads(json.dumps(numbers["cw_gap"]))
+    block = as_recorded(numbers["cw_gap"])
     check(block, SCHEMAS["cw_gap"], "cw_gap")
     assert block["n"] == 20 and block["variants"] == list(VARIANTS) and len(block["rows"]) == 8
     assert {(r["beta"], r["adv_training"]) for r in block["rows"]} == {

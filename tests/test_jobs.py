@@ -24,8 +24,8 @@ from nprelu.runner.jobs import BLAS_THREAD_VARS, run_experiments, run_unit, \
     worker_environment
 from nprelu.runner.schema import SummaryError
 from nprelu.runner.store import locked
-from nprelu.runner.summary import SummaryFile, as_json, check_summary, \
-    remove_stale_temps, run_identity, run_meta
+from nprelu.runner.folder import remove_stale_temps
+from nprelu.runner.summary import SummaryFile, as_json, check_summary, run_identity, run_meta
 from nprelu.runner.units import UnitFiles
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ MODULES = sorted(PACKAGE.rglob("*.py"))
 # readable from every layer above the core).
 LAYERS = [
     {"backend", "activations", "losses", "checkpoint", "progress", "data", "paper", "checks", "stats", "flops",
-     "parallel", "random_keys"},
+     "parallel", "random_keys", "outcomes"},
     {"network", "optim", "threaded_step"},
     {"train"},
     {"attacks", "adversarial_training"},

@@ -13,6 +13,7 @@ from nprelu.runner.aggregate import aggregate
 from nprelu.runner.context import Context
 from nprelu.attacks import zero_gradient_pgd
 from nprelu.attacks.zero_gradient import ZeroGradientResult
+from nprelu.runner.summary import as_recorded
 from nprelu.runner.schema import SCHEMAS, SummaryError, check
 from nprelu.measures import cause_fractions, dtype_twin, mean_logit_gap, zero_gradient_causes
 from nprelu.network import MLP
@@ -116,7 +117,7 @@ def ctx(mnist, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def blocks(ctx):
-    return {**masking.run(ctx)[0], **landscape.run(ctx)[0]}
+    return {**as_recorded(masking.run(ctx)[0]), **landscape.run(ctx)[0]}
 
 
 @pytest.mark.slow

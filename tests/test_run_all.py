@@ -17,7 +17,10 @@ from nprelu.runner.context import Context
 from nprelu.runner.jobs import BLAS_THREAD_VARS
 from nprelu.runner.schema import SCHEMAS, SummaryError
 from nprelu.runner.store import ModelSpec
-from nprelu.runner.summary import SummaryFile, read_summary, run_meta
+from nprelu.outcomes import OutcomeFile
+from nprelu.runner import context
+from nprelu.runner.aggregate import unbacked
+from nprelu.runner.summary import SummaryFile, read_summary, run_meta, runs_of
 
 
 #: The experiments the interrupted two-worker run repeats.
@@ -87,6 +90,12 @@ def test_quick_profile_writes_every_output(quick_run):
         assert r["n"] == 500 and r["n_cw"] == 20
     report = (out / "REPORT.md").read_text()
     assert "Table 1" in report and "98.49" in report  # the paper's value beside ours
+    # Every accuracy and rate of every block is recomputed from its per-image outcomes, on the
+    # seed's own test subsets, and no outcome is left without its number.
+    stored = OutcomeFile(out).read()
+    assert unbacked(runs_of(summary, OUTPUTS), stored) == []
+    subset = context.subset_indices(0, 500, 10_000)
+    assert np.array_equal(stored["0"]["table1[0].clean"].images, subset)
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ from nprelu.evaluation import Run, SuiteBudget, attack_seed, budget_words, corre
 from nprelu.experiments import EXPERIMENTS, OUTPUTS, PROFILES
 from nprelu.experiments import suite as suite_exp
 from nprelu.runner.aggregate import aggregate
+from nprelu.runner.summary import as_recorded
 from nprelu.runner.schema import SCHEMAS, check, check_interval
 from nprelu.network import MLP
 
@@ -206,6 +207,7 @@ def test_units_and_combine_give_blocks_that_pass_the_schema():
         units = exp.run.units(ctx)
         assert units[0] == f"suite/s{seed}/none-none" and len(units) == 12 + len(suite_exp.INITIAL_BETAS)
         blocks, settings = exp.run.combine(ctx, {u: exp.run.run_unit(ctx, u) for u in units})
+        blocks = as_recorded(blocks)
         for key, block in blocks.items():
             check(block, SCHEMAS[OUTPUTS[key].kind], key)
         rows = blocks["suite"]["rows"]

@@ -25,8 +25,9 @@ from __future__ import annotations
 from ..attacks import SURROGATES
 from ..attacks.registry import P_INIT
 from ..checklist import format_checklist, run_checklist
-from ..evaluation import Run, craft, evaluate, fraction
-from ..measures import zero_gradient_fraction
+from ..evaluation import Run, craft, evaluate
+from ..measures import zero_gradient_mask
+from ..outcomes import Outcome
 from ..runner.config import EVAL_BETAS, GENERAL
 from ..runner.context import subset_indices
 from ..runner.store import ModelSpec
@@ -70,13 +71,14 @@ def row_numbers(ev) -> dict:
     (every attack on every image: the row reports each attack's accuracy). Its worst case is
     correct clean and under every attack; Square returns a misclassified image unchanged, so it
     is also the AND over the attacks alone, as "over every attack"."""
-    acc = {k: ev.accuracy(k) for k in ev.outcomes}
+    acc = {k: ev.outcome(k) for k in ev.outcomes}     # per-image Outcomes
     bpda = [acc[k] for k in acc if k.startswith("bpda_")]
-    return {"clean": fraction(ev.clean), "pgd": acc["pgd"], "fgsm": acc["fgsm"],
-            "bpda": min(bpda) if bpda else acc["pgd"],  # uncapped: BPDA-PGD is plain PGD
+    return {"clean": ev.outcome("clean"), "pgd": acc["pgd"], "fgsm": acc["fgsm"],
+            # the weaker BPDA's images (the first at a tie); uncapped: BPDA-PGD is plain PGD
+            "bpda": min(bpda, key=lambda o: o.value) if bpda else acc["pgd"],
             "bpda_relu": acc.get("bpda_relu"), "bpda_identity": acc.get("bpda_identity"),
             "transfer": acc["transfer"], "square": acc["square"], "margin_pgd": acc["margin_pgd"],
-            "worst_case": fraction(ev.worst)}
+            "worst_case": ev.outcome("worst")}
 
 
 def _rows(seed) -> dict:
@@ -107,7 +109,7 @@ def row(ctx, spec) -> dict:
                   sources={"uncapped": source}, index=index, cascade=False)
     numbers = {"beta": spec.caps[1], "adv_training": spec.adv or "none", "n": int(len(y)),
                **row_numbers(ev),
-               "zero_gradient_fraction": zero_gradient_fraction(net, x, y)}
+               "zero_gradient_fraction": Outcome(zero_gradient_mask(net, x, y), index)}
     records = run_checklist(net, xc, yc, EPS, steps=p.checklist_steps,
                             eps_steps=p.checklist_eps_steps, n_queries=p.adaptive_queries,
                             p_init=P_INIT, seed=ctx.seed)

@@ -29,7 +29,8 @@ import numpy as np
 
 from .. import paper
 from ..attacks import cw_l2
-from ..measures import robust_accuracy
+from ..measures import accuracy_outcome
+from ..outcomes import Outcome
 from ..runner.config import GENERAL
 from .table1 import CW, models
 from ..runner.units import Split, network_units
@@ -65,6 +66,12 @@ def budget_accuracy(clean_correct, success, l2, budgets=BUDGETS) -> list:
     Host arrays of one length N >= 1 (booleans, and L2 distances). ValueError on lengths that
     differ, an empty batch, or a budget that is NaN or negative; b = inf is allowed.
     """
+    return [float(robust.mean()) for robust in budget_robust(clean_correct, success, l2, budgets)]
+
+
+def budget_robust(clean_correct, success, l2, budgets=BUDGETS) -> list:
+    """Per budget, the images :func:`budget_accuracy` counts as robust (host bool (N,)): clean
+    correct and not broken within L2 b. Its checks."""
     clean_correct, success = np.asarray(clean_correct, bool), np.asarray(success, bool)
     l2 = np.asarray(l2, dtype=np.float64)
     if not (len(clean_correct) == len(success) == len(l2)) or len(l2) == 0:
@@ -74,8 +81,7 @@ def budget_accuracy(clean_correct, success, l2, budgets=BUDGETS) -> list:
     for b in budgets:
         if not float(b) >= 0.0:
             raise ValueError(f"budgets must be >= 0 (inf allowed), got {b!r}")
-        robust = clean_correct & ~(success & (l2 <= float(b)))
-        out.append(float(robust.mean()))
+        out.append(clean_correct & ~(success & (l2 <= float(b))))
     return out
 
 
@@ -90,12 +96,13 @@ def l2_summary(clean_correct, success, l2) -> dict:
     return {"l2_median": med, "l2_mean": float(found.mean()), "l2_q1": q1, "l2_q3": q3}
 
 
-def cw_measures(net, x, y, result, to_host) -> dict:
-    """One variant's numbers (module doc) from its :class:`~nprelu.attacks.cw.CWResult`."""
+def cw_measures(net, x, y, result, to_host, images) -> dict:
+    """One variant's numbers (module doc) from its :class:`~nprelu.attacks.cw.CWResult`, the
+    accuracies as per-image Outcomes on the test images ``images``."""
     clean = to_host(net.predict(x)) == to_host(y)
     success, l2 = to_host(result.success), to_host(result.l2)
-    return {"accuracy": robust_accuracy(net, result.x_adv, y),
-            "at_budget": budget_accuracy(clean, success, l2),
+    return {"accuracy": accuracy_outcome(net, result.x_adv, y, images),
+            "at_budget": [Outcome(m, images) for m in budget_robust(clean, success, l2)],
             **l2_summary(clean, success, l2)}
 
 
@@ -126,7 +133,8 @@ def run_unit(ctx, unit) -> dict:
             variants[name] = variants["cw"]      # no capped layer: the surrogate changes nothing
             continue
         result = cw_l2(net, x, y, seed=ctx.seed, **CW, **budget, **options)
-        variants[name] = cw_measures(net, x, y, result, ctx.backend.to_host)
+        variants[name] = cw_measures(net, x, y, result, ctx.backend.to_host,
+                                     ctx.indices(ctx.profile.n_adaptive))
     adv = spec.adv or "none"
     return {"beta": spec.caps[1], "adv_training": adv, "paper_cw": paper_cw(spec.caps[1], adv),
             "variants": {k: dict(v) for k, v in variants.items()}, "n": int(len(y))}

@@ -32,8 +32,8 @@ One unit per seed; the network is Figure 6's own (``ctx.model`` reuses it).
 from __future__ import annotations
 
 from ..attacks import input_grad_fn, pgd
-from ..measures import cause_fractions, dtype_twin, mean_logit_gap, robust_accuracy, \
-    standard_accuracy, zero_gradient_causes
+from ..measures import accuracy_outcome, cause_outcomes, dtype_twin, mean_logit_gap, \
+    zero_gradient_causes
 from ..runner.config import EVAL_BETAS, caps_for
 from ..runner.store import ModelSpec
 from .sweeps import CAPPED, NETWORKS, PGD
@@ -51,24 +51,27 @@ def spec(seed) -> ModelSpec:
     return ModelSpec(NETWORKS[FIGURE][1], caps_for(CAPPED[LAYER], TRAINED_BETA, 2), seed=seed)
 
 
-def at_beta(net, net64, beta, x, y, seed) -> dict:
-    """Every number of one evaluation cap (module doc); ``net64``: the float64 twin."""
+def at_beta(net, net64, beta, x, y, seed, images) -> dict:
+    """Every number of one evaluation cap (module doc); ``net64``: the float64 twin; each
+    fraction a per-image Outcome on the test images ``images``."""
     caps = caps_for(CAPPED[LAYER], beta, 2)
     capped, capped64 = net.with_caps(caps), net64.with_caps(caps)
     layer = CAPPED[LAYER][0]
     x64 = net64.backend.asarray(x)
     return {
-        "f32": cause_fractions(zero_gradient_causes(capped, x, y, layer)),
-        "f64": cause_fractions(zero_gradient_causes(capped64, x64, y, layer)),
-        "pgd_ce_f32": robust_accuracy(capped, pgd(capped, x, y, seed=seed, **PGD), y),
-        "pgd_margin_f32": robust_accuracy(
-            capped, pgd(capped, x, y, seed=seed, grad_fn=input_grad_fn("margin"), **PGD), y),
-        "pgd_ce_f64": robust_accuracy(capped64, pgd(capped64, x64, y, seed=seed, **PGD), y),
-        "pgd_margin_f64": robust_accuracy(
+        "f32": cause_outcomes(zero_gradient_causes(capped, x, y, layer), images),
+        "f64": cause_outcomes(zero_gradient_causes(capped64, x64, y, layer), images),
+        "pgd_ce_f32": accuracy_outcome(capped, pgd(capped, x, y, seed=seed, **PGD), y, images),
+        "pgd_margin_f32": accuracy_outcome(
+            capped, pgd(capped, x, y, seed=seed, grad_fn=input_grad_fn("margin"), **PGD), y,
+            images),
+        "pgd_ce_f64": accuracy_outcome(capped64, pgd(capped64, x64, y, seed=seed, **PGD), y,
+                                       images),
+        "pgd_margin_f64": accuracy_outcome(
             capped64, pgd(capped64, x64, y, seed=seed, grad_fn=input_grad_fn("margin"), **PGD),
-            y),
+            y, images),
         "logit_gap": mean_logit_gap(capped, x, y),
-        "standard": standard_accuracy(capped, x, y),
+        "standard": accuracy_outcome(capped, x, y, images),
     }
 
 
@@ -77,7 +80,8 @@ def run(ctx) -> tuple:
     x, y = ctx.test(ctx.profile.n_zero)
     net = ctx.model(spec(ctx.seed))
     net64 = dtype_twin(net, "float64")
-    rows = [at_beta(net, net64, beta, x, y, ctx.seed * 1000 + k)   # Figure 6's PGD seeds
+    images = ctx.indices(ctx.profile.n_zero)
+    rows = [at_beta(net, net64, beta, x, y, ctx.seed * 1000 + k, images)  # Figure 6's PGD seeds
             for k, beta in enumerate(EVAL_BETAS)]
     gap = [r["logit_gap"] for r in rows]
     block = {"network": NETWORKS[FIGURE][0], "sizes": list(NETWORKS[FIGURE][1]),

@@ -30,8 +30,9 @@ import numpy as np
 
 from ..attacks.registry import P_INIT, common_to_twins
 from ..evaluation import CASCADE_ORDER, MARGIN_STEP, STANDARD_BUDGET, SuiteBudget, \
-    attack_seed, budget_words, correct_mask, curve_attacks, evaluate, fraction, pgd_step, \
+    attack_seed, budget_words, correct_mask, curve_attacks, evaluate, pgd_step, \
     standard_attacks, standard_suite
+from ..outcomes import Outcome
 from .adaptive import curve_block, test_images
 from ..runner.config import EVAL_BETAS, GENERAL
 from ..runner.store import ModelSpec
@@ -107,10 +108,10 @@ def row(ctx, spec) -> dict:
     head = {"beta": spec.caps[1], "adv_training": spec.adv or "none"}
     common = evaluate(net, x, y, EPS, [r for r in suite if r.attack in common_to_twins()],
                       seed=ctx.seed, sources=sources, index=index, known=ev.outcomes).worst
-    numbers = {**head, "n": int(len(y)), "clean": fraction(ev.clean),
-               "pgd_paper": fraction(paper_pgd), "worst_case": fraction(ev.worst),
-               "worst_case_common": fraction(common),
-               "n_attacks": m, "attacks": {a: full.accuracy(a) for a in full.outcomes}}
+    numbers = {**head, "n": int(len(y)), "clean": ev.outcome("clean"),
+               "pgd_paper": Outcome(paper_pgd, index), "worst_case": ev.outcome("worst"),
+               "worst_case_common": Outcome(common, index),
+               "n_attacks": m, "attacks": {a: full.outcome(a) for a in full.outcomes}}
     curve, n_curve = eps_curve(ctx, net, sources["uncapped"])
     return {"row": numbers, "curve": {**head, **curve}, "n_curve": n_curve}
 
@@ -132,19 +133,19 @@ def eps_curve(ctx, net, uncapped) -> tuple:
     not attacked). ``(curve, n)``."""
     p = ctx.profile
     x, y, index = test_images(ctx, p.n_fig12)
-    clean = correct_mask(net, x, y)
+    clean = Outcome(correct_mask(net, x, y), index)
     out = {"pgd_paper": [], "worst_case": []}
     for j, eps in enumerate(EPS_GRID):
         if eps == 0:            # every attack returns x itself: both curves start at clean
-            out["pgd_paper"].append(fraction(clean))
-            out["worst_case"].append(fraction(clean))
+            out["pgd_paper"].append(clean)
+            out["worst_case"].append(clean)
             continue
         adv = pgd(net, x, y, **{**PGD, "eps": eps, "step": pgd_step(eps)},
                   seed=attack_seed(ctx.seed, _CURVE_PGD, j), index=index)
-        out["pgd_paper"].append(fraction(correct_mask(net, adv, y)))
+        out["pgd_paper"].append(Outcome(correct_mask(net, adv, y), index))
         ev = evaluate(net, x, y, eps, curve_suite(p), seed=attack_seed(ctx.seed, _CURVE_SUITE, j),
                       sources={"uncapped": uncapped}, index=index)
-        out["worst_case"].append(fraction(ev.worst))
+        out["worst_case"].append(ev.outcome("worst"))
     return out, int(len(y))
 
 
@@ -162,9 +163,9 @@ def fig14_curve(ctx, beta0) -> dict:
         ev = evaluate(capped, x, y, EPS, curve_suite(ctx.profile),
                       seed=attack_seed(ctx.seed, _CURVE_SUITE, 1000 + k),
                       sources={"uncapped": source}, index=index)
-        out["standard"].append(fraction(ev.clean))
-        out["pgd"].append(fraction(correct_mask(capped, adv, y)))
-        out["worst_case"].append(fraction(ev.worst))
+        out["standard"].append(ev.outcome("clean"))
+        out["pgd"].append(Outcome(correct_mask(capped, adv, y), index))
+        out["worst_case"].append(ev.outcome("worst"))
     return {"curve": out, "n_test": int(len(y))}
 
 

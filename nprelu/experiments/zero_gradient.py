@@ -23,12 +23,13 @@ common samples are found in ``combine``.
 from __future__ import annotations
 
 from ..attacks import zero_gradient_pgd
+from ..outcomes import Outcome
 from ..runner.config import EVAL_BETAS, caps_for
 from .sweeps import CAPPED, figure_block, networks
 from ..runner.units import Split
 
 
-def curve(ctx, name, spec, x, y) -> tuple:
+def curve(ctx, name, spec, x, y, images) -> tuple:
     """One trained network's zero-gradient distances over the evaluation caps: ``(curve,
     samples)``, ``samples`` per eval beta ``{"found": [index], "distance": [every sample's]}``."""
     be = ctx.backend
@@ -40,7 +41,7 @@ def curve(ctx, name, spec, x, y) -> tuple:
                                 max_steps=ctx.profile.zero_max_steps)
         found, distance = be.to_host(res.found), be.to_host(res.distance)
         n_found = int(found.sum())
-        out["found_fraction"].append(n_found / len(y))
+        out["found_fraction"].append(Outcome(found, images))
         out["distance"].append(float(distance[found].mean()) if n_found else None)
         out["mean_steps"].append(float(be.to_host(res.steps)[found].mean()) if n_found else None)
         out["distance_censored"].append(float(distance.mean()) if len(y) else None)
@@ -66,7 +67,7 @@ def split(figure) -> Split:
     def run_unit(ctx, unit):
         name, _, spec = networks(figure, ctx.seed)[unit]
         x, y = ctx.test(ctx.profile.n_zero)
-        out, samples = curve(ctx, name, spec, x, y)
+        out, samples = curve(ctx, name, spec, x, y, ctx.indices(ctx.profile.n_zero))
         return {"curve": out, "samples": samples, "n_test": int(len(y))}
 
     def combine(ctx, partials):

@@ -23,7 +23,8 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import nullcontext
 
 from ..progress import format_seconds, log
-from .summary import remove_stale_temps, run_identity
+from .folder import remove_stale_temps
+from .summary import run_identity
 from .units import UnitFiles
 from .workers import WorkerSetup, _Here, _work, executor
 # Re-exported: what run_all.py and the tests import from here.
