@@ -80,7 +80,8 @@ class Output:
     (Figure 12 is drawn inside the adaptive section). ``settings_scope``: the entry of its
     experiment's recorded settings that holds its own attacks, where they differ from the
     experiment's (Figures 13 and 14 run the suite's reduced budget, ``"curves"``); its
-    figure's caption is drawn from that entry.
+    figure's caption is drawn from that entry. ``reads``: other blocks its figure reads
+    besides its own (the title question across eps reads the suite's rows at eps 0.1).
     """
 
     key: str
@@ -92,6 +93,7 @@ class Output:
     partner: str | None = None
     section: bool = True
     settings_scope: str | None = None
+    reads: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -240,6 +242,11 @@ _ENTRIES = (
         Output("cw_gap", "cw_gap", "Beyond the paper — the CW-L2 gap: which CW setting gives "
                "the paper's numbers?", "cw_gap_l2.png", "16 (ours)"),),
         {"quick": 0.2, "paper": 21}, {"CW variants": "n_adaptive"}),
+    # minutes: ESTIMATES (title_eps.py's doc), not yet measured on a quiet machine
+    Experiment("title_eps", later("title_eps.SPLIT"), (
+        Output("title_eps", "title_eps", "Beyond the paper — the title question across eps",
+               "title_eps.png", "17 (ours)", reads=("suite",)),),
+        {"quick": 1.0, "paper": 60}, {"attacks": "n_adaptive"}),
 )
 
 #: Every experiment, in the order ``run_all.py`` runs them, by key.
