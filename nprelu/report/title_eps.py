@@ -130,22 +130,26 @@ def eps_table(found: dict) -> str:
 
 
 def answer_lines(summary: dict) -> list[str]:
-    """The one-line answer, what is missing, and the table: the title question's answer at the
-    top of the report and this section's findings."""
+    """The one-line answer and what is missing: the title question's answer across eps at the
+    top of the report (:func:`.front.answer`)."""
+    return [" ".join(t for t in (one_line(summary), missing_note(summary)) if t), ""]
+
+
+def table_lines(summary: dict) -> list[str]:
+    """The table per eps with its heading sentence ([] when no eps has a twin comparison)."""
     found = per_eps(summary)
-    lines = [" ".join(t for t in (one_line(summary), missing_note(summary)) if t), ""]
-    if found and any(found.values()):
-        lines += ["Per eps, the worst case of each capped network minus its uncapped twin's "
-                  "(paired per seed) and the verdict on every measure the summary has at that "
-                  "eps (strongest single attack and, where recorded, the worst case over the "
-                  "attacks common to both twins):", "", eps_table(found), ""]
-    return lines
+    if not (found and any(found.values())):
+        return []
+    return ["Per eps, the worst case of each capped network minus its uncapped twin's (paired "
+            "per seed) and the verdict on every measure the summary has at that eps (strongest "
+            "single attack and, where recorded, the worst case over the attacks common to both "
+            "twins):", "", eps_table(found), ""]
 
 
 @renders(KEY)
 def section_body(group, summary: dict, figure_line) -> list[str]:
-    """The figure and the one-line answer; the table per eps is at the top of the report, with
-    the answer at eps 0.1 (:func:`.front.answer`)."""
+    """The figure, the one-line answer (also at the top of the report, :func:`.front.answer`)
+    and the table per eps."""
     own = (f"eps {summary[SUITE]['eps']:g}: the suite's own rows" if summary.get(SUITE)
            else "the suite's own eps is not in this summary")
     lines = ["The title question at more than one eps: the suite section's twelve networks, "
@@ -153,8 +157,7 @@ def section_body(group, summary: dict, figure_line) -> list[str]:
              + ", ".join(f"{e:g}" for e in summary[KEY]["eps"]) + f" ({own}).", ""]
     for output in group:
         lines += figure_line(output)
-    return lines + [one_line(summary) + " The table per eps is with the answer at the top of "
-                    "this report.", ""]
+    return lines + [one_line(summary), ""] + table_lines(summary)
 
 
 @finds(KEY)
