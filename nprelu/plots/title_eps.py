@@ -53,7 +53,8 @@ def _draw(ax, pts, style, label, dx=0.0) -> None:
     a = np.array(pts, dtype=float).reshape(-1, 4)
     x, y = a[:, 0] + dx, 100.0 * a[:, 1]
     lo, hi = np.clip(100.0 * a[:, 2], 0, 100), np.clip(100.0 * a[:, 3], 0, 100)
-    err = np.vstack([np.where(np.isfinite(lo), y - lo, 0.0), np.where(np.isfinite(hi), hi - y, 0.0)])
+    err = np.vstack([np.where(np.isfinite(lo), y - lo, 0.0),
+                     np.where(np.isfinite(hi), hi - y, 0.0)])
     ax.errorbar(x, y, yerr=np.clip(err, 0.0, None), label=label, **style)
 
 
@@ -104,8 +105,8 @@ def title_eps_caption(output, block: dict, extras: Extras) -> str:
           else "the suite's own eps is not in this summary")
     return sentences(
         f"Worst-case robust accuracy against eps (L∞) on {block['rows'][0]['n']} test samples "
-        f"per seed" if block["rows"] else "No rows", f"eps {', '.join(f'{e:g}' for e in block['eps'])} "
-        f"from this experiment, {at}; one panel per capped network (rows: max value β, "
+        f"per seed" if block["rows"] else "No rows",
+        f"eps {', '.join(f'{e:g}' for e in block['eps'])} from this experiment, {at}; one panel per capped network (rows: max value β, "
         "columns: adversarial training), solid: the capped network, dashed: its uncapped twin "
         "(same adversarial training, drawn a little to the right); the worst case over the "
         "full standard suite", settings_text(extras), bands_text(extras, "Error bars"))
