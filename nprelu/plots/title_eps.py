@@ -106,7 +106,7 @@ def title_eps_caption(output, block: dict, extras: Extras) -> str:
     return sentences(
         f"Worst-case robust accuracy against eps (L∞) on {block['rows'][0]['n']} test samples "
         f"per seed" if block["rows"] else "No rows",
-        f"eps {', '.join(f'{e:g}' for e in block['eps'])} from this experiment, {at}; one panel per capped network (rows: max value β, "
-        "columns: adversarial training), solid: the capped network, dashed: its uncapped twin "
+        f"eps {', '.join(f'{e:g}' for e in block['eps'])} from this experiment, {at}; one "
+        "panel per capped network (rows: max value β, columns: adversarial training), solid: the capped network, dashed: its uncapped twin "
         "(same adversarial training, drawn a little to the right); the worst case over the "
         "full standard suite", settings_text(extras), bands_text(extras, "Error bars"))
