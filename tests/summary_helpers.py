@@ -110,6 +110,22 @@ def suite_blocks(rng):
                           "pgd", "worst_case", "standard")}}}}
 
 
+def title_eps_block(rng):
+    """The ``title_eps`` block: Table 1's 12 networks at eps 0.05, 0.15 and 0.2, the suite's
+    row shape; the worst case falls with eps."""
+    attacks = ["apgd_ce", "apgd_dlr_relu", "square", "transfer_twin"]
+    rows = []
+    for eps in (0.05, 0.15, 0.2):
+        for p in paper.TABLE1:
+            worst = float(np.clip(0.6 - 2.5 * eps + 0.1 * rng.random(), 0, 1))
+            rows.append({"eps": eps, "beta": p["beta"], "adv_training": p["adv_training"],
+                         "n": 100, "clean": 0.9, "worst_case": worst,
+                         "worst_case_common": min(0.9, worst + 0.05), "n_attacks": 20,
+                         "attacks": {k: float(min(0.9, worst + 0.3 * rng.random()))
+                                     for k in attacks}})
+    return {"eps": [0.05, 0.15, 0.2], "attacks": attacks, "rows": rows}
+
+
 def make_summary(seed: int = 0, seeds: int | None = None) -> dict:
     """Every block the registry knows, with random but well-formed numbers, and its meta.
 
@@ -183,6 +199,7 @@ def one_seed(seed: int) -> dict:
         "cw_gap": cw_gap_block(np.random.default_rng([seed, 14])),  # own draws: others unchanged
         **suite_blocks(np.random.default_rng([seed, 13])),  # helper R: own draws
         "masking": synthetic_masking_block(np.random.default_rng([seed, 15])),
+        "title_eps": title_eps_block(np.random.default_rng([seed, 17])),
         "fig07": synthetic_landscape_block(np.random.default_rng([seed, 16])),
         "fig12": {"network": "general", "sizes": SIZES["general"], "capped_layer": "HL2",
                   "betas_eval": EVAL_BETAS, "initial_betas": [0.01, 0.1, 1], "n_test": 100,

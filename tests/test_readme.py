@@ -12,6 +12,7 @@ import pytest
 
 from nprelu import paper
 from nprelu.report.title import twin_verdicts
+from nprelu.report.title_eps import one_line
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -101,6 +102,14 @@ def test_title_question_counts_match_the_verdicts():
     sentence = (f"Capping helps in {helps} of the {len(words)} capped networks, hurts in "
                 f"{hurts} and makes no difference we can show in {none_}.")
     assert sentence in " ".join(README.split()), sentence
+
+
+def test_the_title_answer_names_the_eps_range_the_summary_covers():
+    """The README's one-line answer is the report's (nprelu.report.title_eps.one_line): the eps
+    it covers and the counts at each, from the committed summary."""
+    line = one_line(SUMMARY)
+    assert line.startswith(("**At eps ", "**Across eps ")), line
+    assert line in " ".join(README.split()), line
 
 
 # --------------------------------------------------------------------------- the tour runs

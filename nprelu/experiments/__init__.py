@@ -80,7 +80,8 @@ class Output:
     (Figure 12 is drawn inside the adaptive section). ``settings_scope``: the entry of its
     experiment's recorded settings that holds its own attacks, where they differ from the
     experiment's (Figures 13 and 14 run the suite's reduced budget, ``"curves"``); its
-    figure's caption is drawn from that entry.
+    figure's caption is drawn from that entry. ``reads``: other blocks its figure reads
+    besides its own (the title question across eps reads the suite's rows at eps 0.1).
     """
 
     key: str
@@ -92,6 +93,7 @@ class Output:
     partner: str | None = None
     section: bool = True
     settings_scope: str | None = None
+    reads: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -240,6 +242,15 @@ _ENTRIES = (
         Output("cw_gap", "cw_gap", "Beyond the paper — the CW-L2 gap: which CW setting gives "
                "the paper's numbers?", "cw_gap_l2.png", "16 (ours)"),),
         {"quick": 0.2, "paper": 21}, {"CW variants": "n_adaptive"}),
+    # minutes: quick measured once (2026-12-02, 2 workers, a shared machine: 202 s of unit
+    # time, 1.9 TFLOP against the quick suite's 1.44 TFLOP the same day); paper an ESTIMATE,
+    # not measured: 3 eps of the suite's rows at 2.4x the cost of its eps-0.1 rows (more images
+    # survive the cascade to APGD-T at eps 0.05; the n / 5 full run costs the same at every
+    # eps), scaled from the suite's recorded 36 min (its rows about 45% of it): ~80 min/seed
+    Experiment("title_eps", later("title_eps.SPLIT"), (
+        Output("title_eps", "title_eps", "Beyond the paper — the title question across eps",
+               "title_eps.png", "17 (ours)", reads=("suite",)),),
+        {"quick": 1.7, "paper": 80}, {"attacks": "n_adaptive"}),
 )
 
 #: Every experiment, in the order ``run_all.py`` runs them, by key.

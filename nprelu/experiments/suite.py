@@ -98,22 +98,32 @@ def row(ctx, spec) -> dict:
     x, y, index = test_images(ctx, p.n_adaptive)
     net = ctx.model(spec)
     sources = {"uncapped": ctx.model(spec.uncapped()), "twin": ctx.model(twin_spec(spec))}
-    suite = standard_suite(budget(p))
-    ev = evaluate(net, x, y, EPS, suite, seed=ctx.seed, sources=sources, index=index)
-    m, pick = attacks_subset(ctx.seed, len(y))
-    dev = net.backend.asarray(pick)
-    full = evaluate(net, x[dev], y[dev], EPS, suite, seed=ctx.seed, sources=sources,
-                    index=index[pick], cascade=False)
+    ev, full, common = evaluations(net, x, y, index, EPS, budget(p), ctx.seed, sources)
+    m = len(full.clean)
     paper_pgd = correct_mask(net, pgd(net, x, y, seed=ctx.seed, index=index, **PGD), y)
     head = {"beta": spec.caps[1], "adv_training": spec.adv or "none"}
-    common = evaluate(net, x, y, EPS, [r for r in suite if r.attack in common_to_twins()],
-                      seed=ctx.seed, sources=sources, index=index, known=ev.outcomes).worst
     numbers = {**head, "n": int(len(y)), "clean": ev.outcome("clean"),
                "pgd_paper": Outcome(paper_pgd, index), "worst_case": ev.outcome("worst"),
-               "worst_case_common": Outcome(common, index),
+               "worst_case_common": common.outcome("worst"),
                "n_attacks": m, "attacks": {a: full.outcome(a) for a in full.outcomes}}
     curve, n_curve = eps_curve(ctx, net, sources["uncapped"])
     return {"row": numbers, "curve": {**head, **curve}, "n_curve": n_curve}
+
+
+def evaluations(net, x, y, index, eps, suite_budget, seed, sources) -> tuple:
+    """A row's three evaluations at ``eps`` (the standard suite with ``suite_budget``, seeded
+    ``seed``): the cascade on every image (clean, worst case), the full run on the
+    :func:`attacks_subset` (per-attack accuracies), and the cascade over the attacks common to
+    both twins reusing the first one's outcomes. ``(ev, full, common)``."""
+    suite = standard_suite(suite_budget)
+    ev = evaluate(net, x, y, eps, suite, seed=seed, sources=sources, index=index)
+    _, pick = attacks_subset(seed, len(y))
+    dev = net.backend.asarray(pick)
+    full = evaluate(net, x[dev], y[dev], eps, suite, seed=seed, sources=sources,
+                    index=index[pick], cascade=False)
+    common = evaluate(net, x, y, eps, [r for r in suite if r.attack in common_to_twins()],
+                      seed=seed, sources=sources, index=index, known=ev.outcomes)
+    return ev, full, common
 
 
 def attacks_subset(seed: int, n: int) -> tuple:

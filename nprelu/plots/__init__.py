@@ -39,13 +39,14 @@ from ..runner.schema import SCHEMAS, check
 from .common import (BUILDERS, CAPTIONS, DRAWERS, Extras, coinciding, draws, save_figure,
                      wrap_title)
 from .captions import attack_caption
-from . import adaptive, captions, cw_gap, figures, maps, masking, suite, sweeps
+from . import adaptive, captions, cw_gap, figures, maps, masking, suite, sweeps, title_eps
 
 #: Every module whose ``@draws`` (and ``@captions``) functions fill :data:`DRAWERS` and
 #: :data:`CAPTIONS`, in one place: imported here, with the package, before any of its modules
 #: runs, so the tables are whole whatever is imported first (tests/test_metadata.py checks that
 #: every figure's kind has its drawer).
-DRAWING_MODULES = (figures, sweeps, maps, adaptive, masking, cw_gap, suite, captions)
+DRAWING_MODULES = (figures, sweeps, maps, adaptive, masking, cw_gap, suite, title_eps,
+                   captions)
 
 
 def extras_for(summary: dict, key: str) -> Extras:
@@ -60,7 +61,9 @@ def extras_for(summary: dict, key: str) -> Extras:
     scope = OUTPUTS[key].settings_scope if key in OUTPUTS else None
     if scope and isinstance(settings, dict) and isinstance(settings.get(scope), dict):
         settings = settings[scope]
-    return Extras(iv, attack_caption(settings), method)
+    reads = {k: (summary[k], (summary.get("intervals") or {}).get(k))
+             for k in (OUTPUTS[key].reads if key in OUTPUTS else ()) if summary.get(k)}
+    return Extras(iv, attack_caption(settings), method, reads)
 
 
 def _checked(summary: dict, key: str) -> dict:

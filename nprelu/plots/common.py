@@ -26,12 +26,14 @@ BAND_ALPHA = 0.18
 @dataclass(frozen=True)
 class Extras:
     """What a drawer gets besides its block: ``iv``, the block's interval block (each number
-    ``[lo, hi]``; None: no intervals), ``caption``, the attack settings in words, and
-    ``method``, how the intervals were made."""
+    ``[lo, hi]``; None: no intervals), ``caption``, the attack settings in words,
+    ``method``, how the intervals were made, and ``reads``, the other blocks the output reads
+    (``Output.reads``): ``{key: (block, its interval block or None)}`` for those present."""
 
     iv: object = None
     caption: str = ""
     method: str = ""
+    reads: dict | None = None
 
 
 #: The figure builder of each output kind: ``build(output, block, extras) -> Figure``.

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from ..experiments import OUTPUTS
 from ..runner.summary import check_summary
-from . import adaptive, cw_gap, findings, masking, numbers, suite, sweeps, table1, table1_claims
+from . import (adaptive, cw_gap, findings, masking, numbers, suite, sweeps, table1,
+               table1_claims, title_eps)
 from .document import build_report
 from .format import write_text
 from .table1 import has_table1, table1_text
@@ -32,7 +33,7 @@ from .table1 import has_table1, table1_text
 #: before any of its modules runs, so the tables are whole whatever is imported first
 #: (tests/test_metadata.py checks that every output kind has its functions).
 SECTION_MODULES = (adaptive, cw_gap, findings, masking, numbers, suite, sweeps, table1,
-                   table1_claims)
+                   table1_claims, title_eps)
 
 
 def write_table1(summary: dict, out_dir) -> Path | None:

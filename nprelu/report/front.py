@@ -19,6 +19,7 @@ from ..experiments import OUTPUTS
 from .families import CONSTRUCTION, MASKED
 from .intervals import counts_text, marks, seed_blocks
 from .title import title_answer, twin_verdicts, verdict_table
+from .title_eps import answer_lines
 
 ANSWER = "The answer: is ReLU adversarially robust?"
 AGREEMENT = "Agreement with the paper, section by section"
@@ -75,7 +76,7 @@ def answer(summary: dict, anchors: dict) -> list[str]:
     suite_title = OUTPUTS["suite"].title
     if not (block and block["rows"]):
         return head + ["Not in this summary: the answer comes from the experiment `suite` "
-                       "(`run_all.py --only suite`).", ""]
+                       "(`run_all.py --only suite`).", ""] + answer_lines(summary)
     seed_rows = [b["rows"] for b in seed_blocks(summary, "suite")]
     verdicts = twin_verdicts(block["rows"], seed_rows)
     where = (f"[{short_title((OUTPUTS['suite'],))}](#{anchors[suite_title][0]})"
@@ -86,7 +87,7 @@ def answer(summary: dict, anchors: dict) -> list[str]:
                     "difference taken per seed:", ""]
     if verdicts:
         lines += [verdict_table(verdicts), ""]
-    return lines
+    return lines + answer_lines(summary)
 
 
 def failing_claims(group, items: list) -> list[str]:
