@@ -124,6 +124,9 @@ def test_the_declared_networks_are_those_the_units_ask_the_store_for(key):
         def test(self, n):
             return None, [0]
 
+        def indices(self, n):
+            return [0]
+
         def drawn(self):
             return {str(self.seed): {subset_key(QUICK.n_growth): {}}}
 

@@ -19,8 +19,9 @@ import math
 import numpy as np
 import pytest
 
-from nprelu.stats import (Significance, clopper_pearson, family_verdicts, paired_test,
-                          positive_interval, prediction_interval, proportion_interval)
+from nprelu.stats import (Significance, clopper_pearson, cmh_interval, cmh_paired,
+                          family_verdicts, paired_test, positive_interval, prediction_interval,
+                          proportion_interval)
 
 DRAWS = 2000
 TAU = 0.3                 # seed random effect, logit scale
@@ -149,3 +150,37 @@ def test_a_p_of_4_percent_alone_holds_but_not_in_a_family_of_9():
     one = Significance(0.1, 0.04, 2.0, 2, "paired t")
     assert family_verdicts([one], [+1]) == [("holds", 0.04)]
     assert family_verdicts([one] * 9, [+1] * 9)[0] == ("inconclusive", pytest.approx(0.36))
+
+
+def _paired_strata(rng, p10, p01, n, seeds):
+    """Per seed, n images' outcomes under A and B: (1, 0) with probability p10, (0, 1) with p01,
+    equal otherwise (both right or both wrong)."""
+    a, b = [], []
+    for _ in range(seeds):
+        u = rng.random(n)
+        a.append((u < p10) | (u >= p10 + p01)), b.append(u >= p10)
+    return a, b
+
+
+@pytest.mark.parametrize("p10,p01,seeds", [(0.10, 0.05, 3), (0.02, 0.0, 5), (0.30, 0.30, 2),
+                                           (0.0, 0.0, 3)])
+def test_the_paired_per_image_interval_covers_the_difference_of_the_networks(p10, p01, seeds):
+    """Conditional on the trained networks (seeds as strata), the per-image paired difference
+    A - B = p10 - p01 is covered by cmh_interval in about 95% of draws (at p10 = p01 = 0, where
+    every draw gives 0, the interval still has width and covers it)."""
+    rng = np.random.default_rng([7, int(p10 * 100), int(p01 * 100), seeds])
+    truth, hits = p10 - p01, 0
+    for _ in range(DRAWS):
+        iv = cmh_interval(*_paired_strata(rng, p10, p01, 200, seeds))
+        assert -1.0 <= iv.lo <= iv.hi <= 1.0
+        hits += iv.lo <= truth <= iv.hi
+    lo, hi = CONSERVATIVE if p10 * p01 == 0 else NOMINAL
+    assert lo <= hits / DRAWS <= hi, hits / DRAWS
+
+
+def test_the_cmh_test_keeps_its_level_under_no_difference():
+    """At p10 = p01 (no difference between A and B), CMH rejects at 5% in about 5% of draws."""
+    rng = np.random.default_rng(11)
+    rejected = sum(cmh_paired(*_paired_strata(rng, 0.1, 0.1, 200, 3)).p < 0.05
+                   for _ in range(DRAWS))
+    assert rejected / DRAWS <= 0.065, rejected / DRAWS

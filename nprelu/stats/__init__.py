@@ -14,11 +14,11 @@ from .core import (Z_975, Interval, paired_interval, separated, t_975, t_interva
                    wilson_interval)
 from .distributions import beta_ppf, betainc, chi2_sf1, norm_sf2, t_ppf, t_sf2
 from .bounded import clopper_pearson, positive_interval, prediction_interval, proportion_interval
-from .testing import (ALPHA, Significance, cmh_paired, decide, discordant, family_verdicts,
+from .testing import (ALPHA, Significance, cmh_interval, cmh_paired, decide, discordant, family_verdicts,
                       holm, paired_test)
 
 __all__ = ["Z_975", "Interval", "paired_interval", "separated", "t_975", "t_interval", "verdict",
            "wilson_interval", "beta_ppf", "betainc", "chi2_sf1", "norm_sf2", "t_ppf", "t_sf2",
            "clopper_pearson", "positive_interval", "prediction_interval", "proportion_interval",
-           "ALPHA", "Significance", "cmh_paired", "decide", "discordant", "family_verdicts",
+           "ALPHA", "Significance", "cmh_interval", "cmh_paired", "decide", "discordant", "family_verdicts",
            "holm", "paired_test"]

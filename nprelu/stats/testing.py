@@ -20,14 +20,23 @@ the opposite sign, and is **inconclusive** otherwise.
 stratum (seed) s, b_s images are right under A and wrong under B, c_s the reverse. Each pair is
 a 2 x 2 table; summed within and over the strata the statistic is McNemar's, combined:
 chi^2 = (sum_s (b_s - c_s))^2 / sum_s (b_s + c_s), 1 df (no continuity correction unless asked).
-The difference in accuracy is sum_s (b_s - c_s) / sum_s n_s. For use once per-image outcomes
-are recorded.
+The difference in accuracy is sum_s (b_s - c_s) / sum_s n_s; its 95% interval
+(:func:`cmh_interval`) is the normal one with the strata's McNemar variances summed, each
+stratum's 2 x 2 table first given 0.5 in every cell (Agresti & Min 2005), so that a stratum
+with no discordant image still has some spread, and cut to [-1, 1]::
+
+    d = sum_s (b_s - c_s) / N~,   var = sum_s [(b~_s + c~_s) - (b~_s - c~_s)^2 / n~_s] / N~^2,
+    b~ = b + 0.5, c~ = c + 0.5, n~ = n + 2, N~ = sum_s n~_s.
+
+Both condition on the trained networks of each seed (seeds are strata): they measure the test
+images' noise, paired; the seed-to-seed spread is what the paired t over seeds measures.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
+from .core import Z_975, Interval
 from .distributions import chi2_sf1, t_sf2
 
 ALPHA = 0.05
@@ -117,3 +126,20 @@ def cmh_paired(strata_a, strata_b, correction: bool = False) -> Significance:
         return Significance(0.0, 1.0, 0.0, n, method)
     stat = max(abs(net) - (1 if correction else 0), 0) ** 2 / total
     return Significance(net / n, chi2_sf1(stat), stat, n, method)
+
+
+def cmh_interval(strata_a, strata_b) -> Interval:
+    """The 95% interval of the pooled paired difference of accuracy, A - B, over strata (seeds)
+    of per-image outcomes on the same images (module doc; Agresti-Min cells, cut to [-1, 1])."""
+    if len(strata_a) != len(strata_b) or not strata_a:
+        raise ValueError("a paired interval needs the same number (>= 1) of strata on both sides")
+    pairs = [discordant(a, b) for a, b in zip(strata_a, strata_b)]
+    sizes = [len(a) + 2.0 for a in strata_a]
+    total = sum(sizes)
+    d = sum(b - c for b, c in pairs) / total
+    var = sum((b + c + 1.0) - (b - c) ** 2 / n for (b, c), n in zip(pairs, sizes)) / total ** 2
+    half = Z_975 * math.sqrt(max(var, 0.0))
+    n = sum(len(a) for a in strata_a)
+    raw = sum(b - c for b, c in pairs) / n if n else 0.0
+    return Interval(raw, max(-1.0, d - half), min(1.0, d + half), n,
+                    f"paired per image, {len(pairs)} seeds as strata (Agresti-Min, normal)")
