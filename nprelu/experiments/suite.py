@@ -32,6 +32,7 @@ from ..attacks.registry import P_INIT, common_to_twins
 from ..evaluation import CASCADE_ORDER, MARGIN_STEP, STANDARD_BUDGET, SuiteBudget, \
     attack_seed, budget_words, correct_mask, curve_attacks, evaluate, fraction, pgd_step, \
     standard_attacks, standard_suite
+from ..measures import accuracy_outcome
 from .adaptive import curve_block, test_images
 from ..runner.config import EVAL_BETAS, GENERAL
 from ..runner.store import ModelSpec
@@ -93,26 +94,38 @@ def run_unit(ctx, unit) -> dict:
 
 def row(ctx, spec) -> dict:
     """One of Table 1's networks: the whole suite at eps 0.1, and its eps curve."""
+    numbers, (net, sources, x, y, index) = at_eps(ctx, spec)
+    m, pick = attacks_subset(ctx.seed, len(y))
+    dev = net.backend.asarray(pick)
+    full = evaluate(net, x[dev], y[dev], EPS, standard_suite(budget(ctx.profile)), seed=ctx.seed,
+                    sources=sources, index=index[pick], cascade=False)
+    numbers.update(n_attacks=m, attacks={a: full.accuracy(a) for a in full.outcomes})
+    curve, n_curve = eps_curve(ctx, net, sources["uncapped"])
+    head = {k: numbers[k] for k in ("beta", "adv_training")}
+    return {"row": numbers, "curve": {**head, **curve}, "n_curve": n_curve}
+
+
+def at_eps(ctx, spec) -> tuple:
+    """``spec``'s network under the standard suite at :data:`EPS` on the ``n_adaptive`` test
+    images, with its two transfer sources (the uncapped twin and the independently trained twin,
+    :func:`twin_spec`): ``(numbers, (net, sources, x, y, index))``, ``numbers`` holding ``beta``,
+    ``adv_training``, ``n`` and the Outcomes ``clean``, ``pgd_paper`` (Table 1's PGD),
+    ``worst_case`` (the cascade over the whole suite) and ``worst_case_common`` (over the
+    attacks common to both twins). A row of this block, and of the control experiment's."""
     p = ctx.profile
     x, y, index = test_images(ctx, p.n_adaptive)
     net = ctx.model(spec)
     sources = {"uncapped": ctx.model(spec.uncapped()), "twin": ctx.model(twin_spec(spec))}
     suite = standard_suite(budget(p))
     ev = evaluate(net, x, y, EPS, suite, seed=ctx.seed, sources=sources, index=index)
-    m, pick = attacks_subset(ctx.seed, len(y))
-    dev = net.backend.asarray(pick)
-    full = evaluate(net, x[dev], y[dev], EPS, suite, seed=ctx.seed, sources=sources,
-                    index=index[pick], cascade=False)
-    paper_pgd = correct_mask(net, pgd(net, x, y, seed=ctx.seed, index=index, **PGD), y)
-    head = {"beta": spec.caps[1], "adv_training": spec.adv or "none"}
+    paper_pgd = pgd(net, x, y, seed=ctx.seed, index=index, **PGD)
     common = evaluate(net, x, y, EPS, [r for r in suite if r.attack in common_to_twins()],
-                      seed=ctx.seed, sources=sources, index=index, known=ev.outcomes).worst
-    numbers = {**head, "n": int(len(y)), "clean": fraction(ev.clean),
-               "pgd_paper": fraction(paper_pgd), "worst_case": fraction(ev.worst),
-               "worst_case_common": fraction(common),
-               "n_attacks": m, "attacks": {a: full.accuracy(a) for a in full.outcomes}}
-    curve, n_curve = eps_curve(ctx, net, sources["uncapped"])
-    return {"row": numbers, "curve": {**head, **curve}, "n_curve": n_curve}
+                      seed=ctx.seed, sources=sources, index=index, known=ev.outcomes)
+    numbers = {"beta": spec.caps[1], "adv_training": spec.adv or "none", "n": int(len(y)),
+               "clean": ev.outcome("clean"),
+               "pgd_paper": accuracy_outcome(net, paper_pgd, y, index),
+               "worst_case": ev.outcome("worst"), "worst_case_common": common.outcome("worst")}
+    return numbers, (net, sources, x, y, index)
 
 
 def attacks_subset(seed: int, n: int) -> tuple:
