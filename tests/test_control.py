@@ -60,8 +60,9 @@ def test_surrogate_pgd_steps_where_the_true_gradient_only_takes_its_random_start
     x, y = random_batch(BE, 64, 20, seed=9, lo=0.2, hi=0.8)
     true = adversarial_hook("pgd", 0.1, seed=0)(net, x, y)
     through = adversarial_hook("pgd", 0.1, seed=0, surrogate="relu")(net, x, y)
+    # the hook's first batch with seed 0 starts from PGD seed 1: that start, and no step
     start = pgd(net, x, y, eps=0.1, step=0.01, steps=1, random_start=True, seed=1,
-                grad_fn=lambda net, x, y: BE.xp.zeros_like(x))   # batch 1 of seed 0: its start, no step
+                grad_fn=lambda net, x, y: BE.xp.zeros_like(x))
     left = lambda a: float(np.mean(np.any(a != start, axis=1)))  # noqa: E731
     assert left(true) < 0.2 and left(through) == 1.0
 

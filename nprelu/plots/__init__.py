@@ -4,8 +4,8 @@ Draws only. Which blocks are figures, their file names and titles come from the 
 (:data:`nprelu.experiments.OUTPUTS`): an output with a ``file`` is a figure, and its ``kind``
 picks the function registered with :func:`draws` (one module per family of figures:
 :mod:`.figures`, :mod:`.sweeps`, :mod:`.maps`, :mod:`.adaptive`, :mod:`.suite`,
-:mod:`.masking`, :mod:`.cw_gap`). Figures 4, 5 and 6 (kind ``pgd_sweep``) share one function,
-so adding a figure of an existing kind needs no change here.
+:mod:`.masking`, :mod:`.cw_gap`, :mod:`.control`). Figures 4, 5 and 6 (kind ``pgd_sweep``)
+share one function, so adding a figure of an existing kind needs no change here.
 
 A figure's title is at most two short lines; what it leaves out (settings, sample sizes, how
 to read it, the intervals) is its caption, :func:`figure_caption` (:mod:`.captions`), which the
@@ -39,13 +39,13 @@ from ..runner.schema import SCHEMAS, check
 from .common import (BUILDERS, CAPTIONS, DRAWERS, Extras, coinciding, draws, save_figure,
                      wrap_title)
 from .captions import attack_caption
-from . import adaptive, captions, cw_gap, figures, maps, masking, suite, sweeps
+from . import adaptive, captions, control, cw_gap, figures, maps, masking, suite, sweeps
 
 #: Every module whose ``@draws`` (and ``@captions``) functions fill :data:`DRAWERS` and
 #: :data:`CAPTIONS`, in one place: imported here, with the package, before any of its modules
 #: runs, so the tables are whole whatever is imported first (tests/test_metadata.py checks that
 #: every figure's kind has its drawer).
-DRAWING_MODULES = (figures, sweeps, maps, adaptive, masking, cw_gap, suite, captions)
+DRAWING_MODULES = (figures, sweeps, maps, adaptive, masking, cw_gap, suite, control, captions)
 
 
 def extras_for(summary: dict, key: str) -> Extras:
@@ -60,7 +60,9 @@ def extras_for(summary: dict, key: str) -> Extras:
     scope = OUTPUTS[key].settings_scope if key in OUTPUTS else None
     if scope and isinstance(settings, dict) and isinstance(settings.get(scope), dict):
         settings = settings[scope]
-    return Extras(iv, attack_caption(settings), method)
+    reads = OUTPUTS[key].reads if key in OUTPUTS else ()
+    others = {k: (summary.get(k), (summary.get("intervals") or {}).get(k)) for k in reads}
+    return Extras(iv, attack_caption(settings), method, others)
 
 
 def _checked(summary: dict, key: str) -> dict:

@@ -9,7 +9,7 @@ text: the settings a title leaves out (:mod:`.captions`).
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -26,12 +26,15 @@ BAND_ALPHA = 0.18
 @dataclass(frozen=True)
 class Extras:
     """What a drawer gets besides its block: ``iv``, the block's interval block (each number
-    ``[lo, hi]``; None: no intervals), ``caption``, the attack settings in words, and
-    ``method``, how the intervals were made."""
+    ``[lo, hi]``; None: no intervals), ``caption``, the attack settings in words,
+    ``method``, how the intervals were made, and ``others``, the blocks of the summary its
+    output reads besides its own (``Output.reads``): ``{key: (block or None, intervals or
+    None)}``."""
 
     iv: object = None
     caption: str = ""
     method: str = ""
+    others: dict = field(default_factory=dict)
 
 
 #: The figure builder of each output kind: ``build(output, block, extras) -> Figure``.
