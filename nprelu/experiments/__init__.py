@@ -244,9 +244,9 @@ _ENTRIES = (
         {"quick": 0.2, "paper": 21}, {"CW variants": "n_adaptive"}),
     # control: quick measured 2026-12-02 (--only control, jobs 2, a loaded machine: 112 s of
     # worker time, 1m12s elapsed). Paper: an ESTIMATE, not measured: its 12 adversarially
-    # trained networks (6 PGD, 6 FGSM, the twins at seed + 1 included) cost about 1.5 times (PGD training dominates)
-    # Table 1's adversarial training, and its evaluation about half of the suite's rows
-    # without their per-attack runs and eps curves: about 20 min on 2 cores.
+    # trained networks (6 PGD, 6 FGSM, the twins at seed + 1 included) cost about 1.5 times
+    # Table 1's adversarial training (PGD training dominates), and its evaluation about half
+    # of the suite's rows without their per-attack runs and eps curves: about 20 min.
     Experiment("control", later("control.SPLIT"), (
         Output("control", "control", "Beyond the paper — the control: adversarial training "
                "that sees through the cap", "control_bpda_training.png", "17 (ours)",

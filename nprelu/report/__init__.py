@@ -23,7 +23,8 @@ from pathlib import Path
 
 from ..experiments import OUTPUTS
 from ..runner.summary import check_summary
-from . import adaptive, control, cw_gap, findings, masking, numbers, suite, sweeps, table1, table1_claims
+from . import adaptive, control, cw_gap, findings, masking, numbers, suite, sweeps, table1, \
+    table1_claims
 from .document import build_report
 from .format import write_text
 from .table1 import has_table1, table1_text

@@ -2,10 +2,10 @@
 
 A model is described by a :class:`ModelSpec` (architecture, training caps, seed and, for
 Table 1, adversarial fine-tuning, whose examples follow the true gradient or, for the control
-experiment, a BPDA surrogate through the caps). :meth:`ModelStore.model` returns it from memory, from its
-checkpoint ``DIR/models/NAME.npz`` when that file was trained with exactly the same
-configuration (kept in the checkpoint's ``meta``), or trains and saves it. A corrupt checkpoint,
-or one trained under other settings, is retrained, not reused.
+experiment, a BPDA surrogate through the caps). :meth:`ModelStore.model` returns it from
+memory, from its checkpoint ``DIR/models/NAME.npz`` when that file was trained with exactly
+the same configuration (kept in the checkpoint's ``meta``), or trains and saves it. A corrupt
+checkpoint, or one trained under other settings, is retrained, not reused.
 
 Processes share the directory (``run_all.py --jobs N`` runs units of work on N workers): each
 network is loaded or trained under an exclusive lock of its own (``models/.NAME.npz.lock``,
