@@ -126,6 +126,18 @@ def title_eps_block(rng):
     return {"eps": [0.05, 0.15, 0.2], "attacks": attacks, "rows": rows}
 
 
+def control_block(rng):
+    """The ``control`` block: the six capped networks adversarially trained through the cap."""
+    rows = []
+    for adv in ("fgsm", "pgd"):
+        for beta in (1.0, 0.1, 0.01):
+            worst = float(0.3 * rng.random())
+            rows.append({"beta": beta, "adv_training": adv, "adv_gradient": "bpda-relu",
+                         "n": 100, "clean": 0.9, "pgd_paper": 0.5, "worst_case": worst,
+                         "worst_case_common": worst + float(0.1 * rng.random())})
+    return {"eps": 0.1, "surrogate": "relu", "rows": rows}
+
+
 def make_summary(seed: int = 0, seeds: int | None = None) -> dict:
     """Every block the registry knows, with random but well-formed numbers, and its meta.
 
@@ -201,6 +213,7 @@ def one_seed(seed: int) -> dict:
         "masking": synthetic_masking_block(np.random.default_rng([seed, 15])),
         "title_eps": title_eps_block(np.random.default_rng([seed, 17])),
         "fig07": synthetic_landscape_block(np.random.default_rng([seed, 16])),
+        "control": control_block(np.random.default_rng([seed, 18])),
         "fig12": {"network": "general", "sizes": SIZES["general"], "capped_layer": "HL2",
                   "betas_eval": EVAL_BETAS, "initial_betas": [0.01, 0.1, 1], "n_test": 100,
                   "eps": 0.1, "curves": {

@@ -81,7 +81,8 @@ class Output:
     experiment's recorded settings that holds its own attacks, where they differ from the
     experiment's (Figures 13 and 14 run the suite's reduced budget, ``"curves"``); its
     figure's caption is drawn from that entry. ``reads``: other blocks its figure reads
-    besides its own (the title question across eps reads the suite's rows at eps 0.1).
+    besides its own (the title question across eps reads the suite's rows at eps 0.1, the
+    control's figure the suite's rows it is compared with).
     """
 
     key: str
@@ -242,6 +243,16 @@ _ENTRIES = (
         Output("cw_gap", "cw_gap", "Beyond the paper — the CW-L2 gap: which CW setting gives "
                "the paper's numbers?", "cw_gap_l2.png", "16 (ours)"),),
         {"quick": 0.2, "paper": 21}, {"CW variants": "n_adaptive"}),
+    # control: quick measured 2026-12-02 (--only control, jobs 2, a loaded machine: 112 s of
+    # worker time, 1m12s elapsed). Paper: an ESTIMATE, not measured: its 12 adversarially
+    # trained networks (6 PGD, 6 FGSM, the twins at seed + 1 included) cost about 1.5 times
+    # Table 1's adversarial training (PGD training dominates), and its evaluation about half
+    # of the suite's rows without their per-attack runs and eps curves: about 20 min.
+    Experiment("control", later("control.SPLIT"), (
+        Output("control", "control", "Beyond the paper — the control: adversarial training "
+               "that sees through the cap", "control_bpda_training.png", "17 (ours)",
+               reads=("suite",)),),
+        {"quick": 1.0, "paper": 20}, {"attacks": "n_adaptive"}),
     # minutes: quick measured once (2026-12-02, 2 workers, a shared machine: 202 s of unit
     # time, 1.9 TFLOP against the quick suite's 1.44 TFLOP the same day); paper an ESTIMATE,
     # not measured: 3 eps of the suite's rows at 2.4x the cost of its eps-0.1 rows (more images
@@ -249,7 +260,7 @@ _ENTRIES = (
     # eps), scaled from the suite's recorded 36 min (its rows about 45% of it): ~80 min/seed
     Experiment("title_eps", later("title_eps.SPLIT"), (
         Output("title_eps", "title_eps", "Beyond the paper — the title question across eps",
-               "title_eps.png", "17 (ours)", reads=("suite",)),),
+               "title_eps.png", "18 (ours)", reads=("suite",)),),
         {"quick": 1.7, "paper": 80}, {"attacks": "n_adaptive"}),
 )
 

@@ -32,6 +32,7 @@ from ..attacks.registry import P_INIT, common_to_twins
 from ..evaluation import CASCADE_ORDER, MARGIN_STEP, STANDARD_BUDGET, SuiteBudget, \
     attack_seed, budget_words, correct_mask, curve_attacks, evaluate, pgd_step, \
     standard_attacks, standard_suite
+from ..measures import accuracy_outcome
 from ..outcomes import Outcome
 from .adaptive import curve_block, test_images
 from ..runner.config import EVAL_BETAS, GENERAL
@@ -94,33 +95,53 @@ def run_unit(ctx, unit) -> dict:
 
 def row(ctx, spec) -> dict:
     """One of Table 1's networks: the whole suite at eps 0.1, and its eps curve."""
+    numbers, (net, sources) = at_eps(ctx, spec, per_attack=True)
+    curve, n_curve = eps_curve(ctx, net, sources["uncapped"])
+    head = {k: numbers[k] for k in ("beta", "adv_training")}
+    return {"row": numbers, "curve": {**head, **curve}, "n_curve": n_curve}
+
+
+def at_eps(ctx, spec, per_attack: bool = False) -> tuple:
+    """``spec``'s network under the standard suite at :data:`EPS` on the ``n_adaptive`` test
+    images, with its two transfer sources (the uncapped twin and the independently trained twin,
+    :func:`twin_spec`): ``(numbers, (net, sources))``, ``numbers`` holding ``beta``,
+    ``adv_training``, ``n`` and the Outcomes ``clean``, ``pgd_paper`` (Table 1's PGD),
+    ``worst_case`` (the cascade over the whole suite) and ``worst_case_common`` (over the
+    attacks common to both twins); with ``per_attack``, also ``n_attacks`` and ``attacks``
+    (every attack on the :func:`attacks_subset`). A row of this block, and of the control
+    experiment's."""
     p = ctx.profile
     x, y, index = test_images(ctx, p.n_adaptive)
     net = ctx.model(spec)
     sources = {"uncapped": ctx.model(spec.uncapped()), "twin": ctx.model(twin_spec(spec))}
-    ev, full, common = evaluations(net, x, y, index, EPS, budget(p), ctx.seed, sources)
-    m = len(full.clean)
-    paper_pgd = correct_mask(net, pgd(net, x, y, seed=ctx.seed, index=index, **PGD), y)
-    head = {"beta": spec.caps[1], "adv_training": spec.adv or "none"}
-    numbers = {**head, "n": int(len(y)), "clean": ev.outcome("clean"),
-               "pgd_paper": Outcome(paper_pgd, index), "worst_case": ev.outcome("worst"),
-               "worst_case_common": common.outcome("worst"),
-               "n_attacks": m, "attacks": {a: full.outcome(a) for a in full.outcomes}}
-    curve, n_curve = eps_curve(ctx, net, sources["uncapped"])
-    return {"row": numbers, "curve": {**head, **curve}, "n_curve": n_curve}
+    ev, full, common = evaluations(net, x, y, index, EPS, budget(p), ctx.seed, sources,
+                                   per_attack)
+    paper_pgd = pgd(net, x, y, seed=ctx.seed, index=index, **PGD)
+    numbers = {"beta": spec.caps[1], "adv_training": spec.adv or "none", "n": int(len(y)),
+               "clean": ev.outcome("clean"),
+               "pgd_paper": accuracy_outcome(net, paper_pgd, y, index),
+               "worst_case": ev.outcome("worst"), "worst_case_common": common.outcome("worst")}
+    if per_attack:
+        numbers.update(n_attacks=len(full.clean),
+                       attacks={a: full.outcome(a) for a in full.outcomes})
+    return numbers, (net, sources)
 
 
-def evaluations(net, x, y, index, eps, suite_budget, seed, sources) -> tuple:
+def evaluations(net, x, y, index, eps, suite_budget, seed, sources,
+                per_attack: bool = True) -> tuple:
     """A row's three evaluations at ``eps`` (the standard suite with ``suite_budget``, seeded
     ``seed``): the cascade on every image (clean, worst case), the full run on the
-    :func:`attacks_subset` (per-attack accuracies), and the cascade over the attacks common to
-    both twins reusing the first one's outcomes. ``(ev, full, common)``."""
+    :func:`attacks_subset` (per-attack accuracies; None without ``per_attack``), and the cascade
+    over the attacks common to both twins reusing the first one's outcomes.
+    ``(ev, full, common)``."""
     suite = standard_suite(suite_budget)
     ev = evaluate(net, x, y, eps, suite, seed=seed, sources=sources, index=index)
-    _, pick = attacks_subset(seed, len(y))
-    dev = net.backend.asarray(pick)
-    full = evaluate(net, x[dev], y[dev], eps, suite, seed=seed, sources=sources,
-                    index=index[pick], cascade=False)
+    full = None
+    if per_attack:
+        _, pick = attacks_subset(seed, len(y))
+        dev = net.backend.asarray(pick)
+        full = evaluate(net, x[dev], y[dev], eps, suite, seed=seed, sources=sources,
+                        index=index[pick], cascade=False)
     common = evaluate(net, x, y, eps, [r for r in suite if r.attack in common_to_twins()],
                       seed=seed, sources=sources, index=index, known=ev.outcomes)
     return ev, full, common

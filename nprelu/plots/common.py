@@ -9,7 +9,7 @@ text: the settings a title leaves out (:mod:`.captions`).
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -33,7 +33,7 @@ class Extras:
     iv: object = None
     caption: str = ""
     method: str = ""
-    reads: dict | None = None
+    reads: dict = field(default_factory=dict)
 
 
 #: The figure builder of each output kind: ``build(output, block, extras) -> Figure``.

@@ -11,9 +11,10 @@ Modules, by concern: :mod:`.format` (numbers to text), :mod:`.stats` (trends in 
 :mod:`.registry` (the functions per claim test and output kind), :mod:`.findings`,
 :mod:`.sweeps`, :mod:`.table1_claims` (the paper's claims tested), :mod:`.numbers` (key-number
 tables), :mod:`.table1` (Table 1 beside the paper's), :mod:`.adaptive` (the section beyond the
-paper), :mod:`.title` (the title question answered), :mod:`.front` (the first screen: the
-contents, the answer, the agreement per section; the sections' order), :mod:`.settings` (each
-experiment's settings as a table, once), :mod:`.anchors` (links to headings) and
+paper), :mod:`.control` (adversarial training through the cap), :mod:`.title` (the title
+question answered), :mod:`.front` (the first screen: the contents, the answer, the agreement
+per section; the sections' order), :mod:`.settings` (each experiment's settings as a table,
+once), :mod:`.anchors` (links to headings) and
 :mod:`.document` (``REPORT.md``).
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from ..experiments import OUTPUTS
 from ..runner.summary import check_summary
-from . import (adaptive, cw_gap, findings, masking, numbers, suite, sweeps, table1,
+from . import (adaptive, control, cw_gap, findings, masking, numbers, suite, sweeps, table1,
                table1_claims, title_eps)
 from .document import build_report
 from .format import write_text
@@ -32,7 +33,7 @@ from .table1 import has_table1, table1_text
 #: ``@finds``, ``@tabulates``, ``@renders``), in one place: imported here, with the package,
 #: before any of its modules runs, so the tables are whole whatever is imported first
 #: (tests/test_metadata.py checks that every output kind has its functions).
-SECTION_MODULES = (adaptive, cw_gap, findings, masking, numbers, suite, sweeps, table1,
+SECTION_MODULES = (adaptive, control, cw_gap, findings, masking, numbers, suite, sweeps, table1,
                    table1_claims, title_eps)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 from ..experiments import OUTPUTS
+from . import control
 from .families import CONSTRUCTION, MASKED
 from .intervals import counts_text, marks, seed_blocks
 from .title import title_answer, twin_verdicts, verdict_table
@@ -87,7 +88,7 @@ def answer(summary: dict, anchors: dict) -> list[str]:
                     "difference taken per seed:", ""]
     if verdicts:
         lines += [verdict_table(verdicts), ""]
-    return lines + answer_lines(summary)
+    return lines + answer_lines(summary) + [control.pointer(summary, anchors), ""]
 
 
 def failing_claims(group, items: list) -> list[str]:

@@ -105,6 +105,9 @@ SCHEMAS = {
         "beta": Opt(NUM), "adv_training": str, "n": int, "clean": NUM, "pgd_paper": NUM,
         "worst_case": NUM, "worst_case_common": MayLack(NUM), "n_attacks": MayLack(int),
         "attacks": Map(NUM)}]},
+    "control": {"eps": NUM, "surrogate": str, "rows": [{
+        "beta": NUM, "adv_training": str, "adv_gradient": str, "n": int,
+        **{k: NUM for k in ("clean", "pgd_paper", "worst_case", "worst_case_common")}}]},
     "title_eps": {"eps": NUMS, "attacks": [str], "rows": [{
         "eps": NUM, "beta": Opt(NUM), "adv_training": str, "n": int, "clean": NUM,
         "worst_case": NUM, "worst_case_common": NUM, "n_attacks": int, "attacks": Map(NUM)}]},

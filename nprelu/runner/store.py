@@ -1,10 +1,11 @@
 """The model store: each network an experiment needs is trained once per output directory.
 
 A model is described by a :class:`ModelSpec` (architecture, training caps, seed and, for
-Table 1, adversarial fine-tuning). :meth:`ModelStore.model` returns it from memory, from its
-checkpoint ``DIR/models/NAME.npz`` when that file was trained with exactly the same
-configuration (kept in the checkpoint's ``meta``), or trains and saves it. A corrupt checkpoint,
-or one trained under other settings, is retrained, not reused.
+Table 1, adversarial fine-tuning, whose examples follow the true gradient or, for the control
+experiment, a BPDA surrogate through the caps). :meth:`ModelStore.model` returns it from
+memory, from its checkpoint ``DIR/models/NAME.npz`` when that file was trained with exactly
+the same configuration (kept in the checkpoint's ``meta``), or trains and saves it. A corrupt
+checkpoint, or one trained under other settings, is retrained, not reused.
 
 Processes share the directory (``run_all.py --jobs N`` runs units of work on N workers): each
 network is loaded or trained under an exclusive lock of its own (``models/.NAME.npz.lock``,
@@ -25,6 +26,7 @@ import numpy as np
 
 from .. import paper
 from ..checkpoint import locked  # noqa: F401 (the per-network lock; units use it too)
+from ..activations import check_surrogate
 from ..adversarial_training import adversarial_hook
 from ..checkpoint import CheckpointError, atomic_write_bytes
 from ..network import MLP
@@ -37,29 +39,51 @@ ADV_PGD = {"step": paper.SECTION8["pgd"]["step"], "steps": paper.SECTION8["pgd"]
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A network to train: ``caps`` are the training caps; ``adv`` is None, 'fgsm' or 'pgd'."""
+    """A network to train: ``caps`` are the training caps; ``adv`` is None, 'fgsm' or 'pgd';
+    ``adv_surrogate``: the gradient its adversarial examples follow, None (the true gradient,
+    Table 1's) or a BPDA surrogate of the capped layers ("relu": straight through the cap;
+    :func:`~nprelu.adversarial_training.adversarial_hook`). Left None, it appears neither in
+    the name nor in the checkpoint's config, which stay those of the networks trained before
+    it existed."""
 
     sizes: tuple
     caps: tuple
     seed: int = 0
     adv: str | None = None
     adv_eps: float = paper.SECTION8["adv_eps"]
+    adv_surrogate: str | None = None
+
+    def __post_init__(self):
+        check_surrogate(self.adv_surrogate)
+        if self.adv_surrogate is not None and self.adv is None:
+            raise ValueError(f"ModelSpec: adv_surrogate {self.adv_surrogate!r} needs an "
+                             "adversarial training (adv 'fgsm' or 'pgd')")
 
     @property
     def name(self) -> str:
         caps = "-".join("none" if c is None else format(c, "g") for c in self.caps)
         arch = "-".join(str(s) for s in self.sizes[1:-1])
         adv = f"_{self.adv}{format(self.adv_eps, 'g')}" if self.adv else ""
-        return f"{arch}_cap{caps}{adv}_s{self.seed}"
+        through = f"_bpda-{self.adv_surrogate}" if self.adv_surrogate else ""
+        return f"{arch}_cap{caps}{adv}{through}_s{self.seed}"
 
     @property
     def base(self) -> "ModelSpec":
         """The clean-trained model an adversarially trained one starts from."""
-        return replace(self, adv=None)
+        return replace(self, adv=None, adv_surrogate=None)
 
     def uncapped(self) -> "ModelSpec":
-        """The same network with plain ReLU everywhere (the transfer attack's source)."""
-        return replace(self, caps=tuple(None for _ in self.caps))
+        """The same network with plain ReLU everywhere (the transfer attack's source). Without
+        caps a surrogate is the true gradient, so it is the true-gradient-trained network."""
+        return replace(self, caps=tuple(None for _ in self.caps), adv_surrogate=None)
+
+    def as_config(self) -> dict:
+        """The fields that name the trained weights: every field, less ``adv_surrogate`` when
+        it is None (so networks trained before the field existed keep their config)."""
+        fields = asdict(self)
+        if self.adv_surrogate is None:
+            del fields["adv_surrogate"]
+        return fields
 
 
 class ModelStore:
@@ -80,7 +104,7 @@ class ModelStore:
     def config(self, spec: ModelSpec) -> dict:
         """Everything that determines the trained weights, as stored in the checkpoint."""
         p = self.profile
-        cfg = {"spec": asdict(spec), "train_subset": p.train_subset, "epochs": p.epochs,
+        cfg = {"spec": spec.as_config(), "train_subset": p.train_subset, "epochs": p.epochs,
                "batch_size": p.batch_size, "lr": paper.SECTION8["lr"]}
         if spec.adv:
             cfg.update(adv_epochs=p.adv_epochs, adv_step=ADV_PGD["step"], adv_steps=ADV_PGD["steps"])
@@ -140,7 +164,8 @@ class ModelStore:
         else:
             self.model(spec.base)  # trained and saved once, shared with the clean experiments
             net = MLP.load(self.path(spec.base), self.backend)  # a private copy to fine-tune
-            hook = adversarial_hook(spec.adv, spec.adv_eps, spec.seed, **ADV_PGD)
+            hook = adversarial_hook(spec.adv, spec.adv_eps, spec.seed, **ADV_PGD,
+                                    surrogate=spec.adv_surrogate)
             h = train(net, self.x, self.y, epochs=p.adv_epochs, batch_size=p.batch_size,
                       lr=paper.SECTION8["lr"], seed=spec.seed + 1, batch_hook=hook,
                       label=spec.name)
