@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 from .. import paper
 from ..experiments import EXPERIMENTS, OUTPUTS, experiment_of
 from ..runner.summary import check_summary
 from ..progress import format_seconds
-from . import front
+from . import front, paired
 from .anchors import heading_anchors, headings
 from .families import NOT_EVIDENCE
 from .format import Paragraph, md_table
@@ -277,13 +278,15 @@ def build_report(summary: dict, out_dir, strict: bool = False) -> str:
                         lambda text: [f"## {group[0].title}", "", text, ""])
     found = {g[0].key: guarded(lambda: section_findings(g, summary), g,
                                lambda text: [Paragraph(text)]) for g in groups}
+    body += guarded(lambda: paired.section(summary, out_dir), [SimpleNamespace(key="paired")],
+                    lambda text: [f"## {paired.TITLE}", "", text, ""])
     body += verdict_lines(groups, found) + compute_appendix(summary)
 
     # the first screen links into the body: anchors in document order (the top's own headings
     # first, none of them a section's title)
     top_titles = [front.CONTENTS, front.ANSWER, front.AGREEMENT, OPEN]
     anchors = heading_anchors(top_titles + headings(body))
-    others = [HOW, VERDICTS, APPENDIX]
+    others = [HOW, paired.TITLE, VERDICTS, APPENDIX]
     lines = (HEADER + small_profile_banner(summary) + front.contents(groups, anchors, others)
              + front.answer(summary, anchors) + front.agreement(groups, found, anchors)
              + open_settings() + body)

@@ -88,7 +88,9 @@ def answer(summary: dict, anchors: dict) -> list[str]:
                     "difference taken per seed:", ""]
     if verdicts:
         lines += [verdict_table(verdicts), ""]
-    return lines + answer_lines(summary) + [control.pointer(summary, anchors), ""]
+    # across eps and the control in one paragraph: the first screen stays within 60 lines
+    return lines + [" ".join(t for t in (answer_lines(summary)[0],
+                                         control.pointer(summary, anchors)) if t), ""]
 
 
 def failing_claims(group, items: list) -> list[str]:
