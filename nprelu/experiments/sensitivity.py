@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from .. import paper
 from ..measures import sensitivity_map
+from ..outcomes import Outcome
 from ..runner.config import GENERAL
 from ..runner.store import ModelSpec
 
@@ -37,7 +38,7 @@ def run(ctx) -> tuple:
         _, s_all = sensitivity_map(net, xs, ys)
         s_all = be.to_host(s_all)
         means.append(float(s_all.mean()))
-        zeros.append(float((s_all == 0).mean()))
+        zeros.append(Outcome(s_all == 0, ctx.indices(ctx.profile.n_sensitivity)))
     result = {"betas": list(BETAS), "sample_index": index, "label": DIGIT,
               "image": be.to_host(x5)[0].tolist(), "maps": maps, "sums": sums,
               "mean_sum_test": means, "zero_fraction": zeros, "n_test": int(len(ys))}

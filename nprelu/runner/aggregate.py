@@ -44,7 +44,7 @@ FIELDS = {
     "cw": ("proportion", "n_cw"),
     "attacks": ("proportion", "n_attacks"),   # the suite's full run on its first n_attacks
     "success": ("rate", None),          # of the correctly classified images
-    "zero_fraction": ("rate", None),    # of a layer's units over the test images
+    "zero_fraction": ("proportion", "n"),   # Figure 11: of the test images, map sum 0
     **{f: ("positive", None) for f in (
         "l2", "linf", "distance", "distance_censored", "distance_common", "mean_steps",
         "l2_mean", "l2_median", "l2_q1", "l2_q3", "cw_mean_l2", "sums", "mean_sum_test",
