@@ -6,7 +6,7 @@ import json
 import pytest
 
 from test_suite import FakeContext
-from nprelu.experiments import EXPERIMENTS, OUTPUTS
+from nprelu.experiments import EXPERIMENTS, OUTPUTS, PROFILES
 from nprelu.experiments import title_eps as exp_mod
 from nprelu.outcomes import Outcome
 from nprelu.report import build_report
@@ -17,10 +17,13 @@ CAPPED = (0.01, "none")
 
 
 def test_one_unit_per_network_and_eps_with_eps_01_left_to_the_suite():
-    units = EXPERIMENTS["title_eps"].run.units(FakeContext(3))
-    assert len(units) == len(set(units)) == 12 * len(exp_mod.EPS_LIST)
+    ctx = FakeContext(3)                                   # the quick profile: eps 0.2 alone
+    units = EXPERIMENTS["title_eps"].run.units(ctx)
+    assert len(units) == len(set(units)) == 12 * len(exp_mod.QUICK_EPS)
     assert all(u.startswith("title_eps/s3/") for u in units)
-    assert sorted({exp_mod._units(3)[u][1] for u in units}) == [0.05, 0.15, 0.2]
+    assert sorted({exp_mod._units(3)[u][1] for u in units}) == [0.2]
+    paper = exp_mod._units(3, PROFILES["paper"])
+    assert len(paper) == 36 and sorted({eps for _, eps in paper.values()}) == [0.05, 0.15, 0.2]
     assert list(EXPERIMENTS)[-1] == "title_eps"
 
 
@@ -37,7 +40,7 @@ def test_a_unit_records_the_suite_rows_measures_as_outcomes_at_its_eps():
     blocks, settings = exp_mod.combine(ctx, {u: part for u in exp_mod._units(0)})
     as_json = json.loads(json.dumps(blocks, default=lambda o: o.value))
     check(as_json["title_eps"], SCHEMAS["title_eps"], "title_eps")
-    assert settings["eps"] == [0.05, 0.15, 0.2]
+    assert settings["eps"] == [0.2]                       # the quick profile's
 
 
 def _summary_where(summary, diff: float, eps: float = 0.15) -> dict:

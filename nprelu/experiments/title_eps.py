@@ -4,8 +4,9 @@ The suite experiment (:mod:`.suite`) answers "does capping help?" at Table 1's e
 Here the same twelve Table 1 networks face the same full standard suite, with the same budget
 (the profile's :func:`.suite.budget`), the same cascade, the same transfer sources (the uncapped
 twin and the independently trained twin, seed + 1) and the same per-attack subset, on the same
-``n_adaptive`` test images, at each eps of :data:`EPS_LIST`: 0.05, 0.15 and 0.2. Eps 0.1 is the
-suite's own rows, which the report reads from the ``suite`` block (not computed again).
+``n_adaptive`` test images, at each eps of :data:`EPS_LIST`: 0.05, 0.15 and 0.2 (the quick
+profile, a smoke test, runs 0.2 alone: :data:`QUICK_EPS`). Eps 0.1 is the suite's own rows,
+which the report reads from the ``suite`` block (not computed again).
 
 Per network and eps (block ``title_eps``, one row each, per-image outcomes): the clean
 accuracy, the worst case (correct clean and under every attack), the worst case over the
@@ -16,7 +17,7 @@ title question's rules (:mod:`nprelu.report.title`). The step sizes that scale w
 APGD's is a fraction of eps, margin PGD's is eps / 10 (:func:`nprelu.evaluation.pgd_step`),
 and every attack draws with the row's seed, as the suite's row does at eps 0.1.
 
-One unit per (network, eps): 12 x 3 per seed.
+One unit per (network, eps): 12 x 3 per seed (12 on the quick profile).
 """
 from __future__ import annotations
 
@@ -34,13 +35,22 @@ KEY = "title_eps"
 #: The eps this experiment adds to the suite's 0.1 (OUR choice, issue 24: Figure 13's reduced
 #: suite reaches its verdicts on these).
 EPS_LIST = (0.05, 0.15, 0.2)
+#: The quick profile's eps (OUR choice, for the test run's time: one eps exercises every path).
+QUICK_EPS = (0.2,)
 
 
-def _units(seed) -> dict:
-    """``{unit id: (ModelSpec, eps)}``: per eps of :data:`EPS_LIST`, one unit per Table 1
-    network in its row order ("title_eps/s0/none-0.1-eps0.05")."""
+def eps_list(profile) -> tuple:
+    """The eps a profile runs: :data:`QUICK_EPS` on "quick", :data:`EPS_LIST` otherwise."""
+    return QUICK_EPS if getattr(profile, "name", None) == "quick" else EPS_LIST
+
+
+def _units(seed, profile=None) -> dict:
+    """``{unit id: (ModelSpec, eps)}``: per eps of :func:`eps_list` (``profile`` None: every eps
+    of :data:`EPS_LIST`), one unit per Table 1 network in its row order
+    ("title_eps/s0/none-0.1-eps0.05")."""
     nets = network_units(KEY, seed, models(seed))
-    return {f"{u}-eps{eps:g}": (spec, eps) for eps in EPS_LIST for u, spec in nets.items()}
+    return {f"{u}-eps{eps:g}": (spec, eps) for eps in eps_list(profile)
+            for u, spec in nets.items()}
 
 
 def run_unit(ctx, unit) -> dict:
@@ -58,8 +68,8 @@ def run_unit(ctx, unit) -> dict:
 
 
 def combine(ctx, partials) -> tuple:
-    rows = [partials[u] for u in _units(ctx.seed)]
-    return ({KEY: {"eps": list(EPS_LIST), "attacks": list(standard_attacks()), "rows": rows}},
+    rows = [partials[u] for u in _units(ctx.seed, ctx.profile)]
+    return ({KEY: {"eps": list(eps_list(ctx.profile)), "attacks": list(standard_attacks()), "rows": rows}},
             settings(ctx.profile))
 
 
@@ -70,12 +80,12 @@ def networks(ctx, unit) -> list[ModelSpec]:
     return [spec, spec.uncapped(), twin_spec(spec)]
 
 
-SPLIT = Split(lambda ctx: list(_units(ctx.seed)), run_unit, combine, networks)
+SPLIT = Split(lambda ctx: list(_units(ctx.seed, ctx.profile)), run_unit, combine, networks)
 
 
 def settings(p) -> dict:
     b = budget(p)
-    return {"eps": list(EPS_LIST), "eps 0.1": f"the suite experiment's rows (eps {EPS:g})",
+    return {"eps": list(eps_list(p)), "eps 0.1": f"the suite experiment's rows (eps {EPS:g})",
             "attacks": list(standard_attacks()), "suite_budget": asdict(b),
             "budget_in_words": budget_words(b),
             "same as the suite": "standard suite, budget, cascade, transfer sources "
