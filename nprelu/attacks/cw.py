@@ -28,11 +28,26 @@ in which some iterate was adversarial, upper = min(upper, c) and c = (lower + up
 otherwise lower = max(lower, c) and c = (lower + upper) / 2 if an upper bound is known
 (upper < 1e10), else c = 10 c.
 
-Abort early: every ``max_iter // 10`` iterations a sample whose loss has not fallen below 0.9999
-times its loss at the previous check stops this search step. The authors test the summed loss
-of their batch; we test each sample's own loss, which is their rule with a batch of one, makes a
-sample's result independent of ``batch_size``, and lets finished samples leave the active batch
-(the first check, at iteration 0, compares with +inf where the authors use 1e6).
+Abort early, per sample: iteration i of a search step is a check when i % (max_iter // 10) == 0
+(i = 0, T/10, 2T/10, ..., T = max_iter); at the check i_j, sample n stops this search step when::
+
+    L_n(w_{i_j}) > 0.9999 * L_n(w_{i_{j-1}})        (L_n(w_{i_{-1}}) = +inf)
+
+with L_n its own loss above, evaluated at the iterate before that iteration's Adam step. The
+authors test the summed loss of their batch; we test each sample's own loss, which is their rule
+with a batch of one, makes a sample's result independent of the batch and of ``batch_size``, and
+lets a stopped sample leave the rows still optimizing (the first check compares with +inf where
+the authors use 1e6, so no sample stops at iteration 0).
+
+Blocks (the CPU): the rows of a chunk of ``batch_size`` run in blocks of at most half the
+backend's ``block_rows`` (256) rows, each block on one thread (:mod:`nprelu.parallel`); between
+two checks a block's rows are fixed. At each check the rows still optimizing are compacted and
+repacked into ceil(active / 256) blocks of nearly equal size (:data:`REPACK`): a sample's
+arithmetic is elementwise or a row of a matrix product, so repacking changes only which rows
+share a product, which a BLAS may round differently in the last bit; with row-by-row products
+the results equal those of the old blocks exactly (tests/test_cw_repack.py). Before issue 23 a
+block kept its own rows for the whole search and iterated, with its few dozen array operations
+an iteration, as long as any of them did (``REPACK = False``; benchmarks/bench_cw_blocks.py).
 
 Success of an iterate: argmax(Z + kappa * onehot_y) != y (with kappa = 0: the predicted class is
 not y). Each sample keeps its smallest-L2 adversarial iterate over all search steps.
@@ -62,11 +77,14 @@ from ..activations import check_surrogate
 from ..backend import array_module
 from ..losses import best_other_class
 from ..optim import Adam
-from ..parallel import over_rows
+from ..parallel import row_blocks, run
 from ._common import check_attack_memory, check_budget, check_int, check_setting, prepare
 
 SHRINK = 1.0 - 1e-6
 NO_UPPER = 1e10
+#: Repack the rows still optimizing into full blocks at each abort-early check (True), or let
+#: each block keep its own rows for the whole search (False, the path before issue 23).
+REPACK = True
 
 
 @dataclass
@@ -168,18 +186,17 @@ def _smaller(a, b, xp):
 
 def _cw_search(net, x, y, start, c_init, search_steps, max_iter, lr, kappa, abort_early, shrink,
                batch_size, surrogate):
-    """One run of the binary search over the batch, from ``start`` (None: from ``x``)."""
-    be = net.backend
-
-    def block(rows):
-        return _cw_batch(net, x[rows], y[rows], c_init, search_steps, max_iter, lr, kappa,
-                         abort_early, shrink, None if start is None else start[rows], surrogate)
-
-    parts = over_rows(be, len(x), block, batch_size,   # 256 rows a block on the CPU (batch_size)
-                      rows_per_block=be.block_rows and be.block_rows // 2)
+    """One run of the binary search over the batch, from ``start`` (None: from ``x``), in chunks
+    of ``batch_size`` rows, one after the other (memory)."""
+    parts = []
+    for a in range(0, len(x), batch_size):
+        rows = slice(a, a + batch_size)
+        parts.append(_cw_chunk(net, x[rows], y[rows], c_init, search_steps, max_iter, lr, kappa,
+                               abort_early, shrink, None if start is None else start[rows],
+                               surrogate))
     if len(parts) == 1:
         return parts[0]
-    return CWResult(*(be.xp.concatenate([getattr(p, f) for p in parts])
+    return CWResult(*(net.backend.xp.concatenate([getattr(p, f) for p in parts])
                       for f in ("x_adv", "l2", "success", "c")))
 
 
@@ -242,43 +259,44 @@ def _hinge(logits, y, c, kappa, rows=None, onehot=None):
     return (loss, adv), wts
 
 
-def _cw_batch(net, x, y, c_init, search_steps, max_iter, lr, kappa, abort_early, shrink,
+
+def _cw_chunk(net, x, y, c_init, search_steps, max_iter, lr, kappa, abort_early, shrink,
               start=None, surrogate=None):
-    xp, dtype = net.backend.xp, net.backend.dtype
+    """The binary search on one chunk of rows, its active rows in blocks (module doc)."""
+    be = net.backend
+    xp, dtype = be.xp, be.dtype
     n, k = len(x), net.sizes[-1]
+    block = be.block_rows and be.block_rows // 2
     w0 = xp.arctanh((2.0 * (x if start is None else start) - 1.0) * shrink)
     c = xp.full(n, c_init, dtype=dtype)
     lower = xp.zeros(n, dtype=dtype)
     upper = xp.full(n, NO_UPPER, dtype=dtype)
     best = _Best(x, xp, dtype)
-    check_every = max(1, max_iter // 10)
+    onehot = xp.arange(k)[None, :] == y[:, None]
+    group = xp.zeros(n, dtype=xp.int64)          # the block of the old layout (REPACK False)
+    for g, rows in enumerate(row_blocks(n, block)):
+        group[rows] = g
+    segments = _segments(max_iter, max(1, max_iter // 10), abort_early)
 
     for _ in range(search_steps):
         broke = xp.zeros(n, dtype=bool)          # some iterate of this search step was adversarial
-        idx = xp.arange(n)                       # rows still optimizing, and their state:
-        w, xs, ys, cs = w0.copy(), x, y, c
-        rows, onehot = xp.arange(n), xp.arange(k)[None, :] == y[:, None]
-        prev = xp.full(n, xp.inf, dtype=dtype)
-        act = best.take(idx)                     # best-so-far of the active rows, compacted
-        opt = Adam([w], lr=lr, beta1=0.9, beta2=0.999, eps=1e-8)
-        for it in range(max_iter):
-            loss, g, l2sq, adv, xa = cw_objective(net, w, xs, ys, cs, kappa, rows, onehot,
-                                                  surrogate)
-            act.update(adv, l2sq, xa)            # no host sync: masked copies only
-            opt.step([g])
-            if abort_early and it % check_every == 0:
-                keep = ~(loss > 0.9999 * prev)
-                prev = loss
+        act = _Active(idx=xp.arange(n), w=w0.copy(), m=xp.zeros_like(w0), v=xp.zeros_like(w0),
+                      x=x, y=y, c=c, onehot=onehot, group=group,
+                      prev=xp.full(n, xp.inf, dtype=dtype), loss=xp.empty(n, dtype=dtype),
+                      best_x=best.x.copy(), best_l2sq=best.l2sq.copy(),
+                      improved=xp.zeros(n, dtype=bool), broke=xp.zeros(n, dtype=bool))
+        for a, b, check in segments:
+            run([partial(_iterate, net, act, rows, lr, a, b, kappa, surrogate)
+                 for rows in _blocks(act, block, be)], be.threads)
+            if check:                            # abort early, per row (module doc)
+                keep = ~(act.loss > 0.9999 * act.prev)
+                act.prev, act.loss = act.loss, act.prev
                 if not bool(keep.all()):
-                    best.put(idx, act, cs, broke)
-                    if not bool(keep.any()):
-                        break
-                    idx, xs, ys, cs, prev = idx[keep], xs[keep], ys[keep], cs[keep], prev[keep]
-                    rows, onehot = xp.arange(len(idx)), onehot[keep]
+                    best.put(act.subset(~keep), broke)
                     act = act.subset(keep)
-                    w, opt = _compact_adam(w, opt, keep)
-        else:
-            best.put(idx, act, cs, broke)
+                    if len(act) == 0:
+                        break
+        best.put(act, broke)
         # binary search on c
         upper = xp.where(broke, xp.minimum(upper, c), upper)
         lower = xp.where(broke, lower, xp.maximum(lower, c))
@@ -291,6 +309,72 @@ def _cw_batch(net, x, y, c_init, search_steps, max_iter, lr, kappa, abort_early,
     return CWResult(best.x, l2, success, best.c)
 
 
+def _segments(max_iter, check_every, abort_early) -> list:
+    """``(a, b, check)``: iterations a .. b-1 run with no look at the loss; ``check``: the loss
+    of iteration b - 1 is an abort-early check (iterations 0, check_every, 2 check_every, ...)."""
+    if not abort_early:
+        return [(0, max_iter, False)]
+    out, a = [], 0
+    for it in range(0, max_iter, check_every):
+        out.append((a, it + 1, True))
+        a = it + 1
+    return out + ([(a, max_iter, False)] if a < max_iter else [])
+
+
+def _blocks(act, block, be) -> list:
+    """The blocks of the active rows: at most ``block`` rows each, as few as that allows
+    (REPACK), or each old block's active rows (REPACK False)."""
+    if REPACK or block is None:
+        return row_blocks(len(act), block)
+    g = be.to_host(act.group).tolist()
+    cuts = [0, *(i for i in range(1, len(g)) if g[i] != g[i - 1]), len(g)]
+    return [slice(a, b) for a, b in zip(cuts[:-1], cuts[1:])]
+
+
+def _iterate(net, act, rows, lr, a, b, kappa, surrogate) -> None:
+    """Adam iterations a .. b-1 on the active rows ``rows`` (a slice), in place in ``act``; the
+    loss of iteration b - 1 goes to ``act.loss``. Blocks are disjoint, so threads may share."""
+    xp = net.backend.xp
+    w = act.w[rows]
+    opt = Adam([w], lr=lr, beta1=0.9, beta2=0.999, eps=1e-8)
+    opt.m, opt.v, opt.t = [act.m[rows]], [act.v[rows]], a     # views: updated in place
+    xs, ys, cs, onehot = act.x[rows], act.y[rows], act.c[rows], act.onehot[rows]
+    best_x, best_l2sq = act.best_x[rows], act.best_l2sq[rows]
+    improved, broke = act.improved[rows], act.broke[rows]
+    index = xp.arange(len(ys))
+    for _ in range(a, b):
+        loss, g, l2sq, adv, xa = cw_objective(net, w, xs, ys, cs, kappa, index, onehot,
+                                              surrogate)
+        better = adv & (l2sq < best_l2sq)        # no host sync: masked copies only
+        xp.copyto(best_l2sq, l2sq, where=better)
+        xp.copyto(best_x, xa, where=better[:, None])
+        improved |= better
+        broke |= adv
+        opt.step([g])
+    act.loss[rows] = loss
+
+
+class _Active:
+    """The rows still optimizing in this search step, compacted: row i of every field is one
+    sample, ``idx[i]`` its row in the chunk. ``w``, ``m``, ``v``: the variable and Adam's
+    moments; ``x``, ``y``, ``c``, ``onehot``, ``group``: the sample's; ``prev``, ``loss``: its
+    loss at the last check and at the last iteration run; ``best_x``, ``best_l2sq``: its best so
+    far; ``improved``: this search step improved it; ``broke``: some iterate was adversarial."""
+
+    FIELDS = ("idx", "w", "m", "v", "x", "y", "c", "onehot", "group", "prev", "loss", "best_x",
+              "best_l2sq", "improved", "broke")
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+    def __len__(self):
+        return len(self.idx)
+
+    def subset(self, keep) -> "_Active":
+        """The rows ``keep`` (a boolean mask), in order: copies."""
+        return _Active(**{f: getattr(self, f)[keep] for f in self.FIELDS})
+
+
 class _Best:
     """Smallest-L2 adversarial example per sample over all search steps (``l2sq`` inf: none)."""
 
@@ -301,44 +385,9 @@ class _Best:
         self.l2sq = xp.full(n, xp.inf, dtype=dtype)
         self.c = xp.full(n, math.nan, dtype=dtype)
 
-    def take(self, idx):
-        return _ActiveBest(self.x[idx], self.l2sq[idx], self.xp)
-
-    def put(self, idx, act, cs, broke):
-        """Write the active rows' state back (at a compaction or the end of a search step)."""
-        self.x[idx] = act.x
-        self.l2sq[idx] = act.l2sq
-        self.c[idx] = self.xp.where(act.improved, cs, self.c[idx])
-        broke[idx] |= act.broke
-
-
-class _ActiveBest:
-    """The best-so-far of the active rows, in the compacted order of the optimization."""
-
-    def __init__(self, x, l2sq, xp, improved=None, broke=None):
-        self.x, self.l2sq, self.xp = x, l2sq, xp
-        self.improved = xp.zeros(len(x), dtype=bool) if improved is None else improved
-        self.broke = xp.zeros(len(x), dtype=bool) if broke is None else broke
-
-    def update(self, adv, l2sq, xa):
-        xp = self.xp
-        better = adv & (l2sq < self.l2sq)
-        xp.copyto(self.l2sq, l2sq, where=better)
-        xp.copyto(self.x, xa, where=better[:, None])
-        self.improved |= better
-        self.broke |= adv
-
-    def subset(self, keep):
-        return _ActiveBest(self.x[keep], self.l2sq[keep], self.xp, self.improved[keep],
-                           self.broke[keep])
-
-
-def _compact_adam(w, opt, keep):
-    """The rows ``keep`` of the variable and of Adam's moments, at the same step count and with
-    the same settings."""
-    w = w[keep]
-    new = opt.like([w])
-    new.t = opt.t
-    new.m[0][...] = opt.m[0][keep]
-    new.v[0][...] = opt.v[0][keep]
-    return w, new
+    def put(self, act, broke):
+        """Write the state of the active rows ``act`` back (when they stop)."""
+        self.x[act.idx] = act.best_x
+        self.l2sq[act.idx] = act.best_l2sq
+        self.c[act.idx] = self.xp.where(act.improved, act.c, self.c[act.idx])
+        broke[act.idx] |= act.broke
