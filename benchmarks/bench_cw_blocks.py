@@ -1,17 +1,20 @@
 """CW-L2's blocks of rows on the CPU (issue 23): each block on its own rows for the whole binary
 search (the path before), larger blocks, or the rows still optimizing repacked into full blocks
-at each abort-early check (nprelu.attacks.cw, ``REPACK``).
+at each abort-early check into at most as many blocks, of at least so many rows (nprelu.attacks.cw,
+``REPACK``, ``MIN_BLOCK_ROWS``).
 
 Abort-early is per image: every max_iter // 10 iterations an image whose loss L_n did not fall
 below 0.9999 times its loss at the previous check stops its search step. Before the repacking a
 block kept iterating, with all its per-iteration array operations, for as long as one of its rows
-did; the repacked rows form ceil(active / block) blocks of nearly equal size.
+did; the repacked rows form min(K, floor(active / least)) blocks of nearly equal size, K the
+first layout's count.
 
 Every setting runs on the same trained network and images, in turn within each repeat (so a
 shared machine's load meets all of them alike); the script prints each setting's median and best
-seconds and the ratio of the old path's median to its median, and checks that every setting gives
-each image the result of the old path (success the same; x_adv and L2 up to the rounding of the
-matrix products: a BLAS rounds a row differently at another place in a product).
+seconds, its median CPU seconds (the process's, all threads: less sensitive to other jobs than
+the wall clock), the ratios of the old path's medians to its, and whether it gives each image
+the old path's result (success the same; L2 up to the rounding of the matrix products: a BLAS
+rounds a row differently at another place in a product).
 
 The network is the paper's 784-392-196-10 (HL2 capped at ``--cap``, or not) trained
 ``--epochs`` epochs on the 60,000 training images, batch 128, seed 0 (a few seconds).
@@ -45,19 +48,23 @@ from nprelu.paper import GENERAL  # noqa: E402
 from nprelu.train import accuracy, train  # noqa: E402
 
 CW = {"c_init": 1e-3, "lr": 1e-2, "kappa": 0.0, "abort_early": True}
-#: name: (rows per CW block, repack). The CW block is half the backend's block_rows.
-SETTINGS = {"old: blocks of 256": (256, False), "blocks of 512": (512, False),
-            "repacked, blocks of 256": (256, True), "repacked, blocks of 128": (128, True)}
+#: name: (rows per first CW block, repack, least rows per repacked block). The CW block is half
+#: the backend's block_rows.
+SETTINGS = {"old: blocks of 256": (256, False, 0), "blocks of 512": (512, False, 0),
+            "repacked, >= 64 rows": (256, True, 64), "repacked, >= 128 rows": (256, True, 128)}
+OLD = "old: blocks of 256"
 
 
-def attack(net, be, block, repack, x, y, kw):
+def attack(net, be, setting, x, y, kw):
+    block, repack, least = setting
     variant = copy.copy(net)
     variant.backend = dataclasses.replace(be, block_rows=2 * block)
-    cw_module.REPACK = repack
+    saved = cw_module.REPACK, cw_module.MIN_BLOCK_ROWS
+    cw_module.REPACK, cw_module.MIN_BLOCK_ROWS = repack, least
     try:
         return cw_module.cw_l2(variant, x, y, **kw)
     finally:
-        cw_module.REPACK = True
+        cw_module.REPACK, cw_module.MIN_BLOCK_ROWS = saved
 
 
 def main(argv=None) -> None:
@@ -69,7 +76,8 @@ def main(argv=None) -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--cap", type=float, default=None, help="HL2's cap (default: uncapped)")
-    ap.add_argument("--only", nargs="+", default=None, help="names of SETTINGS to time")
+    ap.add_argument("--only", nargs="+", default=None,
+                    help="names of SETTINGS to time beside the old path")
     args = ap.parse_args(argv)
     base = get_backend("numpy")
     x_train, y_train, x_test, y_test = load_mnist_or_exit(__file__)
@@ -79,7 +87,7 @@ def main(argv=None) -> None:
     train_s = time.perf_counter() - t0
     x, y = base.asarray(x_test[:args.n]), y_test[:args.n]
     kw = {**CW, "search_steps": args.search_steps, "max_iter": args.max_iter}
-    settings = {k: v for k, v in SETTINGS.items() if args.only is None or k in args.only}
+    settings = {k: v for k, v in SETTINGS.items() if k == OLD or k in (args.only or SETTINGS)}
     print(f"{blas_threads()}; load average {os.getloadavg()[0]:.2f} at start")
     print(f"network {list(GENERAL)}, HL2 cap {args.cap}, trained {args.epochs} epoch(s) in "
           f"{train_s:.1f} s, clean accuracy {accuracy(net, x, y):.3f} on {args.n} images")
@@ -87,24 +95,29 @@ def main(argv=None) -> None:
           f"{args.repeats} repeats")
     for threads in args.threads:
         be = dataclasses.replace(base, threads=threads)
-        ref = attack(net, be, *SETTINGS["old: blocks of 256"], x, y, kw)   # also the warm-up
         times = {k: [] for k in settings}
+        cpu = {k: [] for k in settings}
+        last = {}
         for _ in range(args.repeats):
-            for name, (block, repack) in settings.items():
-                start = time.perf_counter()
-                res = attack(net, be, block, repack, x, y, kw)
+            for name, setting in settings.items():
+                start, start_cpu = time.perf_counter(), time.process_time()
+                last[name] = attack(net, be, setting, x, y, kw)
                 times[name].append(time.perf_counter() - start)
-        old = statistics.median(times["old: blocks of 256"]) if "old: blocks of 256" in times \
-            else float("nan")
+                cpu[name].append(time.process_time() - start_cpu)
+            print("  repeat (wall / CPU s): " + ", ".join(
+                f"{k} {v[-1]:.1f} / {cpu[k][-1]:.1f}" for k, v in times.items()), flush=True)
+        ref = last[OLD]
+        old, old_cpu = statistics.median(times[OLD]), statistics.median(cpu[OLD])
         print(f"\n{threads} thread(s); load average {os.getloadavg()[0]:.2f} after")
-        print(f"{'setting':<26} {'median s':>9} {'best s':>9} {'old/this':>9}  per image vs old")
-        for name, (block, repack) in settings.items():
-            res = attack(net, be, block, repack, x, y, kw) if name != "old: blocks of 256" \
-                else ref
+        print(f"{'setting':<26} {'median s':>9} {'best s':>9} {'old/this':>9} {'CPU s':>7} "
+              f"{'old/this':>9}  per image vs old")
+        for name, res in last.items():
             same = bool((be.to_host(res.success) == be.to_host(ref.success)).all())
             dl2 = float(abs(be.to_host(res.l2) - be.to_host(ref.l2)).max())
             med = statistics.median(times[name])
-            print(f"{name:<26} {med:9.2f} {min(times[name]):9.2f} {old / med:9.2f}  "
+            med_cpu = statistics.median(cpu[name])
+            print(f"{name:<26} {med:9.2f} {min(times[name]):9.2f} {old / med:9.2f} "
+                  f"{med_cpu:7.1f} {old_cpu / med_cpu:9.2f}  "
                   f"success {'same' if same else 'DIFFERS'}, max |dL2| {dl2:.1e}")
         ok = float(be.to_host(ref.success).mean())
         print(f"old path: success {ok:.3f}, mean L2 of successes "

@@ -1,7 +1,8 @@
 """CW-L2's rows in blocks (issue 23): abort-early is decided per image, so the rows still
-optimizing are repacked into full blocks at each check, and an image's result does not depend on
-the other images of its batch, their order, the chunks or the blocks (up to the BLAS's rounding
-of a row at another place in a product, which ``rowwise_products`` sets aside)."""
+optimizing may be repacked into full blocks at each check (``cw.REPACK``, off by default), and an
+image's result does not depend on the other images of its batch, their order, the chunks or the
+blocks (up to the BLAS's rounding of a row at another place in a product, which
+``rowwise_products`` sets aside)."""
 from dataclasses import replace
 
 import numpy as np
@@ -38,6 +39,8 @@ def same(a, b, what):
                                      {"surrogate": "relu"}], ids=["plain", "restarts", "bpda"])
 def test_repacked_blocks_give_each_image_the_result_of_the_old_blocks(options, monkeypatch):
     rowwise_products(monkeypatch)
+    monkeypatch.setattr(cw_module, "MIN_BLOCK_ROWS", 3)           # repacked blocks of 3 to 8 rows
+    monkeypatch.setattr(cw_module, "REPACK", True)
     net, x, y = case()
     log_new, log_old = [], []
     new = run(counting(net, log_new), x, y, **options)
@@ -45,13 +48,18 @@ def test_repacked_blocks_give_each_image_the_result_of_the_old_blocks(options, m
     old = run(counting(case()[0], log_old), x, y, **options)
     same(new, old, "repacked vs old blocks")
     assert new["success"].any() and not new["success"].all()
-    # abort-early fired, and repacking ran the same rows in fewer, fuller blocks
+    # abort-early fired, and repacking ran the same rows in no more blocks (fewer: plain CW;
+    # from random starts few rows stop)
     assert sum(log_new) == sum(log_old) < 3 * 60 * N * options.get("restarts", 1)
-    assert len(log_new) < len(log_old)
+    assert len(log_new) < len(log_old) if not options else len(log_new) <= len(log_old)
 
 
-def test_cw_gives_each_image_the_same_result_shuffled_split_or_in_other_blocks(monkeypatch):
+@pytest.mark.parametrize("repack", [False, True])
+def test_cw_gives_each_image_the_same_result_shuffled_split_or_in_other_blocks(repack,
+                                                                               monkeypatch):
     rowwise_products(monkeypatch)
+    monkeypatch.setattr(cw_module, "MIN_BLOCK_ROWS", 3)
+    monkeypatch.setattr(cw_module, "REPACK", repack)
     net, x, y = case()
     whole = run(net, x, y)
     perm = np.random.default_rng(3).permutation(N)
@@ -66,11 +74,23 @@ def test_cw_gives_each_image_the_same_result_shuffled_split_or_in_other_blocks(m
     same(run(whole_batch, x, y), whole, "one block")
 
 
-def test_without_abort_early_every_row_runs_every_iteration():
+def test_without_abort_early_every_row_runs_every_iteration(monkeypatch):
+    monkeypatch.setattr(cw_module, "MIN_BLOCK_ROWS", 3)
     net, x, y = case()
     log = []
     run(counting(net, log), x, y, abort_early=False, search_steps=2, max_iter=7)
     assert log == [8] * (5 * 2 * 7)                 # 5 blocks of 8 rows, 2 x 7 iterations
+
+
+def test_repacking_never_makes_more_blocks_than_the_first_layout_nor_blocks_under_the_minimum(
+        monkeypatch):
+    monkeypatch.setattr(cw_module, "REPACK", True)
+    act = type("Rows", (), {"__len__": lambda self: self.n})()
+    for n, count, sizes in [(400, 2, [200, 200]), (130, 2, [65, 65]), (127, 2, [127]),
+                            (5, 2, [5]), (300, 4, [75, 75, 75, 75]), (257, 9, [64, 64, 64, 65])]:
+        act.n = n
+        got = [s.stop - s.start for s in cw_module._blocks(act, 256, count, BE)]
+        assert got == sizes, (n, count)
 
 
 def test_abort_early_checks_fall_on_iterations_0_and_every_tenth_of_max_iter():

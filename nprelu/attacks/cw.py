@@ -39,15 +39,15 @@ with a batch of one, makes a sample's result independent of the batch and of ``b
 lets a stopped sample leave the rows still optimizing (the first check compares with +inf where
 the authors use 1e6, so no sample stops at iteration 0).
 
-Blocks (the CPU): the rows of a chunk of ``batch_size`` run in blocks of at most half the
-backend's ``block_rows`` (256) rows, each block on one thread (:mod:`nprelu.parallel`); between
-two checks a block's rows are fixed. At each check the rows still optimizing are compacted and
-repacked into ceil(active / 256) blocks of nearly equal size (:data:`REPACK`): a sample's
-arithmetic is elementwise or a row of a matrix product, so repacking changes only which rows
-share a product, which a BLAS may round differently in the last bit; with row-by-row products
-the results equal those of the old blocks exactly (tests/test_cw_repack.py). Before issue 23 a
-block kept its own rows for the whole search and iterated, with its few dozen array operations
-an iteration, as long as any of them did (``REPACK = False``; benchmarks/bench_cw_blocks.py).
+Blocks (the CPU): the rows of a chunk of ``batch_size`` run in K = ceil(rows / 256) blocks (256:
+half the backend's ``block_rows``), each block run by one thread between two checks
+(:mod:`nprelu.parallel`); a stopped row leaves its block at the check. With :data:`REPACK` the
+rows still optimizing are instead repacked at each check into min(K, floor(active / 64)) blocks
+(at least 1, :data:`MIN_BLOCK_ROWS`) of nearly equal size: never more blocks than K, the threads'
+shares balanced. That changes only which rows share a matrix product, which a BLAS may round
+differently in the last bit; with row-by-row products each image's result is the same exactly
+(tests/test_cw_repack.py). It measured no faster (docs/benchmarks.md, issue 23: a block's rows
+stop within a few checks of each other), so it is off and the blocks are those of before.
 
 Success of an iterate: argmax(Z + kappa * onehot_y) != y (with kappa = 0: the predicted class is
 not y). Each sample keeps its smallest-L2 adversarial iterate over all search steps.
@@ -82,9 +82,9 @@ from ._common import check_attack_memory, check_budget, check_int, check_setting
 
 SHRINK = 1.0 - 1e-6
 NO_UPPER = 1e10
-#: Repack the rows still optimizing into full blocks at each abort-early check (True), or let
-#: each block keep its own rows for the whole search (False, the path before issue 23).
-REPACK = True
+#: Repack the rows still optimizing at each abort-early check (True), or keep each block's own
+#: rows for the whole search (False, kept: no faster measured); repacked blocks >= MIN_BLOCK_ROWS.
+REPACK, MIN_BLOCK_ROWS = False, 64
 
 
 @dataclass
@@ -116,10 +116,10 @@ def cw_l2(net, x, y, c_init=1e-3, search_steps=9, max_iter=10000, lr=1e-2, kappa
     up to the rounding of the matrix products). Each iteration is a few dozen small array
     operations, so on a GPU the loop is bound by launch overhead and a larger batch is nearly
     free: 10000 rows ran 10x more images per second than 1000 on an H100. On the CPU each batch
-    runs in fixed blocks of half the backend's ``block_rows`` (256 rows), shared by its threads
-    (:mod:`nprelu.parallel`); the result does not depend on the thread count. (Each block pays
-    its iteration's few dozen small operations: blocks of 100 rows made 200 images 1.2x slower
-    on one thread, 1.3x faster on two.)
+    runs in blocks of at most half the backend's ``block_rows`` (256 rows; module doc), shared
+    by its threads (:mod:`nprelu.parallel`); the result does not
+    depend on the thread count. (Each block pays its iteration's few dozen small operations:
+    blocks of 100 rows made 200 images 1.2x slower on one thread, 1.3x faster on two.)
 
     ``surrogate``: None (the true gradient), or a BPDA surrogate name ("relu", "identity"; see
     ``activations.SURROGATES``). ``random_start``: half-width r of the uniform random start
@@ -273,8 +273,9 @@ def _cw_chunk(net, x, y, c_init, search_steps, max_iter, lr, kappa, abort_early,
     upper = xp.full(n, NO_UPPER, dtype=dtype)
     best = _Best(x, xp, dtype)
     onehot = xp.arange(k)[None, :] == y[:, None]
-    group = xp.zeros(n, dtype=xp.int64)          # the block of the old layout (REPACK False)
-    for g, rows in enumerate(row_blocks(n, block)):
+    group = xp.zeros(n, dtype=xp.int64)          # the first block of each row
+    first = row_blocks(n, block)
+    for g, rows in enumerate(first):
         group[rows] = g
     segments = _segments(max_iter, max(1, max_iter // 10), abort_early)
 
@@ -287,7 +288,7 @@ def _cw_chunk(net, x, y, c_init, search_steps, max_iter, lr, kappa, abort_early,
                       improved=xp.zeros(n, dtype=bool), broke=xp.zeros(n, dtype=bool))
         for a, b, check in segments:
             run([partial(_iterate, net, act, rows, lr, a, b, kappa, surrogate)
-                 for rows in _blocks(act, block, be)], be.threads)
+                 for rows in _blocks(act, block, len(first), be)], be.threads)
             if check:                            # abort early, per row (module doc)
                 keep = ~(act.loss > 0.9999 * act.prev)
                 act.prev, act.loss = act.loss, act.prev
@@ -321,11 +322,15 @@ def _segments(max_iter, check_every, abort_early) -> list:
     return out + ([(a, max_iter, False)] if a < max_iter else [])
 
 
-def _blocks(act, block, be) -> list:
-    """The blocks of the active rows: at most ``block`` rows each, as few as that allows
-    (REPACK), or each old block's active rows (REPACK False)."""
-    if REPACK or block is None:
-        return row_blocks(len(act), block)
+def _blocks(act, block, count, be) -> list:
+    """The blocks of the active rows: ``count`` (the chunk's first) blocks of nearly equal size,
+    fewer once they would hold under :data:`MIN_BLOCK_ROWS` rows (REPACK), or each first
+    block's active rows (REPACK False)."""
+    if block is None:
+        return row_blocks(len(act), None)
+    if REPACK:
+        count = max(1, min(count, len(act) // MIN_BLOCK_ROWS))
+        return row_blocks(len(act), -(-len(act) // count))
     g = be.to_host(act.group).tolist()
     cuts = [0, *(i for i in range(1, len(g)) if g[i] != g[i - 1]), len(g)]
     return [slice(a, b) for a, b in zip(cuts[:-1], cuts[1:])]
