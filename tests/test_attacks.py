@@ -293,21 +293,17 @@ def test_attack_and_measure_modules_take_xp_from_the_backend_only():
         assert "print(" not in text, path
 
 
-def test_cw_compaction_keeps_the_rows_moments_and_settings_of_its_adam():
-    """Abort-early drops finished rows by building a smaller Adam; it must be the same Adam on
-    the kept rows: moments, step count, and every setting (the flush of subnormals included)."""
-    from nprelu.attacks.cw import _compact_adam
-    from nprelu.optim import Adam
+def test_cw_repacking_keeps_each_rows_state_moments_included():
+    """At an abort-early check the rows still optimizing are compacted: every field (the
+    variable, Adam's moments, the best so far, ...) keeps its row of the same sample."""
+    from nprelu.attacks.cw import _Active
     rng = np.random.default_rng(0)
-    w = rng.normal(size=(5, 3)).astype(np.float32)
-    opt = Adam([w], lr=0.02, beta1=0.8, beta2=0.99, eps=1e-8, chunk=4, flush_every=None)
-    for _ in range(3):
-        opt.step([rng.normal(size=w.shape).astype(np.float32)])
+    fields = {f: rng.normal(size=(5, 3)).astype(np.float32) for f in _Active.FIELDS}
+    fields["idx"] = np.arange(5) + 10
+    act = _Active(**fields)
     keep = np.array([True, False, True, True, False])
-    w_new, new = _compact_adam(w, opt, keep)
-    np.testing.assert_array_equal(w_new, w[keep])
-    np.testing.assert_array_equal(new.m[0], opt.m[0][keep])
-    np.testing.assert_array_equal(new.v[0], opt.v[0][keep])
-    assert new.params[0] is w_new and new.t == 3
-    settings = ("lr", "beta1", "beta2", "eps", "chunk", "flush_every")
-    assert [getattr(new, k) for k in settings] == [getattr(opt, k) for k in settings]
+    kept = act.subset(keep)
+    assert len(kept) == 3 and kept.idx.tolist() == [10, 12, 13]
+    for f in _Active.FIELDS:
+        np.testing.assert_array_equal(getattr(kept, f), fields[f][keep], err_msg=f)
+        assert not np.shares_memory(getattr(kept, f), fields[f]), f

@@ -28,11 +28,26 @@ in which some iterate was adversarial, upper = min(upper, c) and c = (lower + up
 otherwise lower = max(lower, c) and c = (lower + upper) / 2 if an upper bound is known
 (upper < 1e10), else c = 10 c.
 
-Abort early: every ``max_iter // 10`` iterations a sample whose loss has not fallen below 0.9999
-times its loss at the previous check stops this search step. The authors test the summed loss
-of their batch; we test each sample's own loss, which is their rule with a batch of one, makes a
-sample's result independent of ``batch_size``, and lets finished samples leave the active batch
-(the first check, at iteration 0, compares with +inf where the authors use 1e6).
+Abort early, per sample: iteration i of a search step is a check when i % (max_iter // 10) == 0
+(i = 0, T/10, 2T/10, ..., T = max_iter); at the check i_j, sample n stops this search step when::
+
+    L_n(w_{i_j}) > 0.9999 * L_n(w_{i_{j-1}})        (L_n(w_{i_{-1}}) = +inf)
+
+with L_n its own loss above, evaluated at the iterate before that iteration's Adam step. The
+authors test the summed loss of their batch; we test each sample's own loss, which is their rule
+with a batch of one, makes a sample's result independent of the batch and of ``batch_size``, and
+lets a stopped sample leave the rows still optimizing (the first check compares with +inf where
+the authors use 1e6, so no sample stops at iteration 0).
+
+Blocks (the CPU): the rows of a chunk of ``batch_size`` run in K = ceil(rows / 256) blocks (256:
+half the backend's ``block_rows``), each block run by one thread between two checks
+(:mod:`nprelu.parallel`); a stopped row leaves its block at the check. With :data:`REPACK` the
+rows still optimizing are instead repacked at each check into min(K, floor(active / 64)) blocks
+(at least 1, :data:`MIN_BLOCK_ROWS`) of nearly equal size: never more blocks than K, the threads'
+shares balanced. That changes only which rows share a matrix product, which a BLAS may round
+differently in the last bit; with row-by-row products each image's result is the same exactly
+(tests/test_cw_repack.py). It measured no faster (docs/benchmarks.md, issue 23: a block's rows
+stop within a few checks of each other), so it is off and the blocks are those of before.
 
 Success of an iterate: argmax(Z + kappa * onehot_y) != y (with kappa = 0: the predicted class is
 not y). Each sample keeps its smallest-L2 adversarial iterate over all search steps.
@@ -62,11 +77,14 @@ from ..activations import check_surrogate
 from ..backend import array_module
 from ..losses import best_other_class
 from ..optim import Adam
-from ..parallel import over_rows
+from ..parallel import row_blocks, run
 from ._common import check_attack_memory, check_budget, check_int, check_setting, prepare
 
 SHRINK = 1.0 - 1e-6
 NO_UPPER = 1e10
+#: Repack the rows still optimizing at each abort-early check (True), or keep each block's own
+#: rows for the whole search (False, kept: no faster measured); repacked blocks >= MIN_BLOCK_ROWS.
+REPACK, MIN_BLOCK_ROWS = False, 64
 
 
 @dataclass
@@ -98,10 +116,10 @@ def cw_l2(net, x, y, c_init=1e-3, search_steps=9, max_iter=10000, lr=1e-2, kappa
     up to the rounding of the matrix products). Each iteration is a few dozen small array
     operations, so on a GPU the loop is bound by launch overhead and a larger batch is nearly
     free: 10000 rows ran 10x more images per second than 1000 on an H100. On the CPU each batch
-    runs in fixed blocks of half the backend's ``block_rows`` (256 rows), shared by its threads
-    (:mod:`nprelu.parallel`); the result does not depend on the thread count. (Each block pays
-    its iteration's few dozen small operations: blocks of 100 rows made 200 images 1.2x slower
-    on one thread, 1.3x faster on two.)
+    runs in blocks of at most half the backend's ``block_rows`` (256 rows; module doc), shared
+    by its threads (:mod:`nprelu.parallel`); the result does not
+    depend on the thread count. (Each block pays its iteration's few dozen small operations:
+    blocks of 100 rows made 200 images 1.2x slower on one thread, 1.3x faster on two.)
 
     ``surrogate``: None (the true gradient), or a BPDA surrogate name ("relu", "identity"; see
     ``activations.SURROGATES``). ``random_start``: half-width r of the uniform random start
@@ -168,18 +186,17 @@ def _smaller(a, b, xp):
 
 def _cw_search(net, x, y, start, c_init, search_steps, max_iter, lr, kappa, abort_early, shrink,
                batch_size, surrogate):
-    """One run of the binary search over the batch, from ``start`` (None: from ``x``)."""
-    be = net.backend
-
-    def block(rows):
-        return _cw_batch(net, x[rows], y[rows], c_init, search_steps, max_iter, lr, kappa,
-                         abort_early, shrink, None if start is None else start[rows], surrogate)
-
-    parts = over_rows(be, len(x), block, batch_size,   # 256 rows a block on the CPU (batch_size)
-                      rows_per_block=be.block_rows and be.block_rows // 2)
+    """One run of the binary search over the batch, from ``start`` (None: from ``x``), in chunks
+    of ``batch_size`` rows, one after the other (memory)."""
+    parts = []
+    for a in range(0, len(x), batch_size):
+        rows = slice(a, a + batch_size)
+        parts.append(_cw_chunk(net, x[rows], y[rows], c_init, search_steps, max_iter, lr, kappa,
+                               abort_early, shrink, None if start is None else start[rows],
+                               surrogate))
     if len(parts) == 1:
         return parts[0]
-    return CWResult(*(be.xp.concatenate([getattr(p, f) for p in parts])
+    return CWResult(*(net.backend.xp.concatenate([getattr(p, f) for p in parts])
                       for f in ("x_adv", "l2", "success", "c")))
 
 
@@ -242,43 +259,45 @@ def _hinge(logits, y, c, kappa, rows=None, onehot=None):
     return (loss, adv), wts
 
 
-def _cw_batch(net, x, y, c_init, search_steps, max_iter, lr, kappa, abort_early, shrink,
+
+def _cw_chunk(net, x, y, c_init, search_steps, max_iter, lr, kappa, abort_early, shrink,
               start=None, surrogate=None):
-    xp, dtype = net.backend.xp, net.backend.dtype
+    """The binary search on one chunk of rows, its active rows in blocks (module doc)."""
+    be = net.backend
+    xp, dtype = be.xp, be.dtype
     n, k = len(x), net.sizes[-1]
+    block = be.block_rows and be.block_rows // 2
     w0 = xp.arctanh((2.0 * (x if start is None else start) - 1.0) * shrink)
     c = xp.full(n, c_init, dtype=dtype)
     lower = xp.zeros(n, dtype=dtype)
     upper = xp.full(n, NO_UPPER, dtype=dtype)
     best = _Best(x, xp, dtype)
-    check_every = max(1, max_iter // 10)
+    onehot = xp.arange(k)[None, :] == y[:, None]
+    group = xp.zeros(n, dtype=xp.int64)          # the first block of each row
+    first = row_blocks(n, block)
+    for g, rows in enumerate(first):
+        group[rows] = g
+    segments = _segments(max_iter, max(1, max_iter // 10), abort_early)
 
     for _ in range(search_steps):
         broke = xp.zeros(n, dtype=bool)          # some iterate of this search step was adversarial
-        idx = xp.arange(n)                       # rows still optimizing, and their state:
-        w, xs, ys, cs = w0.copy(), x, y, c
-        rows, onehot = xp.arange(n), xp.arange(k)[None, :] == y[:, None]
-        prev = xp.full(n, xp.inf, dtype=dtype)
-        act = best.take(idx)                     # best-so-far of the active rows, compacted
-        opt = Adam([w], lr=lr, beta1=0.9, beta2=0.999, eps=1e-8)
-        for it in range(max_iter):
-            loss, g, l2sq, adv, xa = cw_objective(net, w, xs, ys, cs, kappa, rows, onehot,
-                                                  surrogate)
-            act.update(adv, l2sq, xa)            # no host sync: masked copies only
-            opt.step([g])
-            if abort_early and it % check_every == 0:
-                keep = ~(loss > 0.9999 * prev)
-                prev = loss
+        act = _Active(idx=xp.arange(n), w=w0.copy(), m=xp.zeros_like(w0), v=xp.zeros_like(w0),
+                      x=x, y=y, c=c, onehot=onehot, group=group,
+                      prev=xp.full(n, xp.inf, dtype=dtype), loss=xp.empty(n, dtype=dtype),
+                      best_x=best.x.copy(), best_l2sq=best.l2sq.copy(),
+                      improved=xp.zeros(n, dtype=bool), broke=xp.zeros(n, dtype=bool))
+        for a, b, check in segments:
+            run([partial(_iterate, net, act, rows, lr, a, b, kappa, surrogate)
+                 for rows in _blocks(act, block, len(first), be)], be.threads)
+            if check:                            # abort early, per row (module doc)
+                keep = ~(act.loss > 0.9999 * act.prev)
+                act.prev, act.loss = act.loss, act.prev
                 if not bool(keep.all()):
-                    best.put(idx, act, cs, broke)
-                    if not bool(keep.any()):
-                        break
-                    idx, xs, ys, cs, prev = idx[keep], xs[keep], ys[keep], cs[keep], prev[keep]
-                    rows, onehot = xp.arange(len(idx)), onehot[keep]
+                    best.put(act.subset(~keep), broke)
                     act = act.subset(keep)
-                    w, opt = _compact_adam(w, opt, keep)
-        else:
-            best.put(idx, act, cs, broke)
+                    if len(act) == 0:
+                        break
+        best.put(act, broke)
         # binary search on c
         upper = xp.where(broke, xp.minimum(upper, c), upper)
         lower = xp.where(broke, lower, xp.maximum(lower, c))
@@ -291,6 +310,76 @@ def _cw_batch(net, x, y, c_init, search_steps, max_iter, lr, kappa, abort_early,
     return CWResult(best.x, l2, success, best.c)
 
 
+def _segments(max_iter, check_every, abort_early) -> list:
+    """``(a, b, check)``: iterations a .. b-1 run with no look at the loss; ``check``: the loss
+    of iteration b - 1 is an abort-early check (iterations 0, check_every, 2 check_every, ...)."""
+    if not abort_early:
+        return [(0, max_iter, False)]
+    out, a = [], 0
+    for it in range(0, max_iter, check_every):
+        out.append((a, it + 1, True))
+        a = it + 1
+    return out + ([(a, max_iter, False)] if a < max_iter else [])
+
+
+def _blocks(act, block, count, be) -> list:
+    """The blocks of the active rows: ``count`` (the chunk's first) blocks of nearly equal size,
+    fewer once they would hold under :data:`MIN_BLOCK_ROWS` rows (REPACK), or each first
+    block's active rows (REPACK False)."""
+    if block is None:
+        return row_blocks(len(act), None)
+    if REPACK:
+        count = max(1, min(count, len(act) // MIN_BLOCK_ROWS))
+        return row_blocks(len(act), -(-len(act) // count))
+    g = be.to_host(act.group).tolist()
+    cuts = [0, *(i for i in range(1, len(g)) if g[i] != g[i - 1]), len(g)]
+    return [slice(a, b) for a, b in zip(cuts[:-1], cuts[1:])]
+
+
+def _iterate(net, act, rows, lr, a, b, kappa, surrogate) -> None:
+    """Adam iterations a .. b-1 on the active rows ``rows`` (a slice), in place in ``act``; the
+    loss of iteration b - 1 goes to ``act.loss``. Blocks are disjoint, so threads may share."""
+    xp = net.backend.xp
+    w = act.w[rows]
+    opt = Adam([w], lr=lr, beta1=0.9, beta2=0.999, eps=1e-8)
+    opt.m, opt.v, opt.t = [act.m[rows]], [act.v[rows]], a     # views: updated in place
+    xs, ys, cs, onehot = act.x[rows], act.y[rows], act.c[rows], act.onehot[rows]
+    best_x, best_l2sq = act.best_x[rows], act.best_l2sq[rows]
+    improved, broke = act.improved[rows], act.broke[rows]
+    index = xp.arange(len(ys))
+    for _ in range(a, b):
+        loss, g, l2sq, adv, xa = cw_objective(net, w, xs, ys, cs, kappa, index, onehot,
+                                              surrogate)
+        better = adv & (l2sq < best_l2sq)        # no host sync: masked copies only
+        xp.copyto(best_l2sq, l2sq, where=better)
+        xp.copyto(best_x, xa, where=better[:, None])
+        improved |= better
+        broke |= adv
+        opt.step([g])
+    act.loss[rows] = loss
+
+
+class _Active:
+    """The rows still optimizing in this search step, compacted: row i of every field is one
+    sample, ``idx[i]`` its row in the chunk. ``w``, ``m``, ``v``: the variable and Adam's
+    moments; ``x``, ``y``, ``c``, ``onehot``, ``group``: the sample's; ``prev``, ``loss``: its
+    loss at the last check and at the last iteration run; ``best_x``, ``best_l2sq``: its best so
+    far; ``improved``: this search step improved it; ``broke``: some iterate was adversarial."""
+
+    FIELDS = ("idx", "w", "m", "v", "x", "y", "c", "onehot", "group", "prev", "loss", "best_x",
+              "best_l2sq", "improved", "broke")
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+    def __len__(self):
+        return len(self.idx)
+
+    def subset(self, keep) -> "_Active":
+        """The rows ``keep`` (a boolean mask), in order: copies."""
+        return _Active(**{f: getattr(self, f)[keep] for f in self.FIELDS})
+
+
 class _Best:
     """Smallest-L2 adversarial example per sample over all search steps (``l2sq`` inf: none)."""
 
@@ -301,44 +390,9 @@ class _Best:
         self.l2sq = xp.full(n, xp.inf, dtype=dtype)
         self.c = xp.full(n, math.nan, dtype=dtype)
 
-    def take(self, idx):
-        return _ActiveBest(self.x[idx], self.l2sq[idx], self.xp)
-
-    def put(self, idx, act, cs, broke):
-        """Write the active rows' state back (at a compaction or the end of a search step)."""
-        self.x[idx] = act.x
-        self.l2sq[idx] = act.l2sq
-        self.c[idx] = self.xp.where(act.improved, cs, self.c[idx])
-        broke[idx] |= act.broke
-
-
-class _ActiveBest:
-    """The best-so-far of the active rows, in the compacted order of the optimization."""
-
-    def __init__(self, x, l2sq, xp, improved=None, broke=None):
-        self.x, self.l2sq, self.xp = x, l2sq, xp
-        self.improved = xp.zeros(len(x), dtype=bool) if improved is None else improved
-        self.broke = xp.zeros(len(x), dtype=bool) if broke is None else broke
-
-    def update(self, adv, l2sq, xa):
-        xp = self.xp
-        better = adv & (l2sq < self.l2sq)
-        xp.copyto(self.l2sq, l2sq, where=better)
-        xp.copyto(self.x, xa, where=better[:, None])
-        self.improved |= better
-        self.broke |= adv
-
-    def subset(self, keep):
-        return _ActiveBest(self.x[keep], self.l2sq[keep], self.xp, self.improved[keep],
-                           self.broke[keep])
-
-
-def _compact_adam(w, opt, keep):
-    """The rows ``keep`` of the variable and of Adam's moments, at the same step count and with
-    the same settings."""
-    w = w[keep]
-    new = opt.like([w])
-    new.t = opt.t
-    new.m[0][...] = opt.m[0][keep]
-    new.v[0][...] = opt.v[0][keep]
-    return w, new
+    def put(self, act, broke):
+        """Write the state of the active rows ``act`` back (when they stop)."""
+        self.x[act.idx] = act.best_x
+        self.l2sq[act.idx] = act.best_l2sq
+        self.c[act.idx] = self.xp.where(act.improved, act.c, self.c[act.idx])
+        broke[act.idx] |= act.broke
