@@ -74,12 +74,19 @@ def layer_lines(ax, block: dict, b0, key: str, extras, scale: float = 1.0) -> di
     return drawn
 
 
-def legend_below(fig: Figure, ax, ncol: int | None = None, fontsize: float = 8) -> None:
-    """One figure legend of ``ax``'s labelled series, below the panels (outside the data)."""
-    handles, labels = ax.get_legend_handles_labels()
-    if handles:
-        fig.legend(handles, labels, loc="outside lower center", fontsize=fontsize,
-                   ncol=ncol or min(len(handles), 4), frameon=False)
+def legend_below(fig: Figure, ax, ncol: int | None = None, fontsize: float = 8,
+                 one_row: bool = False) -> None:
+    """One figure legend of the labelled series of ``ax`` (one axes or several: each label
+    once, its first handle), below the panels (outside the data); ``one_row``: every entry in
+    one row, else ``ncol`` (default: up to 4) columns."""
+    found: dict = {}
+    for a in ([ax] if hasattr(ax, "get_legend_handles_labels") else ax):
+        for h, label in zip(*a.get_legend_handles_labels()):
+            found.setdefault(label, h)
+    if found:
+        fig.legend(list(found.values()), list(found), loc="outside lower center",
+                   fontsize=fontsize, frameon=False,
+                   ncol=len(found) if one_row else ncol or min(len(found), 4))
 
 
 def legend_right(ax, fontsize: float = 8, **kw) -> None:

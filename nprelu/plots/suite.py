@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from ..experiments import Output
 from ..runner.summary import beta_key
 from .common import Extras, band, dig, draws, floats, new_figure
-from .style import close_groups, coincide_note, title_with_note
+from .style import close_groups, coincide_note, legend_below, title_with_note
 
 #: Adversarial trainings, one column each, in Table 1's order.
 ADV_PANELS = (("none", "no adversarial training"), ("fgsm", "FGSM adversarial training"),
@@ -90,13 +90,7 @@ def plot_eps_curve(output: Output, block: dict, extras: Extras = Extras()) -> Fi
         axes[r][0].set_ylabel(f"{_label(beta)}\nrobust accuracy (%)", fontsize=9)
     for ax in axes[-1]:
         ax.set_xlabel("eps (L∞)")
-    handles = {}
-    for ax in axes.flat:
-        for h, l in zip(*ax.get_legend_handles_labels()):
-            handles.setdefault(l, h)
-    if handles:
-        fig.legend(list(handles.values()), list(handles), loc="outside lower center",
-                   ncol=len(handles), fontsize=9, frameon=False)
+    legend_below(fig, axes.flat, fontsize=9, one_row=True)
     fig.suptitle(f"{output.title}\none panel per network: PGD as the paper ran it against the "
                  "suite's worst case", fontsize=10)
     return fig

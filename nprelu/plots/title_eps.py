@@ -16,6 +16,7 @@ from ..runner.summary import beta_key
 from .captions import bands_text, sentences, settings_text
 from .common import Extras, captions, dig, draws, new_figure
 from .suite import ADV_PANELS
+from .style import legend_below
 
 CAPPED = dict(ls="-", marker="o", ms=4, lw=1.5, color="tab:red", capsize=2)
 TWIN = dict(ls="--", marker="s", ms=3.5, lw=1.2, color="tab:blue", capsize=2)
@@ -86,13 +87,7 @@ def plot_title_eps(output: Output, block: dict, extras: Extras = Extras()) -> Fi
         axes[r][0].set_ylabel(f"β={beta_key(beta)}\nworst case (%)", fontsize=9)
     for ax in axes[-1]:
         ax.set_xlabel("eps (L∞)")
-    handles = {}
-    for ax in axes.flat:
-        for h, l in zip(*ax.get_legend_handles_labels()):
-            handles.setdefault(l, h)
-    if handles:
-        fig.legend(list(handles.values()), list(handles), loc="outside lower center",
-                   ncol=len(handles), fontsize=9, frameon=False)
+    legend_below(fig, axes.flat, fontsize=9, one_row=True)
     fig.suptitle(f"{output.title}\none panel per capped network: capped against its uncapped "
                  "twin", fontsize=10)
     return fig
