@@ -243,6 +243,11 @@ _ENTRIES = (
         Output("cw_gap", "cw_gap", "Beyond the paper — the CW-L2 gap: which CW setting gives "
                "the paper's numbers?", "cw_gap_l2.png", "16 (ours)"),),
         {"quick": 0.2, "paper": 21}, {"CW variants": "n_adaptive"}),
+    # cw_paper: quick MEASURED_QUICK; paper AN ESTIMATE_PAPER
+    Experiment("cw_paper", later("cw_paper.SPLIT"), (
+        Output("cw_paper", "cw_paper", "Beyond the paper — CW-L2 at the paper's budget: is the "
+               "CW gap the budget?", "cw_paper_budget.png", "19 (ours)", reads=("cw_gap",)),),
+        {"quick": 0.2, "paper": 60}, {"CW-L2 at the paper's budget": "n_adaptive"}),
     # control: quick measured 2026-12-02 (--only control, jobs 2, a loaded machine: 112 s of
     # worker time, 1m12s elapsed). Paper: an ESTIMATE, not measured: its 12 adversarially
     # trained networks (6 PGD, 6 FGSM, the twins at seed + 1 included) cost about 1.5 times
