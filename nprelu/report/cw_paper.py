@@ -26,6 +26,7 @@ cannot compare. The per-image paired comparison of the budgets is in :mod:`.pair
 """
 from __future__ import annotations
 
+from .. import paper as paper_
 from .. import stats
 from .families import Family, significance
 from .format import DASH, Paragraph, beta_label, md_table, num
@@ -47,7 +48,11 @@ QUESTIONS = {
                  {"holds": "the surrogate lowers it", "fails": "the surrogate raises it",
                   "inconclusive": "no difference shown between the gradients"}),
 }
-NOT_RUN = ("CW-L2 at the paper's budget (9 search steps × 10,000 iterations on the capped "
+PAPER_CW = paper_.SECTION8["cw"]
+#: The paper's CW-L2 budget in words.
+PAPER_BUDGET = (f"{PAPER_CW['search_steps']} binary-search steps × {PAPER_CW['max_iter']:,} "
+                f"iterations, lr {PAPER_CW['lr']:g}, initial c {PAPER_CW['c_init']:g}")
+NOT_RUN = (f"CW-L2 at the paper's budget ({PAPER_BUDGET}, on the capped "
            "networks without adversarial training) is not run yet in this summary "
            "(`run_all.py --only cw_paper`), so these numbers cannot say whether the CW gap is "
            "the CW gap section's reduced budget.")
@@ -202,10 +207,9 @@ def section_body(group, summary: dict, figure_line) -> list[str]:
     lines = ["The CW gap section runs its CW variants at a reduced budget, so the gap between "
              "our CW-L2 accuracy and the paper's Table 1 number could be that budget. Here each "
              "capped network of Table 1 without adversarial training is attacked by CW-L2 at "
-             "the paper's own budget (Section 8: 9 binary-search steps × 10,000 iterations, lr "
-             "0.01, initial c 0.001), with the true gradient and through the cap (BPDA, the "
-             "capped layer's derivative replaced by ReLU's), on the same test images as the CW "
-             "gap section.", ""]
+             f"the paper's own budget (Section 8: {PAPER_BUDGET}), with the true gradient and "
+             "through the cap (BPDA, the capped layer's derivative replaced by ReLU's), on the "
+             "same test images as the CW gap section.", ""]
     for output in group:
         lines += figure_line(output)
     if not (block and block["rows"]):
@@ -228,7 +232,7 @@ def section_body(group, summary: dict, figure_line) -> list[str]:
 
 
 def network_line(v: dict) -> str:
-    """"β = 0.01, paper 8.07%: paper's − reduced budget ... : **...**; ...; the budget ..."."""
+    """"β = 0.01, paper x%: paper's − reduced budget ... : **...**; ...; the budget ..."."""
     r = v["row"]
     paper = "" if r["paper_cw"] is None else f", paper {100 * float(r['paper_cw']):.2f}%"
     parts = [f"{what} {diff_text(v[q]['diff'])} (Holm p {_p(v[q]['p_holm'])}): "
