@@ -159,6 +159,13 @@ def test_the_figure_draws_three_bars_per_cap_and_the_papers_numbers(summary):
     assert "9 search steps × 10,000 iterations" in figure_caption(summary, "cw_paper")
 
 
+def test_a_budget_that_is_not_the_papers_is_named_as_such(summary):
+    block = dict(summary["cw_paper"])
+    assert section.budget_line(block) == "the paper's budget, 9 search steps × 10,000 iterations"
+    block.update(search_steps=2, max_iter=30)
+    assert section.budget_line(block).startswith("2 search steps × 30 iterations, not the paper's")
+
+
 # --------------------------------------------------------------------------- paired
 
 def test_the_paired_family_compares_the_two_budgets_on_the_same_images(tmp_path):

@@ -7,18 +7,23 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from .. import paper
 from ..experiments import Output
 from ..runner.summary import beta_key
 from .captions import bands_text, sentences, settings_text
 from .common import Extras, captions, dig, draws, new_figure
 from .style import legend_right
 
-#: The bars, left to right: (source, variant, label, colour, hatch); source "gap" is the
-#: ``cw_gap`` block (reduced budget), "own" this block (the paper's budget).
-BARS = (("gap", "cw", "plain CW, reduced budget (cw_gap)", "tab:gray", ""),
-        ("own", "cw", "plain CW, paper's budget", "tab:blue", "///"),
-        ("own", "cw_bpda_relu", "BPDA-ReLU CW, paper's budget", "tab:orange", "..."))
+#: The paper's CW-L2 settings (Section 8).
+PAPER_CW = paper.SECTION8["cw"]
 
+#: The bars, left to right: (source, variant, label, colour, hatch); source "gap" is the
+#: ``cw_gap`` block (reduced budget), "own" this block (the paper's budget in the paper
+#: profile).
+#: ``{budget}`` in a label: this block's search steps × iterations.
+BARS = (("gap", "cw", "plain CW, cw_gap's reduced budget", "tab:gray", ""),
+        ("own", "cw", "plain CW, {budget}", "tab:blue", "///"),
+        ("own", "cw_bpda_relu", "BPDA-ReLU CW, {budget}", "tab:orange", "..."))
 
 def find_row(block: dict | None, beta, adv: str = "none"):
     """``(i, row)`` of ``block``'s row (a ``cw_gap`` or ``cw_paper`` block) for the network
@@ -52,6 +57,7 @@ def plot_cw_paper(output: Output, block: dict, extras: Extras = Extras()) -> Fig
     betas = [r["beta"] for r in block["rows"]]
     x = np.arange(len(betas))
     width = 0.8 / len(BARS)
+    budget = f"{block['search_steps']} × {block['max_iter']:,}"
     fig = new_figure((8.5, 4.2))
     ax = fig.subplots()
     for k, (source, variant, label, color, hatch) in enumerate(BARS):
@@ -62,7 +68,8 @@ def plot_cw_paper(output: Output, block: dict, extras: Extras = Extras()) -> Fig
                          np.maximum(np.array([p[2] for p in pts]) - v, 0.0)])
         ax.bar(x - 0.4 + width * (k + 0.5), np.nan_to_num(v), width,
                yerr=np.nan_to_num(err), color=color, hatch=hatch, edgecolor="white", lw=0,
-               capsize=3, label=label + ("" if b else " — not in this summary"))
+               capsize=3,
+               label=label.format(budget=budget) + ("" if b else " — not in this summary"))
     paper = np.array([np.nan if r["paper_cw"] is None else 100.0 * float(r["paper_cw"])
                       for r in block["rows"]])
     ax.plot(x, paper, "D", color="black", ms=6, label="paper (Table 1)")
@@ -81,10 +88,11 @@ def cw_paper_caption(output, block: dict, extras: Extras) -> str:
     gap = extras.reads.get("cw_gap", (None, None))[0]
     return sentences(
         f"Accuracy under CW-L2 on the same {block['n']} test images per seed for each capped "
-        "network without adversarial training (GENERAL 392-196, cap β on HL2): plain CW at "
-        f"the paper's budget ({block['search_steps']} search steps × {block['max_iter']:,} "
-        "iterations) with the true gradient and through the cap (BPDA, ReLU's derivative), "
-        "beside the paper's Table 1 number (black diamond)"
+        "network without adversarial training (GENERAL 392-196, cap β on HL2): CW at "
+        f"{block['search_steps']} search steps × {block['max_iter']:,} iterations (the "
+        f"paper's budget: {PAPER_CW['search_steps']} × {PAPER_CW['max_iter']:,}) with the true "
+        "gradient and through the cap (BPDA, ReLU's derivative), beside the paper's Table 1 "
+        "number (black diamond)"
         + (" and plain CW at the CW gap's reduced budget (grey)" if gap else
            "; the cw_gap block, which holds plain CW at the reduced budget, is not in this "
            "summary"),
