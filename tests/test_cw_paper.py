@@ -10,7 +10,7 @@ from attack_helpers import host, random_batch
 from nprelu import paper
 from nprelu.backend import get_backend
 from nprelu.experiments import EXPERIMENTS, OUTPUTS, PROFILES
-from nprelu.experiments import cw_paper as exp
+from nprelu.experiments import cw_gap, cw_paper as exp
 from nprelu.network import MLP
 from nprelu.outcomes import Outcome, OutcomeFile
 from nprelu.plots import draw_figure, figure_caption
@@ -59,7 +59,7 @@ def test_units_are_one_per_capped_network_and_gradient_and_combine_passes_the_sc
     block = as_recorded(blocks)["cw_paper"]
     check(block, SCHEMAS["cw_paper"], "cw_paper")
     assert block["n"] == 12 and block["variants"] == ["cw", "cw_bpda_relu"]
-    assert (block["search_steps"], block["max_iter"]) == (2, 30) == (
+    assert (block["search_steps"], block["max_iter"]) == (4, 100) == (
         settings["search_steps"], settings["max_iter"])
     assert [r["beta"] for r in block["rows"]] == [1.0, 0.1, 0.01]
     for r in block["rows"]:
@@ -84,6 +84,8 @@ def test_the_units_run_cw_with_the_profiles_budget_and_each_gradient(monkeypatch
     assert [c.get("surrogate") for c in calls] == [None, "relu"] * 3
     assert blocks["cw_paper"]["max_iter"] == 10_000       # the block names the budget it ran
     assert exp.search_budget("full") == exp.search_budget("paper") != exp.search_budget("quick")
+    quick, gap = exp.search_budget("quick"), cw_gap.search_budget("quick")
+    assert quick["search_steps"] * quick["max_iter"] > gap["search_steps"] * gap["max_iter"]
 
 
 # --------------------------------------------------------------------------- the report
