@@ -90,14 +90,15 @@ def test_the_units_run_cw_with_the_profiles_budget_and_each_gradient(monkeypatch
 
 # --------------------------------------------------------------------------- the report
 
-def _set(s, gap_acc, paper_acc, bpda_acc=None):
-    """Per seed k, every cw_gap plain CW and cw_paper accuracy set (+0.01 k spread)."""
+def _set(s, gap_acc, paper_acc, bpda_acc=None, spread=0.01):
+    """Per seed k, every cw_gap plain CW (+0.01 k) and cw_paper accuracy set (plain CW
+    + ``spread`` k, BPDA + 0.011 k)."""
     s = copy.deepcopy(s)
     for k, seed in enumerate(s["runs"]):
         for r in s["runs"][seed]["cw_gap"]["rows"]:
             r["variants"]["cw"]["accuracy"] = gap_acc + 0.01 * k
         for r in s["runs"][seed]["cw_paper"]["rows"]:
-            r["variants"]["cw"]["accuracy"] = paper_acc(r) + 0.01 * k
+            r["variants"]["cw"]["accuracy"] = paper_acc(r) + spread * k
             r["variants"]["cw_bpda_relu"]["accuracy"] = (bpda_acc or paper_acc)(r) + 0.011 * k
     return s
 
@@ -106,18 +107,22 @@ def test_the_section_says_the_budget_explains_the_gap_only_where_the_paper_is_pr
     # the paper's budget lowers plain CW by 50 points on every network; at beta 0.01 our runs
     # lie about the paper's number, elsewhere 20 points above it
     s = _set(summary, 0.7, lambda r: r["paper_cw"] + (0.0 if r["beta"] == 0.01 else 0.2),
-             lambda r: 0.05)
+             lambda r: 0.05, spread=0.002)
+    s["cw_paper"]["n"] = 1000                      # the paper profile's images: a narrow interval
     found = section.verdicts(s)
     assert [v["budget"]["verdict"] for v in found] == ["holds"] * 3
     assert all(v["budget"]["family"] == 3 for v in found)
     by_beta = {v["row"]["beta"]: v for v in found}
     assert section.where(by_beta[0.01]["pi"], by_beta[0.01]["row"]["paper_cw"]) == "inside"
     assert section.where(by_beta[0.1]["pi"], by_beta[0.1]["row"]["paper_cw"]) == "below"
-    assert "explains the gap" in section.explains(by_beta[0.01])
+    assert section.judged(by_beta[0.01]) == "reproduced"
+    assert section.judged(by_beta[0.1]) == section.judged(by_beta[1.0]) == "below"
+    assert "the budget can explain the gap" in section.explains(by_beta[0.01])
     assert "does not explain" in section.explains(by_beta[0.1])
     lines = section.cw_paper_findings((OUTPUTS["cw_paper"],), s)
-    assert "inside our prediction interval at the paper's budget in 1 of 3" in lines[0]
-    assert "does not explain the gap" in lines[0]
+    assert "reproduces the paper's number (inside our prediction interval) in 1 of 3, misses " \
+        "it in 2" in lines[0]
+    assert "the budget does not explain the gap where it misses it" in lines[0]
     assert any("β = 0.01" in ln and "**the paper's budget lowers it**" in ln for ln in lines)
 
 
@@ -166,6 +171,17 @@ def test_a_budget_that_is_not_the_papers_is_named_as_such(summary):
     assert section.budget_line(block) == "the paper's budget, 9 search steps × 10,000 iterations"
     block.update(search_steps=2, max_iter=30)
     assert section.budget_line(block).startswith("2 search steps × 30 iterations, not the paper's")
+
+
+def test_a_prediction_interval_too_wide_to_decide_is_inconclusive_not_an_explanation(summary):
+    # the seeds spread over 40 points: the paper's number is inside, but that decides nothing
+    s = copy.deepcopy(summary)
+    for k, seed in enumerate(s["runs"]):
+        for r in s["runs"][seed]["cw_paper"]["rows"]:
+            r["variants"]["cw"]["accuracy"] = 0.1 + 0.2 * k
+    found = section.verdicts(s)
+    assert all(section.judged(v) == "wide" for v in found if v["row"]["beta"] != 1.0)
+    assert all("inconclusive" in section.explains(v) for v in found if v["row"]["beta"] != 1.0)
 
 
 # --------------------------------------------------------------------------- paired

@@ -16,9 +16,11 @@ Holm-corrected (:class:`.families.Family`), and judged by the symmetric rule
 raises (fails), no difference shown (inconclusive). The paper's single Table 1 number is judged
 against our 95% prediction interval of one new run at the paper's budget
 (:func:`nprelu.stats.prediction_interval`, logit scale over the block's n images; at least 2
-seeds), as the Table 1 section does: inside, below or above. The budget *explains* the gap of a
-network where the paper's number lies inside that interval of plain CW at the paper's budget;
-it does not where it lies outside. Neither question is a claim of the paper: no claim mark.
+seeds), as the Table 1 section does: inside, below or above. Plain CW at the paper's budget
+*reproduces* the paper's number where it lies inside that interval and the interval is at most
+:data:`.cw_gap.MAX_WIDTH` wide (inside a wider one: inconclusive, as in the CW gap section);
+there the budget can explain the gap, and where it lies outside the budget does not. Neither
+question is a claim of the paper: no claim mark.
 
 Where the summary has no ``cw_paper`` block (the committed results predate it) the section says
 it is not run yet (:data:`NOT_RUN`); without ``cw_gap`` it gives its own numbers and says what it
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 from .. import paper as paper_
 from .. import stats
+from .cw_gap import MAX_WIDTH
 from .families import Family, significance
 from .format import DASH, Paragraph, beta_label, md_table, num
 from .intervals import diff_text, difference, pct_cell, seeds
@@ -76,8 +79,8 @@ def _row(block: dict | None, beta) -> tuple:
 
 
 def _acc(block, beta, variant: str) -> float:
-    r = _row(block, beta)[1]
-    return num(((r or {}).get("variants") or {}).get(variant, {}).get("accuracy"))
+    return num(((_row(block, beta)[1] or {}).get("variants") or {}).get(variant, {}).get(
+        "accuracy"))
 
 
 def prediction(summary: dict, beta, variant: str):
@@ -129,22 +132,37 @@ def verdicts(summary: dict) -> list[dict]:
 
 
 def verdict_words(v: dict, q: str) -> str:
-    verdict = v[q]["verdict"]
-    return "not compared" if verdict is None else QUESTIONS[q][3][verdict]
+    return "not compared" if v[q]["verdict"] is None else QUESTIONS[q][3][v[q]["verdict"]]
+
+
+def judged(v: dict) -> str | None:
+    """The paper's number against plain CW's prediction interval at the paper's budget:
+    "reproduced" (inside one at most :data:`.cw_gap.MAX_WIDTH` wide), "wide" (inside a wider
+    one), "below" or "above"; None where it cannot be judged (no number, one seed)."""
+    paper, pi = v["row"]["paper_cw"], v["pi"]
+    if paper is None or pi is None:
+        return None
+    side = where(pi, paper)
+    if side != "inside":
+        return side
+    return "reproduced" if pi.hi - pi.lo <= MAX_WIDTH else "wide"
 
 
 def explains(v: dict) -> str:
     """Whether the paper's budget explains the gap of one network, in words (module doc)."""
-    paper = v["row"]["paper_cw"]
-    if paper is None:
+    if v["row"]["paper_cw"] is None:
         return "the paper gives no CW-L2 number"
-    if v["pi"] is None:
+    verdict = judged(v)
+    if verdict is None:
         return "not judged (one seed: no prediction interval)"
-    side = where(v["pi"], paper)
-    return ("the budget explains the gap (the paper's number is inside our prediction interval "
-            "at its budget)" if side == "inside" else
-            f"the budget does not explain the gap (the paper's number is {side} our prediction "
-            "interval at its budget)")
+    if verdict == "reproduced":
+        return ("plain CW at the paper's budget reproduces the paper's number (inside our "
+                "prediction interval): the budget can explain the gap")
+    if verdict == "wide":
+        return (f"the paper's number is inside our prediction interval at its budget, but one "
+                f"wider than {100 * MAX_WIDTH:g} points: inconclusive")
+    return (f"the paper's number is {verdict} our prediction interval at its budget: the budget "
+            "does not explain the gap")
 
 
 def _p(p: float) -> str:
@@ -161,9 +179,7 @@ def _cell(summary: dict, key: str, beta, variant: str) -> str:
 
 
 def _pi_cell(pi, paper) -> str:
-    if pi is None:
-        return DASH
-    return f"[{100 * pi.lo:.1f}, {100 * pi.hi:.1f}] ({where(pi, paper)})"
+    return DASH if pi is None else f"[{100 * pi.lo:.1f}, {100 * pi.hi:.1f}] ({where(pi, paper)})"
 
 
 def accuracy_table(summary: dict, found: list) -> str:
@@ -254,18 +270,22 @@ def answer(found: list) -> str:
     """The question answered from the counts only."""
     total = len(found)
     lower = sum(v["budget"]["verdict"] == "holds" for v in found)
-    judged = [v for v in found if v["pi"] is not None and v["row"]["paper_cw"] is not None]
-    inside = sum(where(v["pi"], v["row"]["paper_cw"]) == "inside" for v in judged)
     compared = sum(v["budget"]["verdict"] is not None for v in found)
     text = (f"_Is the CW gap the budget?_ Of {total} capped networks without adversarial "
             f"training, " + (f"the paper's budget lowers plain CW's accuracy below the reduced "
                              f"budget's in {lower} of the {compared} compared" if compared else
                              "none is compared with the reduced budget (no cw_gap block)"))
-    if judged:
-        text += (f"; the paper's number lies inside our prediction interval at the paper's "
-                 f"budget in {inside} of {len(judged)}")
-        text += (": the reduced budget explains the gap." if inside == len(judged) else
-                 ": a reduced budget does not explain the gap where it lies outside.")
+    verdicts_ = [judged(v) for v in found]
+    n_judged = sum(j is not None for j in verdicts_)
+    if n_judged:
+        counts = {w: verdicts_.count(w) for w in ("reproduced", "wide", "below", "above")}
+        text += (f"; plain CW at the paper's budget reproduces the paper's number (inside our "
+                 f"prediction interval) in {counts['reproduced']} of {n_judged}, misses it in "
+                 f"{counts['below'] + counts['above']} and is inconclusive (an interval wider "
+                 f"than {100 * MAX_WIDTH:g} points) in {counts['wide']}")
+        text += (": the paper's budget can explain the gap." if counts["reproduced"] == n_judged
+                 else ": the budget does not explain the gap where it misses it." if
+                 counts["below"] + counts["above"] else ".")
     else:
         text += "; with one seed there is no prediction interval to judge the paper's number by."
     return text
