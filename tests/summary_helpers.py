@@ -92,6 +92,23 @@ def cw_gap_block(rng):
     return {"n": 100, "budgets": [1.0, 1.5, 2.0], "variants": list(VARIANTS), "rows": rows}
 
 
+def cw_paper_block(rng):
+    """The ``cw_paper`` block: Table 1's capped networks without adversarial training under CW-L2
+    at the paper's budget, true gradient and BPDA-ReLU."""
+    from nprelu.experiments.cw_paper import GRADIENTS, networks
+    from nprelu.experiments.cw_gap import paper_cw
+    rows = []
+    for spec in networks(0):
+        acc = float(rng.random())
+        rows.append({"beta": spec.caps[1], "adv_training": "none",
+                     "paper_cw": paper_cw(spec.caps[1], "none"), "variants": {
+                         g: {"accuracy": acc, "at_budget": [acc + 0.1 * (1 - acc)] * 3,
+                             "l2_median": 1.0, "l2_mean": 1.1, "l2_q1": 0.8, "l2_q3": 1.3}
+                         for g in GRADIENTS}})
+    return {"n": 100, "search_steps": 9, "max_iter": 10000, "budgets": [1.0, 1.5, 2.0],
+            "variants": list(GRADIENTS), "rows": rows}
+
+
 def suite_blocks(rng):
     """The ``suite``, ``fig13`` and ``fig14`` blocks (helper R): Table 1's 12 networks."""
     nets = [(p["beta"], p["adv_training"]) for p in paper.TABLE1]
@@ -209,6 +226,7 @@ def one_seed(seed: int) -> dict:
         "table1": rows,
         "adaptive": adaptive_block(rng),
         "cw_gap": cw_gap_block(np.random.default_rng([seed, 14])),  # own draws: others unchanged
+        "cw_paper": cw_paper_block(np.random.default_rng([seed, 19])),
         **suite_blocks(np.random.default_rng([seed, 13])),  # helper R: own draws
         "masking": synthetic_masking_block(np.random.default_rng([seed, 15])),
         "title_eps": title_eps_block(np.random.default_rng([seed, 17])),

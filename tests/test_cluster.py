@@ -94,7 +94,8 @@ TEST_SET_ONLY = (None, None, None, range(10_000))
 
 
 @pytest.mark.parametrize("key", ["fig01-02", "fig04", "fig05", "fig06", "fig08", "fig09",
-                                 "fig10", "table1", "cw_gap", "adaptive", "suite", "control"])
+                                 "fig10", "table1", "cw_gap", "cw_paper", "adaptive", "suite",
+                                 "control"])
 def test_the_declared_networks_are_those_the_units_ask_the_store_for(key):
     """Each unit's declared networks are exactly those it asks ``ctx.model`` for before it
     computes with one (the store is replaced by one that records what is asked and hands out

@@ -12,8 +12,8 @@ from nprelu import plots
 from nprelu.experiments import OUTPUTS
 from nprelu.plots import (DRAWERS, Extras, attack_caption, coinciding, draw_figure,
                           figure_caption, plot_all)
-from nprelu.plots import (adaptive, captions, common, cw_gap, figures, maps, masking, style,
-                          suite, sweeps)
+from nprelu.plots import (adaptive, captions, common, cw_gap, cw_paper, figures, maps, masking,
+                          style, suite, sweeps)
 from nprelu.plots.figures import growth_note, identical_groups
 from summary_helpers import make_summary
 
@@ -60,8 +60,8 @@ def test_a_new_figure_of_an_existing_kind_needs_no_plots_change(tmp_path, summar
 
 def test_plots_source_names_no_figure_file_or_title():
     source = "".join(inspect.getsource(m) for m in (plots, common, figures, sweeps, maps,
-                                                     adaptive, suite, masking, cw_gap, style,
-                                                     captions))
+                                                     adaptive, suite, masking, cw_gap, cw_paper,
+                                                     style, captions))
     assert not re.findall(r"[\w-]+\.png", source)
     for output in FIGURES:
         assert output.file not in source

@@ -195,8 +195,8 @@ def test_cw_is_ranked_against_no_attack_on_other_images(tmp_path, summary):
 #: The report's sections in the paper's order: its figures (Figure 7 among them), Table 1, then
 #: our studies in registry order.
 PAPER_ORDER = ["fig01", "fig02", "fig03", "fig04", "fig05", "fig06", "fig07", "fig08", "fig09",
-               "fig10", "fig11", "table1", "adaptive", "suite", "masking", "cw_gap", "control",
-               "title_eps"]
+               "fig10", "fig11", "table1", "adaptive", "suite", "masking", "cw_gap", "cw_paper",
+               "control", "title_eps"]
 
 
 @pytest.mark.slow

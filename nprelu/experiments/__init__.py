@@ -243,6 +243,20 @@ _ENTRIES = (
         Output("cw_gap", "cw_gap", "Beyond the paper — the CW-L2 gap: which CW setting gives "
                "the paper's numbers?", "cw_gap_l2.png", "16 (ours)"),),
         {"quick": 0.2, "paper": 21}, {"CW variants": "n_adaptive"}),
+    # cw_paper: quick measured 2026-12-02 (--only cw_paper, jobs 2, a loaded machine: 9.8 s
+    # elapsed with the training of its 3 quick networks, 8.7 s of unit time). Paper: an
+    # ESTIMATE, not a run. Abort early makes the cost the row-iterations CW actually runs, so
+    # they were counted (seed 0's networks, one BLAS thread, CPU seconds): at 9 x 10,000 a row
+    # ran 28% (beta 1) and 22% (0.1) of its 90,000 iterations with the true gradient (200
+    # images: 151 s and 118 s of CPU, 30 us per row-iteration), and on 30 images 18%/11%/10%
+    # through BPDA (beta 1/0.1/0.01) and 13% true (0.01); 1 x 1,000 on 1,000 images cost 38 us
+    # per row-iteration (its rows stop early: sparser blocks). So 92 M row-iterations per seed,
+    # 46-58 min of worker CPU time, 23-29 min on 2 workers (longest unit, beta 1 true gradient,
+    # 13-16 min); 26 here.
+    Experiment("cw_paper", later("cw_paper.SPLIT"), (
+        Output("cw_paper", "cw_paper", "Beyond the paper — CW-L2 at the paper's budget: is the "
+               "CW gap the budget?", "cw_paper_budget.png", "19 (ours)", reads=("cw_gap",)),),
+        {"quick": 0.2, "paper": 26}, {"CW-L2 at the paper's budget": "n_adaptive"}),
     # control: quick measured 2026-12-02 (--only control, jobs 2, a loaded machine: 112 s of
     # worker time, 1m12s elapsed). Paper: an ESTIMATE, not measured: its 12 adversarially
     # trained networks (6 PGD, 6 FGSM, the twins at seed + 1 included) cost about 1.5 times

@@ -4,8 +4,8 @@ Draws only. Which blocks are figures, their file names and titles come from the 
 (:data:`nprelu.experiments.OUTPUTS`): an output with a ``file`` is a figure, and its ``kind``
 picks the function registered with :func:`draws` (one module per family of figures:
 :mod:`.figures`, :mod:`.sweeps`, :mod:`.maps`, :mod:`.adaptive`, :mod:`.suite`,
-:mod:`.masking`, :mod:`.cw_gap`, :mod:`.control`). Figures 4, 5 and 6 (kind ``pgd_sweep``)
-share one function, so adding a figure of an existing kind needs no change here.
+:mod:`.masking`, :mod:`.cw_gap`, :mod:`.cw_paper`, :mod:`.control`). Figures 4, 5 and 6 (kind
+``pgd_sweep``) share one function, so adding a figure of an existing kind needs no change here.
 
 A figure's title is at most two short lines; what it leaves out (settings, sample sizes, how
 to read it, the intervals) is its caption, :func:`figure_caption` (:mod:`.captions`), which the
@@ -39,15 +39,15 @@ from ..runner.schema import SCHEMAS, check
 from .common import (BUILDERS, CAPTIONS, DRAWERS, Extras, coinciding, draws, save_figure,
                      wrap_title)
 from .captions import attack_caption
-from . import adaptive, captions, control, cw_gap, figures, maps, masking, suite, sweeps, \
-    title_eps
+from . import adaptive, captions, control, cw_gap, cw_paper, figures, maps, masking, suite, \
+    sweeps, title_eps
 
 #: Every module whose ``@draws`` (and ``@captions``) functions fill :data:`DRAWERS` and
 #: :data:`CAPTIONS`, in one place: imported here, with the package, before any of its modules
 #: runs, so the tables are whole whatever is imported first (tests/test_metadata.py checks that
 #: every figure's kind has its drawer).
-DRAWING_MODULES = (figures, sweeps, maps, adaptive, masking, cw_gap, suite, control, title_eps,
-                   captions)
+DRAWING_MODULES = (figures, sweeps, maps, adaptive, masking, cw_gap, cw_paper, suite, control,
+                   title_eps, captions)
 
 
 def extras_for(summary: dict, key: str) -> Extras:

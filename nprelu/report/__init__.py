@@ -11,7 +11,8 @@ Modules, by concern: :mod:`.format` (numbers to text), :mod:`.stats` (trends in 
 :mod:`.registry` (the functions per claim test and output kind), :mod:`.findings`,
 :mod:`.sweeps`, :mod:`.table1_claims` (the paper's claims tested), :mod:`.numbers` (key-number
 tables), :mod:`.table1` (Table 1 beside the paper's), :mod:`.adaptive` (the section beyond the
-paper), :mod:`.control` (adversarial training through the cap), :mod:`.title` (the title
+paper), :mod:`.control` (adversarial training through the cap), :mod:`.cw_paper` (CW-L2 at the
+paper's budget), :mod:`.title` (the title
 question answered), :mod:`.front` (the first screen: the contents, the answer, the agreement
 per section; the sections' order), :mod:`.settings` (each experiment's settings as a table,
 once), :mod:`.anchors` (links to headings) and
@@ -23,8 +24,8 @@ from pathlib import Path
 
 from ..experiments import OUTPUTS
 from ..runner.summary import check_summary
-from . import (adaptive, control, cw_gap, findings, masking, numbers, suite, sweeps, table1,
-               table1_claims, title_eps)
+from . import (adaptive, control, cw_gap, cw_paper, findings, masking, numbers, suite, sweeps,
+               table1, table1_claims, title_eps)
 from .document import build_report
 from .format import write_text
 from .table1 import has_table1, table1_text
@@ -33,8 +34,8 @@ from .table1 import has_table1, table1_text
 #: ``@finds``, ``@tabulates``, ``@renders``), in one place: imported here, with the package,
 #: before any of its modules runs, so the tables are whole whatever is imported first
 #: (tests/test_metadata.py checks that every output kind has its functions).
-SECTION_MODULES = (adaptive, control, cw_gap, findings, masking, numbers, suite, sweeps, table1,
-                   table1_claims, title_eps)
+SECTION_MODULES = (adaptive, control, cw_gap, cw_paper, findings, masking, numbers, suite, sweeps,
+                   table1, table1_claims, title_eps)
 
 
 def write_table1(summary: dict, out_dir) -> Path | None:

@@ -66,6 +66,10 @@ LANDSCAPE_CASE = {"case": str, "index": int, "label": int, "selection": str, "u"
                   "pgd_batch_success": bool, "zero_path": [NUMS], "zero_found": bool,
                   "zero_steps": int, "zero_batch_found": bool, "zero_batch_steps": int}
 
+#: One CW-L2 run's measures (``experiments/cw_gap.cw_measures``).
+CW_MEASURES = {"accuracy": NUM, "at_budget": NUMS,
+               **{k: Opt(NUM) for k in ("l2_median", "l2_mean", "l2_q1", "l2_q3")}}
+
 #: One schema per output kind (see ``nprelu.experiments.Output``).
 SCHEMAS = {
     "growth": {"betas": NUMS, "capped_layers": [str], "uncapped": {"linf": NUMS, "l2": NUMS},
@@ -98,6 +102,11 @@ SCHEMAS = {
         "beta": Opt(NUM), "adv_training": str, "paper_cw": Opt(NUM),
         "variants": Map({"accuracy": NUM, "at_budget": NUMS, **{
             k: Opt(NUM) for k in ("l2_median", "l2_mean", "l2_q1", "l2_q3")}})}]},
+    # CW-L2 at the paper's budget (experiments/cw_paper.py): cw_gap's rows, two gradients
+    "cw_paper": {"n": int, "search_steps": int, "max_iter": int, "budgets": NUMS,
+                 "variants": [str], "rows": [{
+                     "beta": NUM, "adv_training": str, "paper_cw": Opt(NUM),
+                     "variants": Map(CW_MEASURES)}]},
     "adaptive_curve": {"network": str, "sizes": [int], "capped_layer": str, "betas_eval": NUMS,
                        "initial_betas": NUMS, "n_test": int, "eps": NUM,
                        "curves": Map({"pgd": NUMS, "worst_case": NUMS, "standard": NUMS})},
