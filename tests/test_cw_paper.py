@@ -6,7 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from attack_helpers import host, random_batch
+from attack_helpers import random_batch
 from nprelu import paper
 from nprelu.backend import get_backend
 from nprelu.experiments import EXPERIMENTS, OUTPUTS, PROFILES

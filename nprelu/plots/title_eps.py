@@ -1,4 +1,4 @@
-"""The title question across eps (Figure 17, ours): each twin pair's worst case against eps.
+"""The title question across eps (Figure 19, ours): each twin pair's worst case against eps.
 
 Small multiples: one panel per capped network (rows: max value β, from large to small; columns:
 adversarial training), each holding the capped network's worst-case accuracy (solid) and its
