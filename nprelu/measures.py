@@ -206,28 +206,27 @@ def zero_gradient_causes(net, x, y, layer, loss="cross_entropy", batch_size=8192
     return out
 
 
-def cause_fractions(causes: dict) -> dict:
-    """The fractions of ALL samples (floats) whose input gradient is exactly zero, by cause
-    (from :func:`zero_gradient_causes`): ``cap`` (the capped layer passes nothing, the softmax
-    is not saturated), ``softmax`` (zero with a saturated softmax, the capped layer passing
+def cause_masks(causes: dict) -> dict:
+    """Per sample (host bool), whether its input gradient is exactly zero, by cause (from
+    :func:`zero_gradient_causes`): ``cap`` (the capped layer passes nothing, the softmax is not
+    saturated), ``softmax`` (zero with a saturated softmax, the capped layer passing
     something), ``both``, ``any`` (zero, whatever the cause: any - cap - softmax - both is a
-    third cause), and ``saturated`` (p_y == 1.0, zero gradient or not). Zeros for an empty
-    batch."""
-    zero, cap, sat = causes["zero"], causes["cap"], causes["saturated"]
-    n = max(len(zero), 1)
-    return {"cap": float((cap & ~sat).sum()) / n, "softmax": float((zero & sat & ~cap).sum()) / n,
-            "both": float((cap & sat).sum()) / n, "any": float(zero.sum()) / n,
-            "saturated": float(sat.sum()) / n}
+    third cause), and ``saturated`` (p_y == 1.0, zero gradient or not)."""
+    zero, cap, sat = (to_host(causes[k]).astype(bool) for k in ("zero", "cap", "saturated"))
+    return {"cap": cap & ~sat, "softmax": zero & sat & ~cap, "both": cap & sat, "any": zero,
+            "saturated": sat}
+
+
+def cause_fractions(causes: dict) -> dict:
+    """The fractions of ALL samples (floats) in each :func:`cause_masks` cause; zeros for an
+    empty batch."""
+    return {k: float(m.sum()) / max(len(m), 1) for k, m in cause_masks(causes).items()}
 
 
 def cause_outcomes(causes: dict, images) -> dict:
     """:func:`cause_fractions`, image by image: an :class:`~nprelu.outcomes.Outcome` per cause
     on the test images ``images``, each with the same value."""
-    host = {k: to_host(v).astype(bool) for k, v in causes.items()}
-    zero, cap, sat = host["zero"], host["cap"], host["saturated"]
-    return {"cap": Outcome(cap & ~sat, images), "softmax": Outcome(zero & sat & ~cap, images),
-            "both": Outcome(cap & sat, images), "any": Outcome(zero, images),
-            "saturated": Outcome(sat, images)}
+    return {k: Outcome(m, images) for k, m in cause_masks(causes).items()}
 
 
 def mean_logit_gap(net, x, y, batch_size=8192) -> float:

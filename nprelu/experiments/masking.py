@@ -12,7 +12,7 @@ is exactly zero, a zero input gradient that owes nothing to the cap's flat regio
 evaluation beta, on ``n_zero`` test images (the profile's, as Figures 8-10):
 
 - the fraction of samples whose float32 cross-entropy input gradient is exactly zero, split by
-  cause (:func:`nprelu.measures.cause_fractions`): the capped layer passes nothing (every HL2
+  cause (:func:`nprelu.measures.cause_masks`): the capped layer passes nothing (every HL2
   unit outside (0, beta)), the softmax saturated (p_y rounds to exactly 1.0: dL/dZ_y = 0 and
   the other entries tiny, exactly 0 once they underflow), both; ``any`` (every exactly zero
   gradient) and ``saturated`` (p_y == 1.0, zero gradient or not);

@@ -139,6 +139,26 @@ def new_figure(figsize) -> Figure:
     return fig
 
 
+def percent_panels(n_rows: int, n_cols: int) -> tuple:
+    """``(fig, axes)``: a grid of ``n_rows`` x ``n_cols`` panels (at least 1 x 1) sharing their
+    axes, 3.4 x 2.3 inches each, every panel of a non-empty grid with a grid and a 0-100%
+    y range (a percentage per panel: the suite's eps curves, the title question across eps)."""
+    rows, cols = max(n_rows, 1), max(n_cols, 1)
+    fig = new_figure((3.4 * cols + 1.2, 2.3 * rows + 1.3))
+    axes = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
+    if n_rows and n_cols:
+        for ax in axes.flat:
+            ax.grid(True, alpha=0.3)
+            ax.set_ylim(-2.0, 102.0)
+    return fig, axes
+
+
+def missing_panel(ax) -> None:
+    """Say in the panel that its network is not in the summary."""
+    ax.text(0.5, 0.5, "not in this summary", transform=ax.transAxes, ha="center", va="center",
+            fontsize=8, color="gray")
+
+
 def _png_bytes(fig: Figure) -> bytes:
     """``fig`` as PNG bytes, palette-quantized (256 colours) with Pillow to keep files small."""
     buf = io.BytesIO()

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from ..experiments import Output
 from ..runner.summary import beta_key
-from .common import Extras, band, dig, draws, floats, new_figure
+from .common import Extras, band, dig, draws, floats, missing_panel, percent_panels
 from .style import close_groups, coincide_note, legend_below, title_with_note
 
 #: Adversarial trainings, one column each, in Table 1's order.
@@ -62,18 +62,13 @@ def plot_eps_curve(output: Output, block: dict, extras: Extras = Extras()) -> Fi
     x = floats(block["eps"])
     advs, rows = panels(block), betas(block)
     nets = {(n["beta"], n["adv_training"]): (i, n) for i, n in enumerate(block["networks"])}
-    fig = new_figure((3.4 * max(len(advs), 1) + 1.2, 2.3 * max(len(rows), 1) + 1.3))
-    axes = fig.subplots(max(len(rows), 1), max(len(advs), 1), squeeze=False, sharex=True,
-                        sharey=True)
+    fig, axes = percent_panels(len(rows), len(advs))
     for r, beta in enumerate(rows):
         for c, (adv, adv_title) in enumerate(advs):
             ax = axes[r][c]
-            ax.grid(True, alpha=0.3)
-            ax.set_ylim(-2.0, 102.0)
             title = adv_title if r == 0 else ""
             if (beta, adv) not in nets:
-                ax.text(0.5, 0.5, "not in this summary", transform=ax.transAxes,
-                        ha="center", va="center", fontsize=8, color="gray")
+                missing_panel(ax)
                 title_with_note(ax, title, "", fontsize=9)
                 continue
             i, net = nets[(beta, adv)]

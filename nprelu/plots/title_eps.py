@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from ..experiments import Output
 from ..runner.summary import beta_key
 from .captions import bands_text, sentences, settings_text
-from .common import Extras, captions, dig, draws, new_figure
+from .common import Extras, captions, dig, draws, missing_panel, percent_panels
 from .suite import ADV_PANELS
 from .style import legend_below
 
@@ -68,18 +68,13 @@ def plot_title_eps(output: Output, block: dict, extras: Extras = Extras()) -> Fi
     advs += [(a, f"{a} adversarial training") for a in dict.fromkeys(k[1] for k in pts)
              if a not in dict(ADV_PANELS)]
     betas = sorted({k[0] for k in pts if k[0] is not None}, reverse=True)
-    fig = new_figure((3.4 * max(len(advs), 1) + 1.2, 2.3 * max(len(betas), 1) + 1.3))
-    axes = fig.subplots(max(len(betas), 1), max(len(advs), 1), squeeze=False, sharex=True,
-                        sharey=True)
+    fig, axes = percent_panels(len(betas), len(advs))
     for r, beta in enumerate(betas):
         for c, (adv, adv_title) in enumerate(advs):
             ax = axes[r][c]
-            ax.grid(True, alpha=0.3)
-            ax.set_ylim(-2.0, 102.0)
             ax.set_title(adv_title if r == 0 else "", fontsize=9)
             if (beta, adv) not in pts:
-                ax.text(0.5, 0.5, "not in this summary", transform=ax.transAxes, ha="center",
-                        va="center", fontsize=8, color="gray")
+                missing_panel(ax)
                 continue
             _draw(ax, pts[(beta, adv)], CAPPED, "capped network, worst case")
             if (None, adv) in pts:

@@ -121,13 +121,7 @@ def verdicts(summary: dict) -> list[dict]:
             b = [_acc(p[pick[kb]], beta, vb) for p in pairs]
             v[q] = {"a": a, "b": b, "diff": difference(a, b, n),
                     "item": fam.add(significance(a, b, n), -1)}
-        fam.judge()
-        for v in out:
-            m = v[q]
-            item = m.pop("item")
-            m.update(verdict=item["verdict"] if item else None,
-                     p=item["test"].p if item else float("nan"),
-                     p_holm=item["p_holm"] if item else float("nan"), family=fam.size)
+        fam.settle([v[q] for v in out], missing=None)
     return out
 
 

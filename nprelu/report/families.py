@@ -114,6 +114,18 @@ class Family:
                 item["verdict"] = item["not_evidence"]
         return self
 
+    def settle(self, entries: list, missing: str | None = "inconclusive") -> "Family":
+        """:meth:`judge`, then in each of ``entries`` (dicts holding under ``"item"`` what
+        :meth:`add` returned) that item replaced by its ``verdict``, ``p``, ``p_holm`` and the
+        ``family`` size; an entry without a test gets the verdict ``missing`` and NaN p's."""
+        self.judge()
+        for m in entries:
+            item = m.pop("item")
+            m.update(verdict=item["verdict"] if item else missing,
+                     p=item["test"].p if item else float("nan"),
+                     p_holm=item["p_holm"] if item else float("nan"), family=self.size)
+        return self
+
     def counts(self) -> Counter:
         return Counter(i["verdict"] for i in self.items)
 

@@ -87,14 +87,7 @@ def twin_verdicts(rows: list, seed_rows: list | None = None) -> list[dict]:
             v["measures"][key] = {"a": a, "b": b, "diffs": [x - y for x, y in zip(a, b)],
                                   "diff": difference(a, b, v["row"].get("n")),
                                   "item": fam.add(significance(a, b, v["row"].get("n")), 1)}
-        fam.judge()
-        for v in out:
-            m = v["measures"][key]
-            item = m.pop("item")
-            m["verdict"] = item["verdict"] if item else "inconclusive"
-            m["p"] = item["test"].p if item else float("nan")
-            m["p_holm"] = item["p_holm"] if item else float("nan")
-            m["family"] = fam.size
+        fam.settle([v["measures"][key] for v in out])
     for v in out:
         worst = v["measures"]["worst_case"]
         v.update({k: worst[k] for k in ("diffs", "diff", "p", "p_holm", "family")})
